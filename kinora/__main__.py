@@ -1,0 +1,5 @@
+import sys
+
+from kinora.cli import main
+
+sys.exit(main())
