@@ -63,10 +63,10 @@ SIZES: dict[str, dict[str, Any]] = {
 # Materials differ in bounciness (restitution) and friction; they look alike, so the
 # caption only names a material when the clip shows its effect (see captions.py).
 MATERIALS: dict[str, dict[str, Any]] = {
-    "rubber": {"restitution": 0.82, "friction": 0.9, "rolling_friction": 0.002, "density": 1.0, "zh": "橡胶"},
-    "wood": {"restitution": 0.35, "friction": 0.5, "rolling_friction": 0.004, "density": 0.7, "zh": "木头"},
-    "metal": {"restitution": 0.5, "friction": 0.3, "rolling_friction": 0.001, "density": 7.8, "zh": "金属"},
-    "ice": {"restitution": 0.1, "friction": 0.04, "rolling_friction": 0.0005, "density": 0.9, "zh": "冰"},
+    "rubber": {"restitution": 0.82, "friction": 0.9, "rolling_friction": 0.04, "density": 1.0, "zh": "橡胶"},
+    "wood": {"restitution": 0.35, "friction": 0.5, "rolling_friction": 0.03, "density": 0.7, "zh": "木头"},
+    "metal": {"restitution": 0.5, "friction": 0.3, "rolling_friction": 0.015, "density": 7.8, "zh": "金属"},
+    "ice": {"restitution": 0.1, "friction": 0.04, "rolling_friction": 0.01, "density": 0.9, "zh": "冰"},
 }
 
 # What an object does. `push`: moves towards `target` and collides with it;
@@ -124,8 +124,8 @@ class ObjectSpec:
 class CameraSpec:
     motion: str = "static"
     speed: str = "normal"
-    distance: float = 4.6  # metres from the look-at point at the start
-    elevation: float = 28.0  # degrees above the floor
+    distance: float = 4.0  # metres from the look-at point at the start
+    elevation: float = 30.0  # degrees above the floor
     fov: float = 50.0  # vertical field of view, degrees
     source: dict[str, Any] = field(default_factory=dict)
 
@@ -331,9 +331,9 @@ def _quat_about(axis: str, angle: float) -> list[float]:
 # resolve(): from what a person says to exact initial conditions
 # ---------------------------------------------------------------------------------
 
-ROLL_SPEED = 1.6  # m/s at speed "normal"
-SLIDE_SPEED = 2.2
-PUSH_SPEED = 2.4
+ROLL_SPEED = 1.2  # m/s at speed "normal"
+SLIDE_SPEED = 2.0
+PUSH_SPEED = 2.2
 FALL_HEIGHT = (0.9, 1.6)  # metres above the floor, bottom of the object
 
 
