@@ -411,14 +411,22 @@ def resolve(spec: ShotSpec) -> ShotSpec:
             sup = spec.object(o.on)
             sx, sy, sz = sup.position
             top = sz + half_height(sup)
-            ang_off = rng.uniform(-math.pi, math.pi)
+            ss = SIZES[sup.size]["scale"]
+            # Lean out across the middle of one of the support's faces (a cube's faces
+            # turn with its yaw), where the edge is nearest the centre.
+            sup_yaw = 2 * math.atan2(sup.orientation[2], sup.orientation[3]) if sup.shape == "cube" else 0.0
+            ang_off = sup_yaw + rng.randrange(4) * math.pi / 2
             if o.position is None:
-                # Off-centre by more than half the support for topple, near centre for a stack.
-                off = (0.75 if o.motion == "topple" else 0.05) * SIZES[sup.size]["scale"]
+                if o.motion == "topple":
+                    # Centre of mass beyond the edge: it must tip over and fall.
+                    off = 0.3 * ss if sup.shape == "sphere" else ss + 0.5 * s
+                else:
+                    off = 0.05 * ss
                 o.position = [sx + off * math.cos(ang_off), sy + off * math.sin(ang_off), top + half_height(o) + 0.01]
             if o.motion == "topple":
-                tilt = 0.35
-                orient = [math.sin(tilt / 2) * math.cos(ang_off + math.pi / 2), math.sin(tilt / 2) * math.sin(ang_off + math.pi / 2), 0.0, math.cos(tilt / 2)]
+                tilt = 0.35  # radians, leaning outwards about the axis across the offset
+                orient = [-math.sin(ang_off) * math.sin(tilt / 2), math.cos(ang_off) * math.sin(tilt / 2), 0.0,
+                          math.cos(tilt / 2)]
         elif o.motion in ("roll", "slide", "push"):
             if o.motion == "push":
                 tgt = spec.object(o.target)
@@ -512,7 +520,8 @@ def random_spec(seed: int, dist: SpecDistribution | None = None) -> ShotSpec:
         ))
     for o in objects:
         m = _pick(rng, dist.motion_weights)
-        others = [p for p in objects if p is not o and p.on is None and p.target is None and p.motion in ("still",)]
+        others = [p for p in objects if p is not o and p.on is None and p.target is None and p.motion in ("still",)
+                  and p.shape != "sphere"]
         if m in ("push", "topple") and not others:
             m = "fall"
         if m == "topple" and (o.motion != "still" or any(p.on == o.id or p.target == o.id for p in objects)):

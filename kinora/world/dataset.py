@@ -1,0 +1,161 @@
+"""The data engine: many random micro-world clips, written for people and for training.
+
+`write_dataset` draws seeded random ShotSpecs, simulates them on all cores and writes
+
+    DIR/clips/SEED.mp4       the clip (plain MP4: simulator output is not AI-generated)
+    DIR/clips/SEED.json      {"seed", "spec", "captions", "truth"}
+    DIR/shards/shard-XXXXX.npz    frames uint8 (N, T, H, W, 3), one (T, H, W) per shard
+    DIR/shards/shard-XXXXX.jsonl  one {"seed", "spec", "captions", "events"} per clip, same order
+    DIR/index.json           what was written, with the distribution and the measured speed
+
+Shards group clips of one (T, H, W), which is what bucketed training wants. Every file
+goes through a temporary name, so an interrupted run leaves no half-written file.
+Seeds at or above HELDOUT_SEED_BASE are reserved for evaluation and refused here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kinora.errors import KinoraError
+from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from kinora.world.spec import SpecDistribution, ShotSpec, random_spec
+
+HELDOUT_SEED_BASE = 10_000_000  # seeds >= this are never used for training data
+
+
+def make_record(seed: int, dist: SpecDistribution, with_truth: bool = True) -> tuple[np.ndarray, dict]:
+    """Simulate one random clip; return (frames (T, H, W, 3) uint8, record dict)."""
+    from kinora.world.captions import make_captions
+    from kinora.world.sim import simulate
+
+    spec = random_spec(seed, dist)
+    clip = simulate(spec)
+    caps = make_captions(spec, seed)
+    record = {
+        "seed": seed,
+        "spec": spec.to_dict(),
+        "captions": {"en": caps.en, "zh": caps.zh, "canonical": caps.canonical},
+        "events": clip.truth["events"],
+    }
+    if with_truth:
+        record["truth"] = clip.truth
+    return clip.frames, record
+
+
+def _worker(job) -> tuple[np.ndarray, dict]:
+    seed, dist_dict, clips_dir = job
+    dist = SpecDistribution(**dist_dict)
+    frames, record = make_record(seed, dist, with_truth=clips_dir is not None)
+    if clips_dir is not None:
+        from kinora.io.video import write_mp4
+
+        write_mp4(frames, Path(clips_dir) / f"{seed:08d}.mp4", dist.fps)
+        write_json_atomic(Path(clips_dir) / f"{seed:08d}.json", record)
+        record = {k: v for k, v in record.items() if k != "truth"}
+    return frames, record
+
+
+def _save_shard(shards_dir: Path, index: int, frames: list[np.ndarray], records: list[dict]) -> str:
+    name = f"shard-{index:05d}"
+    with atomic_path(shards_dir / f"{name}.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, frames=np.stack(frames))
+    write_text_atomic(shards_dir / f"{name}.jsonl",
+                      "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return name
+
+
+def write_dataset(
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    dist: SpecDistribution | None = None,
+    workers: int | None = None,
+    shard_size: int = 256,
+    clips: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Write `n` clips with seeds seed .. seed + n - 1; return the index dict."""
+    if n < 1:
+        raise KinoraError(f"--n must be at least 1, got {n}")
+    if seed < 0 or seed + n > HELDOUT_SEED_BASE:
+        raise KinoraError(
+            f"seeds {seed}..{seed + n - 1} reach the held-out range (>= {HELDOUT_SEED_BASE}) kept for evaluation; use a smaller --seed"
+        )
+    if shard_size < 1:
+        raise KinoraError(f"--shard-size must be at least 1, got {shard_size}")
+    dist = dist or SpecDistribution()
+    # Validate the distribution once, up front, so a bad option fails before any work.
+    random_spec(seed, dist)
+    out = Path(out)
+    clips_dir = out / "clips"
+    shards_dir = out / "shards"
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    if clips:
+        clips_dir.mkdir(parents=True, exist_ok=True)
+    workers = workers or os.cpu_count() or 1
+    jobs = [(s, dataclasses.asdict(dist), str(clips_dir) if clips else None) for s in range(seed, seed + n)]
+
+    from tqdm import tqdm
+
+    buckets: dict[tuple, tuple[list, list]] = {}
+    shard_names: list[str] = []
+    t0 = time.perf_counter()
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    pool = ctx.Pool(workers) if workers > 1 else None
+    try:
+        results = pool.imap(_worker, jobs, chunksize=4) if pool else map(_worker, jobs)
+        for frames, record in tqdm(results, total=n, desc="clips", unit="clip", disable=not progress):
+            key = frames.shape
+            fl, rl = buckets.setdefault(key, ([], []))
+            fl.append(frames)
+            rl.append(record)
+            if len(fl) >= shard_size:
+                shard_names.append(_save_shard(shards_dir, len(shard_names), fl, rl))
+                buckets[key] = ([], [])
+        for fl, rl in buckets.values():
+            if fl:
+                shard_names.append(_save_shard(shards_dir, len(shard_names), fl, rl))
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    elapsed = time.perf_counter() - t0
+    index = {
+        "n": n,
+        "seeds": [seed, seed + n - 1],
+        "distribution": dataclasses.asdict(dist),
+        "shards": shard_names,
+        "clips_dir": "clips" if clips else None,
+        "workers": workers,
+        "seconds": round(elapsed, 3),
+        "clips_per_s": round(n / elapsed, 2),
+    }
+    write_json_atomic(out / "index.json", index)
+    return index
+
+
+def read_shards(root: str | Path):
+    """Yield (frames (N, T, H, W, 3) uint8, records) for every shard under root."""
+    root = Path(root)
+    shards_dir = root / "shards" if (root / "shards").is_dir() else root
+    names = sorted(p.stem for p in shards_dir.glob("shard-*.npz"))
+    if not names:
+        raise KinoraError(f"no shards in {shards_dir}; write some with 'kinora world sample --n N --out {root}'")
+    for name in names:
+        with np.load(shards_dir / f"{name}.npz") as z:
+            frames = z["frames"]
+        records = [json.loads(line) for line in (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        yield frames, records
+
+
+def spec_of(record: dict) -> ShotSpec:
+    return ShotSpec.from_dict(record["spec"])
