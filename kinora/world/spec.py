@@ -548,6 +548,7 @@ def random_spec(seed: int, dist: SpecDistribution | None = None) -> ShotSpec:
     duration = round(rng.uniform(lo, hi) * dist.fps) / dist.fps if hi > lo else lo
     spec = ShotSpec(objects=objects, camera=cam, duration=duration, fps=dist.fps,
                     width=dist.width, height=dist.height, seed=seed)
+    validate(spec)  # a bad size or fps is the user's to fix, not a layout to retry
     for attempt in range(20):
         try:
             return resolve(spec)
