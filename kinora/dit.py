@@ -1,0 +1,383 @@
+"""The diffusion transformer on spacetime patches (the Sora / Open-Sora recipe, CPU-sized).
+
+A velocity predictor for rectified flow, `v = model(x, t, cond)`:
+
+    x     (B, C, F, h, w)   noisy latents x_t of the video VAE (C channels, F latent frames)
+    t     (B,)              flow time in [0, 1]; 1 is pure noise (see kinora/flow.py)
+    cond  dict              "text" (B, L, 384) MiniLM token states, "text_mask" (B, L) bool,
+                            optional "mask" (B, 1, F, h, w) float (1 = known latent) and
+                            "known" (B, C, F, h, w) the clean latents where mask = 1.
+
+It follows DiT (facebookresearch/DiT: adaLN-zero, zero-initialised output, size presets)
+with the video changes of Open-Sora and Wan 2.1:
+* one sequence of spacetime patches (pt, ph, pw) with full 3D self-attention;
+* 3D rotary position embedding: the head dimension is split into a time part and two
+  space parts, so any number of frames, height, width and aspect ratio works and the
+  model trains at native size without cropping;
+* cross-attention to the frozen text encoder's token states (PixArt / Open-Sora);
+* adaLN-single (PixArt-alpha, Wan 2.1): the timestep + pooled-text embedding is mapped
+  ONCE to six modulation vectors (shift, scale, gate for attention and MLP) and each block
+  adds its own learned table; both start at zero, so every block starts as the identity
+  (DiT's adaLN-zero) at a sixth of DiT's per-block modulation parameters;
+* conditioning on known frames by channel concatenation [x_t, known * mask, mask]
+  (Open-Sora-Plan's inpainting model), so one model does t2v, i2v, extension, bridging,
+  looping and inpainting; the tasks are masks (kinora/flow.py).
+Attention is `torch.nn.functional.scaled_dot_product_attention`; fp32 on CPU by default.
+Size presets live in kinora/presets.py; checkpoints are safetensors with the config inside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from kinora.errors import KinoraError
+
+CHECKPOINT_FORMAT = "kinora-dit-1"
+
+
+@dataclass
+class DiTConfig:
+    latent_channels: int = 8  # C of the VAE latent
+    patch: tuple[int, int, int] = (1, 2, 2)  # (pt, ph, pw) latent cells per token
+    width: int = 384  # D
+    depth: int = 8
+    heads: int = 6
+    mlp_ratio: float = 4.0
+    text_dim: int = 384  # MiniLM-L6 hidden size (kinora/text.py)
+    rope_theta: float = 10000.0
+    grad_checkpoint: bool = False  # recompute blocks in backward: less memory, ~30 % slower
+
+    def __post_init__(self):
+        self.patch = tuple(int(p) for p in self.patch)  # JSON gives a list
+        if len(self.patch) != 3 or min(self.patch) < 1:
+            raise KinoraError(f"patch must be three positive sizes (pt, ph, pw), got {self.patch}")
+        if self.width % self.heads:
+            raise KinoraError(f"width {self.width} is not divisible by heads {self.heads}")
+        if self.head_dim % 2 or self.head_dim < 8:
+            raise KinoraError(f"head dimension {self.head_dim} must be even and at least 8 for 3D RoPE")
+
+    @property
+    def in_channels(self) -> int:
+        return 2 * self.latent_channels + 1  # [x_t, known * mask, mask]
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, s: str) -> "DiTConfig":
+        d = json.loads(s)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise KinoraError(f"unknown DiTConfig fields {sorted(unknown)} (checkpoint from a newer Kinora?)")
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------
+# Embeddings: timestep, text, 3D rotary positions
+# ---------------------------------------------------------------------------------
+
+
+def timestep_embedding(t: torch.Tensor, dim: int = 256, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal features of t in [0, 1] (scaled by 1000 as in DiT's integer steps): (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = 1000.0 * t.float()[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class TimestepEmbedder(nn.Module):
+    def __init__(self, width: int, freq_dim: int = 256):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(timestep_embedding(t, self.freq_dim))  # (B, D)
+
+
+def rope_axis_split(head_dim: int) -> tuple[int, int, int]:
+    """How many rotary frequency pairs go to (time, height, width).
+
+    A quarter of the head_dim/2 pairs to time and the rest split evenly between height and
+    width (one odd pair stays unrotated); head_dim 64 -> (8, 12, 12) pairs.
+    """
+    pairs = head_dim // 2
+    nt = pairs // 4
+    nh = (pairs - nt) // 2
+    return nt, nh, nh
+
+
+def rope_3d(f: int, h: int, w: int, head_dim: int, theta: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin of the 3D rotary angles for an (f, h, w) token grid: each (N, head_dim/2), N = f*h*w.
+
+    Positions are integer token indices along each axis, so a longer or larger grid just
+    continues the same rotations (no table to interpolate, any duration or aspect ratio).
+    """
+    angles = []
+    grids = torch.meshgrid(torch.arange(f), torch.arange(h), torch.arange(w), indexing="ij")  # 3 x (f, h, w)
+    for pos, n in zip(grids, rope_axis_split(head_dim)):
+        freqs = theta ** (-torch.arange(n, dtype=torch.float64) / max(n, 1))  # (n,)
+        angles.append(pos.reshape(-1, 1).double() * freqs[None])  # (N, n)
+    ang = torch.cat(angles, dim=1)  # (N, nt + nh + nw)
+    pad = head_dim // 2 - ang.shape[1]
+    ang = F.pad(ang, (0, pad))  # unrotated leftover pair(s): angle 0
+    return ang.cos().float().to(device), ang.sin().float().to(device)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, heads, N, hd) by the angles; pairs are (i, i + hd/2) ("rotate half")."""
+    x1, x2 = x.chunk(2, dim=-1)  # 2 x (B, heads, N, hd/2)
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale[:, None]) + shift[:, None]  # x (B, N, D), shift/scale (B, D)
+
+
+# ---------------------------------------------------------------------------------
+# Core blocks
+# ---------------------------------------------------------------------------------
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        self.heads = cfg.heads
+        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
+        # QK-norm (Open-Sora, Wan, SD3) keeps attention logits bounded as training runs long.
+        self.q_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
+        self.k_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
+        self.proj = nn.Linear(cfg.width, cfg.width)
+
+    def forward(self, x, cos, sin):
+        B, N, D = x.shape
+        qkv = self.qkv(x).view(B, N, 3, self.heads, D // self.heads)  # (B, N, 3, H, hd)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, N, hd)
+        q = apply_rope(self.q_norm(q), cos, sin)
+        k = apply_rope(self.k_norm(k), cos, sin)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, H, N, hd)
+        return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        self.heads = cfg.heads
+        self.q = nn.Linear(cfg.width, cfg.width)
+        self.kv = nn.Linear(cfg.width, 2 * cfg.width)
+        self.q_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
+        self.k_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
+        self.proj = nn.Linear(cfg.width, cfg.width)
+
+    def forward(self, x, y, y_mask):
+        B, N, D = x.shape
+        L = y.shape[1]
+        q = self.q(x).view(B, N, self.heads, D // self.heads).transpose(1, 2)  # (B, H, N, hd)
+        kv = self.kv(y).view(B, L, 2, self.heads, D // self.heads)  # (B, L, 2, H, hd)
+        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, H, L, hd)
+        attn_mask = y_mask[:, None, None, :]  # (B, 1, 1, L) True = attend
+        out = F.scaled_dot_product_attention(self.q_norm(q), self.k_norm(k), v, attn_mask=attn_mask)
+        return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
+
+
+class Block(nn.Module):
+    """Self-attention over spacetime tokens, cross-attention to text, MLP; adaLN-single."""
+
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        D = cfg.width
+        self.norm1 = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.attn = SelfAttention(cfg)
+        self.norm2 = nn.LayerNorm(D, eps=1e-6)  # cross-attention is not modulated (PixArt, Wan)
+        self.cross = CrossAttention(cfg)
+        self.norm3 = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        hidden = int(D * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(D, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, D))
+        # This block's offset to the shared modulation; zero so the block starts as identity.
+        self.mod_table = nn.Parameter(torch.zeros(6, D))
+
+    def forward(self, x, mod, y, y_mask, cos, sin):
+        # x (B, N, D); mod (B, 6, D) shared modulation; y (B, L, D) projected text
+        shift1, scale1, gate1, shift2, scale2, gate2 = (mod + self.mod_table).unbind(1)  # 6 x (B, D)
+        x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1), cos, sin)
+        x = x + self.cross(self.norm2(x), y, y_mask)
+        x = x + gate2[:, None] * self.mlp(modulate(self.norm3(x), shift2, scale2))
+        return x
+
+
+# ---------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------
+
+
+class DiT(nn.Module):
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        self.cfg = cfg
+        D = cfg.width
+        pt, ph, pw = cfg.patch
+        self.patch_embed = nn.Linear(cfg.in_channels * pt * ph * pw, D)
+        self.t_embed = TimestepEmbedder(D)
+        # Text: token states -> D for cross-attention (PixArt's caption MLP); their masked
+        # mean -> D added to the timestep embedding, so modulation also sees the prompt.
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, D), nn.GELU(approximate="tanh"), nn.Linear(D, D))
+        self.text_pool = nn.Linear(cfg.text_dim, D)
+        self.t_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 6 * D))  # shared adaLN-single
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.depth)])
+        self.final_norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
+        self.final_proj = nn.Linear(D, cfg.latent_channels * pt * ph * pw)
+        self._rope_cache: dict = {}
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        # Xavier for every linear layer with zero bias (as in DiT / ViT).
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        # Timestep MLP: small normal init, as in DiT.
+        for m in self.t_embed.mlp:
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.02)
+        # adaLN-zero: all modulation outputs start at zero, so scale = 1, shift = 0 and
+        # gates = 0 -> each block is the identity and training starts from a stable net.
+        for m in (self.t_mod[-1], self.final_mod[-1]):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+        # Zero output layer: the initial prediction is v = 0 for every input.
+        nn.init.zeros_(self.final_proj.weight)
+        nn.init.zeros_(self.final_proj.bias)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _rope(self, f, h, w, device):
+        key = (f, h, w, str(device))
+        if key not in self._rope_cache:
+            if len(self._rope_cache) > 32:  # many bucket shapes: keep the cache bounded
+                self._rope_cache.clear()
+            self._rope_cache[key] = rope_3d(f, h, w, self.cfg.head_dim, self.cfg.rope_theta, device)
+        return self._rope_cache[key]
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, Fr, H, W = x.shape
+        pt, ph, pw = self.cfg.patch
+        if Fr % pt or H % ph or W % pw:
+            raise KinoraError(f"latent grid (F={Fr}, h={H}, w={W}) is not divisible by the patch size {self.cfg.patch}")
+        x = x.view(B, C, Fr // pt, pt, H // ph, ph, W // pw, pw)  # (B, C, f, pt, h, ph, w, pw)
+        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # (B, f, h, w, C, pt, ph, pw)
+        return x.reshape(B, -1, C * pt * ph * pw)  # (B, N, C*pt*ph*pw), N = f*h*w
+
+    def unpatchify(self, x: torch.Tensor, f: int, h: int, w: int) -> torch.Tensor:
+        B = x.shape[0]
+        pt, ph, pw = self.cfg.patch
+        C = self.cfg.latent_channels
+        x = x.view(B, f, h, w, C, pt, ph, pw)  # (B, f, h, w, C, pt, ph, pw)
+        x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)  # (B, C, f, pt, h, ph, w, pw)
+        return x.reshape(B, C, f * pt, h * ph, w * pw)  # (B, C, F, H, W)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
+        B, C, Fr, H, W = x.shape
+        if C != self.cfg.latent_channels:
+            raise KinoraError(f"the DiT expects {self.cfg.latent_channels} latent channels, got {C}")
+        if "text" not in cond or "text_mask" not in cond:
+            raise KinoraError("cond needs 'text' (B, L, 384) and 'text_mask' (B, L); use '' for no prompt")
+        t = t.to(x.dtype).expand(B) if t.ndim == 0 else t.to(x.dtype)  # (B,)
+        mask = cond.get("mask")
+        if mask is None:  # text-to-video: nothing known
+            mask = x.new_zeros(B, 1, Fr, H, W)
+            known = torch.zeros_like(x)
+        else:
+            known = cond["known"]
+        inp = torch.cat([x, known * mask, mask], dim=1)  # (B, 2C+1, F, H, W)
+
+        pt, ph, pw = self.cfg.patch
+        f, h, w = Fr // pt, H // ph, W // pw
+        tokens = self.patch_embed(self.patchify(inp))  # (B, N, D)
+
+        text, text_mask = cond["text"].to(x.dtype), cond["text_mask"].bool()  # (B, L, 384), (B, L)
+        m = text_mask[..., None].to(x.dtype)  # (B, L, 1)
+        pooled = (text * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, 384) masked mean
+        c = self.t_embed(t) + self.text_pool(pooled)  # (B, D)
+        mod = self.t_mod(c).view(B, 6, -1)  # (B, 6, D)
+        y = self.text_proj(text)  # (B, L, D)
+        cos, sin = self._rope(f, h, w, x.device)  # (N, hd/2) each
+
+        for block in self.blocks:
+            if self.cfg.grad_checkpoint and self.training:
+                tokens = torch.utils.checkpoint.checkpoint(block, tokens, mod, y, text_mask, cos, sin,
+                                                           use_reentrant=False)
+            else:
+                tokens = block(tokens, mod, y, text_mask, cos, sin)  # (B, N, D)
+
+        shift, scale = self.final_mod(c).chunk(2, dim=-1)  # 2 x (B, D)
+        out = self.final_proj(modulate(self.final_norm(tokens), shift, scale))  # (B, N, C*pt*ph*pw)
+        return self.unpatchify(out, f, h, w)  # (B, C, F, H, W)
+
+
+# ---------------------------------------------------------------------------------
+# Checkpoints: safetensors with the config (and whatever else the trainer adds) inside
+# ---------------------------------------------------------------------------------
+
+
+def save_dit(path: str | Path, model: DiT, meta: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write the weights to `path` (safetensors, atomically); `meta` values are stored as JSON.
+
+    `dtype=torch.float16` halves the file for shipping; loading always returns fp32.
+    """
+    from safetensors.torch import save_file
+
+    from kinora.io.atomic import atomic_path
+
+    sd = {k: (v.to(dtype) if dtype is not None else v).detach().cpu().contiguous()
+          for k, v in model.state_dict().items()}
+    metadata = {"format": CHECKPOINT_FORMAT, "dit_config": model.cfg.to_json()}
+    metadata.update({k: json.dumps(v) for k, v in (meta or {}).items()})
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(sd, str(tmp), metadata=metadata)
+    return path
+
+
+def read_dit_metadata(path: str | Path) -> dict:
+    """The checkpoint's metadata: "dit_config" as a DiTConfig, other entries decoded from JSON."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise KinoraError(f"no DiT checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except Exception as e:
+        raise KinoraError(f"{path} is not a safetensors file ({e})") from e
+    if raw.get("format") != CHECKPOINT_FORMAT:
+        raise KinoraError(f"{path} is not a Kinora DiT checkpoint (format {raw.get('format')!r})")
+    meta = {k: json.loads(v) for k, v in raw.items() if k not in ("format", "dit_config")}
+    meta["dit_config"] = DiTConfig.from_json(raw["dit_config"])
+    return meta
+
+
+def load_dit(path: str | Path, device: str | torch.device = "cpu") -> tuple[DiT, dict]:
+    """Build the model from the checkpoint's own config and load its weights (fp32, eval mode)."""
+    from safetensors.torch import load_file
+
+    meta = read_dit_metadata(path)
+    model = DiT(meta["dit_config"])
+    sd = {k: v.float() for k, v in load_file(str(path), device=str(device)).items()}
+    model.load_state_dict(sd)
+    return model.to(device).eval(), meta
