@@ -1,0 +1,523 @@
+"""Train the causal video VAE (kinora.vae) on micro-world clips.
+
+    # the shipped weights (one CPU thread; resumable, just run it again with --resume)
+    python -m kinora.train_vae --preset small --out checkpoints/vae --steps 20000
+    python -m kinora.train_vae --preset small --out checkpoints/vae --steps 20000 --resume
+    # from shards written by `kinora world sample --n N --out DIR` instead of simulating
+    python -m kinora.train_vae --preset small --out runs/vae --steps 20000 --data DIR
+    # a smoke test (seconds)
+    python -m kinora.train_vae --preset tiny --out /tmp/vae-tiny --steps 20 --pool 8 --eval-clips 2
+    # held-out PSNR of a checkpoint
+    python -m kinora.train_vae --eval checkpoints/vae/vae-small.safetensors --eval-clips 64
+
+Data. Without --data, clips are simulated on the fly into an in-memory pool of
+several sizes (64x64 33-frame clips, plus 128x128 and non-square 17-frame clips); the
+pool fills during the first steps and then one clip is replaced every
+`refresh_every` steps, so the training set keeps growing. Training seeds count up
+from 0; seeds >= HELDOUT_SEED_BASE (10,000,000) are never trained on: the held-out
+clips (64x64, 33 frames) are seeds HELDOUT_SEED_BASE + i.
+
+Batches. Each step is one shape: with probability `image_prob` single frames (T = 1,
+so images and videos share the latent space), else random 17-frame windows
+(T = 1 + 4*4); the bucket (size) is drawn by weight; the batch size keeps the number of
+pixels per step about constant.
+
+Loss: L1 + MSE on pixels + kl_weight * KL (tiny: the KL only keeps the latent smooth
+and bounded; the posterior is sampled during training so the decoder tolerates noise).
+
+Outputs in --out: vae-<preset>.safetensors (EMA weights, float16, with
+scaling/shift factors measured on training clips; what ships), train_state.pt
+(model, EMA, optimizer, step, RNG, pool seeds; for --resume; not committed),
+log.jsonl (one line per log interval and per evaluation), loss.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from kinora.errors import KinoraError
+from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, save_vae
+
+HELDOUT_SEED_BASE = 10_000_000  # same as kinora.world.dataset: never trained on
+
+# ---------------------------------------------------------------------------------
+# Defaults (one visible place)
+# ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Bucket:
+    """One clip size in the simulated pool."""
+
+    width: int
+    height: int
+    frames: int  # frames per simulated clip (1 + 4k)
+    pool: int  # clips kept in memory
+    weight: float  # how often a batch comes from this bucket
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "small"
+    steps: int = 20000
+    lr: float = 1e-3
+    lr_min_ratio: float = 0.1  # cosine from lr to lr * this at `steps`
+    warmup: int = 200
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    kl_weight: float = 1e-5
+    pixels_per_step: int = 4 * 17 * 64 * 64  # batch size = this / (T * H * W)
+    image_pixels_per_step: int = 16 * 64 * 64
+    image_prob: float = 0.25
+    window: int = 17  # training clip length, 1 + 4 * 4
+    buckets: list[Bucket] = field(default_factory=lambda: [
+        Bucket(64, 64, 33, pool=1000, weight=0.62),
+        Bucket(128, 128, 17, pool=150, weight=0.16),
+        Bucket(128, 64, 17, pool=60, weight=0.08),
+        Bucket(96, 64, 17, pool=60, weight=0.08),
+        Bucket(64, 96, 17, pool=40, weight=0.06),
+    ])
+    fill_per_step: int = 2  # clips simulated per step until the pool is full
+    min_pool: int = 24  # clips simulated before the first step
+    refresh_every: int = 8  # then one new clip every this many steps
+    log_every: int = 25
+    eval_every: int = 500
+    save_every: int = 250
+    eval_clips: int = 64  # held-out 64x64 clips, 33 frames each
+    stat_clips: int = 32  # training clips used to measure scaling/shift factors
+    seed: int = 0
+    threads: int = 1
+
+
+# ---------------------------------------------------------------------------------
+# Data: a pool of clips, simulated or read from shards
+# ---------------------------------------------------------------------------------
+
+
+def simulate_clip(seed: int, width: int, height: int, frames: int) -> np.ndarray:
+    """One random micro-world clip, (T, H, W, 3) uint8."""
+    from kinora.world.sim import simulate
+    from kinora.world.spec import SpecDistribution, random_spec
+
+    fps = 8
+    dist = SpecDistribution(duration=(frames / fps, frames / fps), fps=fps, width=width, height=height)
+    clip = simulate(random_spec(seed, dist)).frames
+    if clip.shape[0] != frames:
+        raise RuntimeError(f"simulator gave {clip.shape[0]} frames, expected {frames}")
+    return clip
+
+
+class ClipPool:
+    """Clips grouped by (T, H, W); batches are drawn from one group at a time."""
+
+    def __init__(self, cfg: TrainConfig, rng: random.Random, data: str | None = None):
+        self.cfg = cfg
+        self.rng = rng
+        self.clips: dict[tuple[int, int, int], list[np.ndarray]] = {}
+        self.seeds: dict[tuple[int, int, int], list[int]] = {}
+        self.weights: dict[tuple[int, int, int], float] = {}
+        self.simulated = data is None
+        self.next_seed = 0
+        if data is not None:
+            self._load_shards(data)
+
+    # --- shards --------------------------------------------------------------------
+    def _load_shards(self, root: str) -> None:
+        from kinora.world.dataset import read_shards
+
+        for frames, records in read_shards(root):  # (N, T, H, W, 3) uint8
+            if any(r.get("seed", 0) >= HELDOUT_SEED_BASE for r in records):
+                raise KinoraError(f"{root} holds held-out seeds (>= {HELDOUT_SEED_BASE}); they are for evaluation only")
+            key = tuple(frames.shape[1:4])
+            self.clips.setdefault(key, []).extend(list(frames))
+        for key, lst in self.clips.items():
+            self.weights[key] = float(len(lst))
+
+    # --- simulation ----------------------------------------------------------------
+    def _key(self, b: Bucket) -> tuple[int, int, int]:
+        return (b.frames, b.height, b.width)
+
+    def add_simulated(self, n: int = 1) -> None:
+        """Simulate n new clips into the buckets that are furthest from full."""
+        for _ in range(n):
+            b = min(self.cfg.buckets, key=lambda b: len(self.clips.get(self._key(b), [])) / b.pool)
+            key = self._key(b)
+            seed = self.next_seed
+            self.next_seed += 1
+            clip = simulate_clip(seed, b.width, b.height, b.frames)
+            lst, seeds = self.clips.setdefault(key, []), self.seeds.setdefault(key, [])
+            self.weights[key] = b.weight
+            if len(lst) < b.pool:
+                lst.append(clip)
+                seeds.append(seed)
+            else:  # replace a random old clip
+                i = self.rng.randrange(len(lst))
+                lst[i], seeds[i] = clip, seed
+
+    def full(self) -> bool:
+        return all(len(self.clips.get(self._key(b), [])) >= b.pool for b in self.cfg.buckets)
+
+    def size(self) -> int:
+        return sum(len(v) for v in self.clips.values())
+
+    def restore(self, seeds: dict, next_seed: int) -> None:
+        """Re-simulate a saved pool (resume)."""
+        by_key = {self._key(b): b for b in self.cfg.buckets}
+        for key_s, lst in seeds.items():
+            key = tuple(int(v) for v in key_s.split("x"))
+            b = by_key[key]
+            self.weights[key] = b.weight
+            self.clips[key] = [simulate_clip(s, b.width, b.height, b.frames) for s in lst]
+            self.seeds[key] = list(lst)
+        self.next_seed = next_seed
+
+    def state(self) -> dict:
+        return {"seeds": {"x".join(map(str, k)): v for k, v in self.seeds.items()}, "next_seed": self.next_seed}
+
+    # --- batches -------------------------------------------------------------------
+    def batch(self) -> torch.Tensor:
+        """One batch (B, 3, T, H, W) in [-1, 1], all of one shape."""
+        cfg, rng = self.cfg, self.rng
+        keys = [k for k in self.clips if self.clips[k]]
+        key = rng.choices(keys, weights=[self.weights[k] for k in keys])[0]
+        clips = self.clips[key]
+        t_all, h, w = key
+        if rng.random() < cfg.image_prob:
+            t = 1
+            bs = max(1, round(cfg.image_pixels_per_step / (h * w)))
+        else:
+            t = min(cfg.window, 1 + 4 * ((t_all - 1) // 4))
+            bs = max(1, round(cfg.pixels_per_step / (t * h * w)))
+        out = []
+        for _ in range(bs):
+            clip = clips[rng.randrange(len(clips))]
+            t0 = rng.randrange(t_all - t + 1)
+            out.append(clip[t0:t0 + t])  # (T, H, W, 3)
+        return to_tensor(np.stack(out))
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3)  # (B, 3, T, H, W)
+    return x.float() / 127.5 - 1.0
+
+
+# ---------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------
+
+
+def heldout_clips(n: int, cache: Path | None = None, width: int = 64, height: int = 64, frames: int = 33) -> np.ndarray:
+    """Held-out clips (n, T, H, W, 3) uint8: seeds HELDOUT_SEED_BASE + i, cached as npz."""
+    if cache is not None and cache.exists():
+        with np.load(cache) as z:
+            arr = z["frames"]
+        if arr.shape[0] >= n and arr.shape[1:4] == (frames, height, width):
+            return arr[:n]
+    arr = np.stack([simulate_clip(HELDOUT_SEED_BASE + i, width, height, frames) for i in range(n)])
+    if cache is not None:
+        from kinora.io.atomic import atomic_path
+
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, frames=arr)
+    return arr
+
+
+@torch.no_grad()
+def reconstruct(model: VideoVAE, frames: np.ndarray) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> reconstructed uint8 (T, H, W, 3) through encode/decode."""
+    x = to_tensor(frames[None])  # (1, 3, T, H, W)
+    y = model.decode(model.encode(x))  # (1, 3, T, H, W)
+    y = ((y[0].permute(1, 2, 3, 0) + 1.0) * 127.5).round().clamp(0, 255)  # (T, H, W, 3)
+    return y.to(torch.uint8).numpy()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * math.log10(255.0**2 / max(mse, 1e-10)))
+
+
+def evaluate(model: VideoVAE, clips: np.ndarray) -> dict:
+    """Held-out PSNR (dB, uint8 frames): per clip, then averaged; video and first frame alone."""
+    model.eval()
+    video, image = [], []
+    for c in clips:
+        video.append(psnr(reconstruct(model, c), c))
+        image.append(psnr(reconstruct(model, c[:1]), c[:1]))
+    return {"psnr": float(np.mean(video)), "psnr_min": float(np.min(video)), "psnr_image": float(np.mean(image)),
+            "clips": len(clips)}
+
+
+@torch.no_grad()
+def latent_stats(model: VideoVAE, pool: ClipPool, n: int) -> tuple[float, float]:
+    """(shift, scale) so that (mean_latent - shift) * scale has zero mean, unit variance."""
+    model.eval()
+    zs = []
+    key = max(pool.clips, key=lambda k: len(pool.clips[k]))
+    clips = pool.clips[key]
+    for i in range(min(n, len(clips))):
+        mean, _ = model.encode_dist(to_tensor(clips[i][None]))
+        zs.append(mean.flatten())
+    z = torch.cat(zs)
+    return float(z.mean()), float(1.0 / (z.std() + 1e-8))
+
+
+# ---------------------------------------------------------------------------------
+# Logging and plot
+# ---------------------------------------------------------------------------------
+
+
+def plot_log(records: list[dict], path: Path) -> None:
+    """Training loss (log scale) and held-out PSNR against step, as a PNG (PIL only)."""
+    from PIL import Image, ImageDraw
+
+    from kinora.io.atomic import atomic_path
+
+    W, H, pad = 900, 360, 50
+    img = Image.new("RGB", (W, H * 2), "white")
+    d = ImageDraw.Draw(img)
+    panels = [
+        ("train loss (L1 + MSE), log scale", [(r["step"], math.log10(max(r["loss"], 1e-8))) for r in records if "loss" in r]),
+        ("held-out PSNR (dB), 64x64, 33 frames", [(r["step"], r["psnr"]) for r in records if "psnr" in r]),
+    ]
+    for k, (title, pts) in enumerate(panels):
+        y0 = k * H
+        d.text((pad, y0 + 10), title, fill="black")
+        d.rectangle([pad, y0 + 30, W - pad, y0 + H - pad], outline="black")
+        if len(pts) < 1:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        xlo, xhi = min(xs), max(max(xs), min(xs) + 1)
+        ylo, yhi = min(ys), max(ys)
+        if yhi - ylo < 1e-6:
+            ylo, yhi = ylo - 0.5, yhi + 0.5
+
+        def to_px(x, y):
+            return (pad + (x - xlo) / (xhi - xlo) * (W - 2 * pad),
+                    y0 + H - pad - (y - ylo) / (yhi - ylo) * (H - pad - 30))
+
+        d.line([to_px(x, y) for x, y in pts], fill="blue" if k == 0 else "red", width=2)
+        for y in (ylo, yhi):
+            label = f"{10 ** y:.3g}" if k == 0 else f"{y:.2f}"
+            d.text((4, to_px(xlo, y)[1] - 6), label, fill="black")
+        d.text((pad, y0 + H - pad + 5), f"step {xlo}", fill="black")
+        d.text((W - pad - 80, y0 + H - pad + 5), f"step {xhi}", fill="black")
+    with atomic_path(path) as tmp:
+        img.save(tmp)
+
+
+# ---------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+@torch.no_grad()
+def ema_update(ema: VideoVAE, model: VideoVAE, step: int, decay: float) -> None:
+    d = min(decay, (1 + step) / (10 + step))  # short warm-up: early EMA follows the model
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1 - d)
+
+
+def vae_loss(model: VideoVAE, x: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, dict]:
+    recon, mean, logvar = model(x, sample=True)  # (B, 3, T, H, W), 2 x (B, L, T', h, w)
+    l1 = (recon - x).abs().mean()
+    mse = (recon - x).pow(2).mean()
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    loss = l1 + mse + kl_weight * kl
+    return loss, {"l1": l1.item(), "mse": mse.item(), "kl": kl.item()}
+
+
+def save_shipped(ema: VideoVAE, pool: ClipPool, cfg: TrainConfig, out: Path) -> Path:
+    """EMA weights with measured latent statistics, float16 safetensors."""
+    shipped = copy.deepcopy(ema)
+    shift, scale = latent_stats(shipped, pool, cfg.stat_clips)
+    shipped.cfg = VAEConfig(**{**asdict(shipped.cfg), "shift_factor": shift, "scaling_factor": scale})
+    path = out / f"vae-{cfg.preset}.safetensors"
+    save_vae(shipped, path, dtype=torch.float16)
+    return path
+
+
+def save_state(path: Path, model, ema, opt, step: int, pool: ClipPool, cfg: TrainConfig, rng: random.Random) -> None:
+    from kinora.io.atomic import atomic_path
+
+    state = {
+        "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+        "model_config": asdict(model.cfg), "train_config": asdict(cfg), "pool": pool.state(),
+        "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def append_log(path: Path, rec: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False, quiet: bool = False) -> dict:
+    torch.set_num_threads(cfg.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path, log_path = out / "train_state.pt", out / "log.jsonl"
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+
+    model = VideoVAE(VAE_PRESETS[cfg.preset])
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    pool = ClipPool(cfg, rng, data)
+    step = 0
+    if resume and state_path.exists():
+        st = torch.load(state_path, weights_only=False)
+        model.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        step = st["step"]
+        rng.setstate(st["py_rng"])
+        torch.set_rng_state(st["torch_rng"])
+        if pool.simulated:
+            say(f"resuming at step {step}: re-simulating the pool ({sum(map(len, st['pool']['seeds'].values()))} clips)")
+            pool.restore(st["pool"]["seeds"], st["pool"]["next_seed"])
+        # drop log lines from after the saved step (a crash between save and log)
+        records = [r for r in read_log(log_path) if r["step"] <= step]
+        log_path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    elif resume:
+        say(f"no {state_path} to resume from; starting fresh")
+    if step == 0:
+        log_path.write_text("", encoding="utf-8")
+        append_log(log_path, {"step": 0, "event": "start", "model_config": asdict(model.cfg),
+                              "train_config": asdict(cfg), "data": data or "simulated",
+                              "params": sum(p.numel() for p in model.parameters())})
+    nparams = sum(p.numel() for p in model.parameters())
+    say(f"VAE {cfg.preset}: {nparams / 1e6:.2f}M parameters; {cfg.steps} steps; out {out}")
+
+    if pool.simulated:
+        while pool.size() < cfg.min_pool:
+            pool.add_simulated(1)
+    eval_set = heldout_clips(cfg.eval_clips, out / "heldout-64x64.npz")
+
+    model.train()
+    t_start = time.time()
+    acc: dict[str, float] = {}
+    n_acc = 0
+    result: dict = {}
+    while step < cfg.steps:
+        if pool.simulated:
+            if not pool.full():
+                pool.add_simulated(cfg.fill_per_step)
+            elif step % cfg.refresh_every == 0:
+                pool.add_simulated(1)
+        x = pool.batch()  # (B, 3, T, H, W)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loss, parts = vae_loss(model, x, cfg.kl_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        ema_update(ema, model, step, cfg.ema_decay)
+        step += 1
+
+        for k, v in {"loss": loss.item(), **parts, "gnorm": float(gnorm)}.items():
+            acc[k] = acc.get(k, 0.0) + v
+        n_acc += 1
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            rec = {"step": step, **{k: v / n_acc for k, v in acc.items()}, "lr": lr_at(step - 1, cfg),
+                   "pool": pool.size(), "elapsed_s": round(time.time() - t_start, 1)}
+            append_log(log_path, rec)
+            say(f"step {step} loss {rec['loss']:.4f} mse {rec['mse']:.5f} kl {rec['kl']:.2f} "
+                f"lr {rec['lr']:.2e} pool {rec['pool']} {rec['elapsed_s']:.0f}s")
+            acc, n_acc = {}, 0
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            path = save_shipped(ema, pool, cfg, out)
+            result = {"step": step, **evaluate(load_vae(path), eval_set)}
+            append_log(log_path, result)
+            say(f"step {step} held-out PSNR {result['psnr']:.2f} dB (min {result['psnr_min']:.2f}, "
+                f"first frame {result['psnr_image']:.2f}) on {result['clips']} clips")
+            model.train()
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            save_state(state_path, model, ema, opt, step, pool, cfg, rng)
+            plot_log(read_log(log_path), out / "loss.png")
+    return result
+
+
+# ---------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m kinora.train_vae", description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", choices=sorted(VAE_PRESETS), default=d.preset)
+    p.add_argument("--out", help="checkpoint directory (required unless --eval)")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--data", help="shard directory from 'kinora world sample'; default: simulate on the fly")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--pool", type=int, help="total simulated pool size (scales every bucket; default 1310)")
+    p.add_argument("--eval-clips", type=int, default=d.eval_clips)
+    p.add_argument("--eval-every", type=int, default=d.eval_every)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--eval", metavar="CHECKPOINT", help="only measure held-out PSNR of this checkpoint")
+    args = p.parse_args(argv)
+    try:
+        if args.eval:
+            torch.set_num_threads(args.threads)
+            model = load_vae(args.eval)
+            clips = heldout_clips(args.eval_clips, Path(args.eval).parent / "heldout-64x64.npz")
+            t = time.time()
+            res = evaluate(model, clips)
+            res["seconds"] = round(time.time() - t, 1)
+            print(json.dumps(res))
+            return 0
+        if not args.out:
+            p.error("--out is required")
+        if args.steps < 1:
+            raise KinoraError(f"--steps must be at least 1, got {args.steps}")
+        cfg = TrainConfig(preset=args.preset, steps=args.steps, lr=args.lr, eval_clips=args.eval_clips,
+                          eval_every=args.eval_every, threads=args.threads, seed=args.seed)
+        if args.pool is not None:
+            total = sum(b.pool for b in cfg.buckets)
+            for b in cfg.buckets:
+                b.pool = max(1, round(b.pool * args.pool / total))
+            cfg.min_pool = min(cfg.min_pool, args.pool)
+            cfg.stat_clips = min(cfg.stat_clips, args.pool)
+        cfg.warmup = min(cfg.warmup, max(1, args.steps // 10))
+        train(cfg, Path(args.out), data=args.data, resume=args.resume)
+        return 0
+    except KinoraError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
