@@ -25,6 +25,7 @@ to half size, against unlabeled micro-world frames (see tests/label/test_detect.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class Match:
     score: float
 
 
+@functools.lru_cache(maxsize=256)
 def _template(height: int) -> tuple[np.ndarray, int]:
     """Zero-mean, unit-norm template of "AI生成" at `height` with a border; (tmpl, border)."""
     m = text_mask(CHINESE_TEXT, height)
@@ -60,26 +62,42 @@ def _template(height: int) -> tuple[np.ndarray, int]:
     return t / (np.linalg.norm(t) + 1e-12), border
 
 
+class _Correlator:
+    """Normalised cross-correlation of many templates against one image.
+
+    The image's FFT and integral images are computed once; each template then costs
+    one forward and one inverse FFT. Templates are zero-mean with unit norm."""
+
+    def __init__(self, image: np.ndarray):
+        self.img = image.astype(np.float64)  # (H, W)
+        self.spec = np.fft.rfft2(self.img)
+        # Integral images of the image and its square, for local sums over windows.
+        self.c1 = np.pad(self.img.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        self.c2 = np.pad((self.img * self.img).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+
+    def __call__(self, tmpl: np.ndarray) -> np.ndarray:
+        """NCC at every position where `tmpl` fits ("valid"): (H-h+1, W-w+1); empty if none."""
+        H, W = self.img.shape
+        h, w = tmpl.shape
+        if h > H or w > W:
+            return np.full((0, 0), -1.0)
+        corr = np.fft.irfft2(self.spec * np.fft.rfft2(tmpl[::-1, ::-1], (H, W)), (H, W))
+        corr = corr[h - 1:, w - 1:]  # (H-h+1, W-w+1)
+
+        def box_sum(c):
+            return c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
+
+        n = h * w
+        s, s2 = box_sum(self.c1), box_sum(self.c2)
+        var = np.maximum(s2 - s * s / n, 0.0)
+        # Flat windows (variance ~ 0) cannot hold text: score them 0, not noise / 0.
+        return np.where(var > 1e-3 * n, corr / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+
+
 def ncc(image: np.ndarray, tmpl: np.ndarray) -> np.ndarray:
     """Normalised cross-correlation of a zero-mean unit-norm template over every
     position where it fits in `image` ("valid" mode). image (H, W) -> (H-h+1, W-w+1)."""
-    H, W = image.shape
-    h, w = tmpl.shape
-    if h > H or w > W:
-        return np.full((0, 0), -1.0)
-    img = image.astype(np.float64)
-    shape = (H, W)
-    corr = np.fft.irfft2(np.fft.rfft2(img, shape) * np.fft.rfft2(tmpl[::-1, ::-1], shape), shape)
-    corr = corr[h - 1:, w - 1:]  # (H-h+1, W-w+1)
-    # Local sums of the image and its square over each window, by integral images.
-    def box_sum(a):
-        c = np.pad(a.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-        return c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
-    n = h * w
-    s, s2 = box_sum(img), box_sum(img * img)
-    var = np.maximum(s2 - s * s / n, 0.0)
-    # Flat windows (variance ~ 0) cannot hold text: score them 0, not noise / 0.
-    return np.where(var > 1e-3 * n, corr / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+    return _Correlator(image)(tmpl)
 
 
 def _corners(H: int, W: int) -> dict[str, tuple[int, int, int, int]]:
@@ -108,10 +126,10 @@ def _shrink(gray: np.ndarray, side: int) -> tuple[np.ndarray, float]:
 def _best_at(gray: np.ndarray, heights, y0: int, y1: int, x0: int, x1: int) -> Match | None:
     """Best match of templates of the given heights inside gray[y0:y1, x0:x1]."""
     best = None
-    region = gray[max(0, y0):y1, max(0, x0):x1]
+    region = _Correlator(gray[max(0, y0):y1, max(0, x0):x1])
     for h in heights:
         t, border = _template(h)
-        scores = ncc(region, t)
+        scores = region(t)
         if scores.size == 0:
             continue
         iy, ix = np.unravel_index(np.argmax(scores), scores.shape)
