@@ -183,12 +183,14 @@ def frames_mask(F: int, h: int, w: int, known_frames: list[int]) -> torch.Tensor
 # ---------------------------------------------------------------------------------
 
 
-def flow_loss(model, x0: torch.Tensor, cond: dict, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+def flow_loss(model, x0: torch.Tensor, cond: dict, t: torch.Tensor, noise: torch.Tensor,
+              per_sample: bool = False):
     """Mean squared velocity error over the unknown positions.
 
     x0 (B, C, F, h, w) clean latents; cond holds text, text_mask and optionally "mask"
     (B, 1, F, h, w); "known" is filled here from x0. Known positions of x_t are the clean
-    latents (as in sampling) and carry no loss.
+    latents (as in sampling) and carry no loss. With per_sample, also returns each item's
+    own mean error (B,), detached, for logging by task.
     """
     mask = cond.get("mask")
     x_t = add_noise(x0, noise, t)  # (B, C, F, h, w)
@@ -199,5 +201,9 @@ def flow_loss(model, x0: torch.Tensor, cond: dict, t: torch.Tensor, noise: torch
     else:
         weight = torch.ones_like(x0)
     v = model(x_t, t, cond)  # (B, C, F, h, w)
-    err = (v.float() - (noise - x0).float()) ** 2
-    return (err * weight).sum() / weight.sum().clamp(min=1.0)
+    err = (v.float() - (noise - x0).float()) ** 2 * weight  # (B, C, F, h, w)
+    loss = err.sum() / weight.sum().clamp(min=1.0)
+    if not per_sample:
+        return loss
+    dims = tuple(range(1, x0.ndim))
+    return loss, (err.sum(dims) / weight.sum(dims).clamp(min=1.0)).detach()  # (B,)

@@ -53,13 +53,17 @@ class TextEncoder:
         self._cache: dict[str, torch.Tensor] = {}  # text -> (l, 384) float32 on CPU
 
     @torch.no_grad()
-    def _encode_new(self, texts: list[str]) -> None:
+    def token_states(self, texts: list[str]) -> list[torch.Tensor]:
+        """Encode a batch without caching: one (l_i, 384) float32 CPU tensor per string."""
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens,
                                return_tensors="pt").to(self.device)
         states = self.model(**batch).last_hidden_state.float().cpu()  # (n, l, 384)
         lengths = batch["attention_mask"].sum(1).tolist()
-        for text, s, n in zip(texts, states, lengths):
-            self._cache[text] = s[:n].clone()  # keep only the real tokens, (n, 384)
+        return [s[:n].clone() for s, n in zip(states, lengths)]  # keep only the real tokens
+
+    def _encode_new(self, texts: list[str]) -> None:
+        for text, s in zip(texts, self.token_states(texts)):
+            self._cache[text] = s
 
     def encode_one(self, text: str) -> torch.Tensor:
         """The token states of one string, (l, 384) float32 on CPU."""
