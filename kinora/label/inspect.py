@@ -60,12 +60,12 @@ def check_container(path: Path) -> None:
                     raise KinoraError(f"{path} is not an MP4 video (no ISO media box at its start)")
                 raise KinoraError(f"{path} is damaged: garbage at byte {pos} after boxes {', '.join(types)}")
             name = kind.decode("ascii")
+            if pos == 0 and name not in ("ftyp", "free", "skip", "wide", "moov", "mdat", "pnot", "uuid"):
+                raise KinoraError(f"{path} is not an MP4 video (it does not start with an MP4 box)")
             if pos + n > size:
                 raise KinoraError(
                     f"{path} is truncated: its '{name}' box needs {n} bytes but only {size - pos} remain; "
                     "the file was cut short (re-download or re-export it)")
-            if pos == 0 and name not in ("ftyp", "free", "skip", "wide", "moov", "mdat"):
-                raise KinoraError(f"{path} is not an MP4 video (first box is '{name}')")
             types.append(name)
             pos += n
     if "moov" not in types:
@@ -138,14 +138,17 @@ def _ranges(idx: list[int]) -> list[list[int]]:
 def _visible_report(scan: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     n, fps, W, H = scan["frames"], scan["fps"], scan["width"], scan["height"]
     short = min(W, H)
-    duration = n / fps
+    t = scan["times"]
+    if not all(b > a for a, b in zip(t, t[1:])):  # no usable timestamps: assume constant rate
+        t = [i / fps for i in range(n)]
+    duration = t[-1] - t[0] + 1 / fps
     first, hits = scan["first"], scan["hits"]
     if first is None:
         return ({"found": False, "text": None, "frames": [], "frames_with_label": 0, "frames_total": n},
                 [f"no visible \"{CHINESE_TEXT}\" label found in any corner of the {n} frames"])
     ranges = _ranges(hits)
     run = ranges[0][1] + 1 if ranges[0][0] == 0 else 0  # labeled frames from the very start
-    start_s = run / fps
+    start_s = (t[run] if run < n else t[-1] + 1 / fps) - t[0]  # how long they show
     need_s = min(MIN_SECONDS, duration)
     meets_duration = run == n or start_s >= need_s - 1e-6
     meets_height = first.height + 1 >= MIN_TEXT_HEIGHT * short
@@ -267,7 +270,7 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"C2PA: {c.get('validation_state')}, actions {', '.join(a or '?' for a in c['actions'])}, "
                      f"source {str(c.get('digital_source_type')).rsplit('/', 1)[-1]}, signed by "
                      f"{s.get('common_name')} ({s.get('issuer')})"
-                     + (f", notes: {', '.join(c['failures'])}" if c.get("failures") else ""))
+                     + (f", validation notes: {', '.join(c['failures'])}" if c.get("failures") else ""))
     for w in r["warnings"]:
         lines.append(f"warning: {w}")
     if r["ok"]:
