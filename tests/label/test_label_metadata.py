@@ -91,3 +91,19 @@ def test_labels_survive_reencoding(tmp_path, clip, prov, mdta_tags):
     assert report["visible_label"]["frame_size"] == [128, 128]
     assert report["visible_label"]["text_height_px"] >= 0.05 * 128
     assert report["visible_label"]["frames"] == [[0, 15]]
+
+
+def test_exiftool_reads_the_aigc_key_if_installed(tmp_path, clip, prov):
+    """A second independent reader (Debian libimage-exiftool-perl), when present."""
+    import shutil
+    import subprocess
+
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
+    path = write_generated_video(clip(4, 32, 32), tmp_path / "e.mp4", 8, prov)
+    out = subprocess.run(["exiftool", "-j", "-G1", "-Keys:all", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    keys = json.loads(out)[0]
+    a = json.loads(keys["Keys:AIGC"])["AIGC"]
+    assert a["Label"] == "1" and a["ProduceID"] == a["PropagateID"]
+    assert json.loads(keys["Keys:KinoraProvenance"])["seed"] == 7
