@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,9 @@ class Provenance:
         if not isinstance(self.checkpoint_sha256, str) or not _SHA256.match(self.checkpoint_sha256):
             raise KinoraError(
                 f"provenance.checkpoint_sha256 must be 64 lower-case hex digits, got {self.checkpoint_sha256!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
             raise KinoraError(f"provenance.seed must be an integer, got {self.seed!r}")
+        object.__setattr__(self, "seed", int(self.seed))  # numpy integers become JSON-able ints
         if not isinstance(self.prompt, str):
             raise KinoraError("provenance.prompt must be a string")
         if self.truth_mode not in TRUTH_MODES:
