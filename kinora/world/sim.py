@@ -126,6 +126,21 @@ def project(pose: CameraPose, width: int, height: int, point) -> tuple[float, fl
 # ---------------------------------------------------------------------------------
 
 
+# Connecting to pybullet costs more than simulating a short clip, so finished sessions
+# are reset and kept for the next World in the same process (one per live World).
+_FREE_CLIENTS: list[tuple[int, int]] = []  # (pid, client id)
+
+
+def _take_client(pb) -> int:
+    import os
+
+    while _FREE_CLIENTS:
+        pid, cid = _FREE_CLIENTS.pop()
+        if pid == os.getpid():  # a forked child must not share its parent's session
+            return cid
+    return pb.connect(pb.DIRECT)
+
+
 class World:
     """One pybullet DIRECT session holding a resolved ShotSpec."""
 
@@ -134,7 +149,7 @@ class World:
 
         self.pb = pb
         self.spec = spec
-        self.cid = pb.connect(pb.DIRECT)
+        self.cid = _take_client(pb)
         self.substeps = max(1, math.ceil(MIN_PHYSICS_HZ / spec.fps))
         self.dt = 1.0 / (spec.fps * self.substeps)
         pb.resetSimulation(physicsClientId=self.cid)
@@ -146,8 +161,11 @@ class World:
         self.body_index = {b: i for i, b in enumerate(self.bodies)}
 
     def close(self) -> None:
+        import os
+
         if self.cid is not None:
-            self.pb.disconnect(physicsClientId=self.cid)
+            self.pb.resetSimulation(physicsClientId=self.cid)
+            _FREE_CLIENTS.append((os.getpid(), self.cid))
             self.cid = None
 
     def __enter__(self):
