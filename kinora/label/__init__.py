@@ -17,7 +17,7 @@ label), `detect` (finding it), `metadata` (the AIGC and provenance keys),
 """
 
 from kinora.label.config import LabelConfig, Provenance
-from kinora.label.detect import search as find_visible_label
+from kinora.label.detect import find_label as find_visible_label
 from kinora.label.inspect import format_report, inspect_video
 from kinora.label.writer import write_generated_video
 

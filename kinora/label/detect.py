@@ -174,6 +174,17 @@ def search(gray: np.ndarray) -> Match | None:
     return found if found is not None and found.score >= MATCH_THRESHOLD else None
 
 
+def find_label(frame: np.ndarray) -> Match | None:
+    """Is Kinora's visible label in this frame? frame: (H, W, 3) RGB or (H, W) luma, uint8.
+
+    Data pipelines can use it to keep labeled frames out of training data."""
+    frame = np.asarray(frame)
+    if frame.ndim == 3:  # RGB -> luma (BT.601 weights, as the decoder's gray output)
+        frame = (frame[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+        frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+    return search(frame)
+
+
 def track(gray: np.ndarray, prev: Match) -> Match | None:
     """Check one frame for the label at (about) the place and size it had before."""
     border = max(1, round(PAD * prev.height / 2))

@@ -73,3 +73,11 @@ def test_tracking_follows_the_label_and_drops_when_it_ends(scene):
     first = detect.search(luma(out[0]))
     assert detect.track(luma(out[15]), first) is not None
     assert detect.track(luma(out[16]), first) is None
+
+
+def test_find_visible_label_takes_rgb_frames(scene):
+    from kinora.label import find_visible_label
+
+    out, _ = stamp(scene(128, 128)[None], 8, LabelConfig())
+    assert find_visible_label(out[0]).height == 16
+    assert find_visible_label(scene(128, 128)) is None
