@@ -148,6 +148,9 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "knocks into|knocking into|slam into|slams into|slamming into|smash into|smashes into|smashing into|"
         "crash|crashes|crashing|crashed|collide|collides|colliding|tap|taps|nudge|nudges|nudging|nudged|"
         "runs into|knocks over|knock over|pushes it along|pushing it away", ("relverb", "target"))
+    add("is pushed by|is hit by|gets hit by|is struck by|is knocked by|is bumped by|pushed by|hit by|struck by|"
+        "knocked by|bumped by|is rammed by|rammed by|gets pushed by|is pushed along by|is shoved by|shoved by",
+        ("rel", "by"))
     add("on|onto|on top of|atop|upon|on to|on the top of|stacked on|stacked on top of|perched on|"
         "balanced on|resting on", ("rel", "on"))
     add("off|off of|from on top of|from the top of|off the top of", ("rel", "off"))
@@ -238,6 +241,7 @@ def _build_zh() -> dict[str, list[tuple]]:
 
     add("撞上|撞向|撞到|撞击|撞|碰到|碰上|推动|推|推着|推开|撞在|撞进|砸向|碰撞|撞开|冲向|撞倒|顶着|碰", ("relverb", "target"))
     add("向|朝|往|朝着|向着|把|对着", ("rel", "target"))
+    add("被", ("rel", "by"))
     add("在", ("rel", "on"))
     add("从", ("rel", "from"))
     add("上|上面|顶上|上方|之上|顶部|上边|顶端", ("post",))
@@ -251,7 +255,7 @@ def _build_zh() -> dict[str, list[tuple]]:
     add("停了下来|停下来|停下|停住|停止|几乎|又|后|一路|原本|起来|下来|过去|拍摄|逐渐|开始|正在|一起|都|也|就|还|再|"
         "很|非常|轻轻地|一下|慢慢停下|最终|渐渐|缓缓停下|稳稳|落地后|着地|一段距离|距离|持续|继续|然后停下|穿过|经过|越过",
         ("known",))
-    add("地|了|着|过|得|是|有|被|之|一|个|这|那|里|中|内|边|面|旁边|旁|附近|其中|们|只|些|我们|看到|可以|出现|"
+    add("地|了|着|过|得|是|有|之|一|个|这|那|里|中|内|边|面|旁边|旁|附近|其中|们|只|些|我们|看到|可以|出现|"
         "视频|一段|展示|生成|请|画|场面|时|当|中间|所有|每个|各自|分别|同样|已经|突然|立刻|马上|正|不|没有|会|能|要|"
         "去|来|出|到|做|成|为|给|让|使|将|用|起|下|把它", ("stop",))
     return lex
@@ -290,24 +294,26 @@ _NEAR_ZH = {
 _NO_SUCH_COLOR = {"white", "black", "grey", "gray", "silver", "白色", "黑色", "灰色", "银色", "白", "黑", "灰"}
 
 
-def _content_words(lang: str) -> list[str]:
-    cats = {"shape", "color", "size", "material", "motion", "effect", "dir", "speed", "cam", "camverb", "relverb"}
+def _content_words(lang: str, cats: tuple[str, ...] | None = None) -> list[str]:
+    cats = set(cats or ("shape", "color", "size", "material", "motion", "effect", "dir", "speed", "cam", "camverb",
+                        "relverb"))
     if lang == "en":
         return sorted({k[0] for k, v in _EN_LEX.items() if len(k) == 1 and v[0][0] in cats})
     return sorted({k for k, v in _ZH_LEX.items() if v[0][0] in cats})
 
 
-def nearest_known(word: str, lang: str = "en", encoder=None) -> str:
+def nearest_known(word: str, lang: str = "en", encoder=None, cats: tuple[str, ...] | None = None) -> str:
     """The known word nearest to an unknown one: a table of near concepts first, then a
     close spelling (a typo), then, given a MiniLM `encoder` (kinora.text.TextEncoder),
-    embedding similarity, else the closest spelling."""
+    embedding similarity, else the closest spelling. `cats` limits the candidates to some
+    kinds of word (("shape",) for a word where a noun belongs)."""
     w = word.lower()
     near = _NEAR_EN if lang == "en" else _NEAR_ZH
     if w in near:
         return near[w]
     if lang == "en" and w.endswith("s") and w[:-1] in near:
         return near[w[:-1]]
-    vocab = _content_words(lang)
+    vocab = _content_words(lang, cats)
     if lang == "zh":
         for k, v in near.items():  # a known near word inside the unknown one: 大金字塔
             if k in w:
@@ -469,7 +475,8 @@ class _NP:
     count: tuple[int, Span] | None = None
     vague: bool = False
     attrs: dict[str, tuple[Any, Span]] = field(default_factory=dict)
-    head: str | None = None  # "shape" | "one" | None
+    head: str | None = None  # "shape" | "one" | "unknown" | None
+    unknowns: list[Tok] = field(default_factory=list)  # words it does not know ("a red pyramid")
     plural: bool = False
     mods: list[Tok] = field(default_factory=list)  # speed words inside ("a fast red ball")
 
@@ -493,6 +500,7 @@ class _Reader:
         self.pending: list[tuple] = []
         self.expect: Tok | None = None
         self.compound = False
+        self.passive: _Obj | None = None
         self.last_np_shape: tuple[str, Span] | None = None
         self.counter = 0
 
@@ -568,11 +576,15 @@ class _Reader:
                 break
             elif t.cat == "speed" and nxt is not None and nxt.cat in ("size", "color", "material", "shape"):
                 np.mods.append(t)  # "a fast red ball"
+            elif t.cat == "unknown" and (np.det or np.count or np.attrs) and np.head is None:
+                np.unknowns.append(t)  # "a red pyramid", 一个粉色的金字塔: an object all the same
             else:
                 break
             if t.cat != "de":
                 np.end = t.end
             j += 1
+        if np.head is None and np.unknowns:
+            np.head = "unknown"
         if not np.attrs and np.head is None and np.count is None:
             return None, j if j > i else i + 1  # a lone article ("the floor", "a long way")
         if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and np.det != "def":
@@ -602,7 +614,9 @@ class _Reader:
                     g.open = False
                 return [m]
         # 2. a definite or bare phrase names an object already there ("the red ball", 红球)
-        if np.det in ("def", None) and (np.det == "def" or self.lang == "zh" or not np.plural):
+        # ("another" in a relation names one already there when there is one: 撞上另一个红球)
+        if (np.det in ("def", None) and (np.det == "def" or self.lang == "zh" or not np.plural)) or (
+                relation and np.det == "another"):
             want = {k: v[0] for k, v in np.attrs.items() if k in ("shape", "color", "size")}
             if np.head == "one" and "shape" not in want and self.last_np_shape and not want:
                 want["shape"] = self.last_np_shape[0]
@@ -711,7 +725,9 @@ class _Reader:
         if item[0] == "camverb":
             self.subject = "camera"
             self.clause_subject = True
-        if self.clause_subject and self.subject is not None:
+        if self.passive is not None and item[0] in ("dir", "speed"):
+            self.attach(item, [self.passive])
+        elif self.clause_subject and self.subject is not None:
             self.attach(item, self.subject)
             self.clause_attached = True
         else:
@@ -743,6 +759,7 @@ class _Reader:
         self.clause_subject = False
         self.clause_attached = False
         self.compound = False
+        self.passive = None
         self.clause_at_sentence_start = sentence
 
     def unfilled_expect(self) -> None:
@@ -774,8 +791,9 @@ class _Reader:
             elif t.cat in _ATTACH:
                 self.give((t.cat, t.value, (t.start, t.end)))
             elif t.cat == "relverb":
-                self.give(("motion", "push", (t.start, t.end)))
-                self.expect = t
+                if self.passive is None:
+                    self.give(("motion", "push", (t.start, t.end)))
+                    self.expect = t
             elif t.cat == "rel":
                 self.expect = t
             elif t.cat == "scenery":
@@ -814,6 +832,12 @@ class _Reader:
             self.pending = []
 
     def handle_np(self, np: _NP) -> None:
+        for k, t in enumerate(np.unknowns):
+            # Last word of the phrase: a noun, so name the nearest shape; before it, an adjective.
+            cats = ("shape",) if k == len(np.unknowns) - 1 and np.head == "unknown" else ("color", "size", "material")
+            self.unknown(t, cats)
+        if np.head == "unknown" and np.det is not None and np.det not in ("def",) and not np.count:
+            np.det = "indef"
         if self.expect is not None and self.subject == "camera" and self.clause_subject:
             self.expect = None  # "zooms in on the red ball": the camera has no relations
         relation = self.expect is not None
@@ -828,8 +852,18 @@ class _Reader:
             self.expect = None
             objs = self.np_objects(np, relation=True)
             self.mention(objs)
-            kind = {"target": "target", "on": "on", "off": "off", "from": "off"}[rel.value]
-            self.give(("rel", kind, objs[0], (rel.start, np.end)))
+            span = (rel.start, np.end)
+            if rel.value == "by":  # "the box is pushed by a ball", 方块被红球撞开: the other way round
+                if isinstance(self.subject, list) and self.clause_subject:
+                    self.passive = objs[0]  # 被红球推向左边: the words after it are the pusher's
+                    objs[0].motions.append(("push", span))
+                    for o in self.subject:
+                        self.relate(objs[0], "target", o, span)
+                else:
+                    self.warn(f"'{self.text[span[0]:span[1]]}' does not say what is pushed; ignoring it")
+            else:
+                kind = {"target": "target", "on": "on", "off": "off", "from": "off"}[rel.value]
+                self.give(("rel", kind, objs[0], span))
             if "shape" in np.attrs:
                 self.last_np_shape = np.attrs["shape"]
             return
@@ -844,12 +878,13 @@ class _Reader:
         for t in np.mods:
             self.give((t.cat, t.value, (t.start, t.end)))
 
-    def unknown(self, t: Tok) -> None:
+    def unknown(self, t: Tok, cats: tuple[str, ...] | None = None) -> None:
         w = t.value
         if w.lower() in _NO_SUCH_COLOR:
             self.warn(f"unknown colour '{t.text}'; the micro-world's colours are {', '.join(COLORS)}")
             return
-        self.warn(f"unknown word '{t.text}'; nearest known word is '{nearest_known(w, self.lang, self.encoder)}'")
+        near = nearest_known(w, self.lang, self.encoder, cats)
+        self.warn(f"unknown word '{t.text}'; nearest known word is '{near}'")
 
     encoder = None
 
@@ -881,6 +916,7 @@ def _build(reader: _Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Cam
     ids = {id(o): f"obj{i}" for i, o in enumerate(reader.objs)}
     used_colors = {o.fields["color"][0] for o in reader.objs if "color" in o.fields}
     out: list[ObjectSpec] = []
+    group_size: dict[int, str] = {}
     for o in reader.objs:
         f: dict[str, dict] = {}
         vals: dict[str, Any] = {}
@@ -895,7 +931,9 @@ def _build(reader: _Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Cam
         free = [c for c in COLORS if c not in used_colors] or list(COLORS)
         take("color", o.fields.get("color"), rng.choice(free))
         used_colors.add(vals["color"])
-        take("size", o.fields.get("size"), rng.choice(list(SIZES)))
+        if "size" not in o.fields and id(o.group) not in group_size:
+            group_size[id(o.group)] = rng.choice(list(SIZES))  # "two balls": one size for both
+        take("size", o.fields.get("size"), group_size.get(id(o.group)) if o.group else rng.choice(list(SIZES)))
         if "count" in o.fields:
             f["count"] = _src(text, o.fields["count"][1])
         label = f"the {vals['color']} {C.EN_SHAPES[vals['shape']][0]}"
