@@ -4,9 +4,9 @@
 
     DIR/clips/SEED.mp4       the clip (plain MP4: simulator output is not AI-generated)
     DIR/clips/SEED.json      {"seed", "spec", "captions", "truth"}
-    DIR/shards/shard-XXXXX.npz    frames uint8 (N, T, H, W, 3), one (T, H, W) per shard
-    DIR/shards/shard-XXXXX.jsonl  one {"seed", "spec", "captions", "events"} per clip, same order
-    DIR/index.json           what was written, with the distribution and the measured speed
+    DIR/shards/shard-sFIRSTSEED-XXXXX.npz    frames uint8 (N, T, H, W, 3), one (T, H, W) per shard
+    DIR/shards/shard-sFIRSTSEED-XXXXX.jsonl  one {"seed", "spec", "captions", "events"} per clip
+    DIR/index.json           every run written here, with its distribution and measured speed
 
 Shards group clips of one (T, H, W), which is what bucketed training wants. Every file
 goes through a temporary name, so an interrupted run leaves no half-written file.
@@ -63,8 +63,9 @@ def _worker(job) -> tuple[np.ndarray, dict]:
     return frames, record
 
 
-def _save_shard(shards_dir: Path, index: int, frames: list[np.ndarray], records: list[dict]) -> str:
-    name = f"shard-{index:05d}"
+def _save_shard(shards_dir: Path, first_seed: int, index: int, frames: list[np.ndarray], records: list[dict]) -> str:
+    # The first seed in the name lets several runs (other durations, sizes) share a folder.
+    name = f"shard-s{first_seed:08d}-{index:05d}"
     with atomic_path(shards_dir / f"{name}.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, frames=np.stack(frames))
@@ -119,11 +120,11 @@ def write_dataset(
             fl.append(frames)
             rl.append(record)
             if len(fl) >= shard_size:
-                shard_names.append(_save_shard(shards_dir, len(shard_names), fl, rl))
+                shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, rl))
                 buckets[key] = ([], [])
         for fl, rl in buckets.values():
             if fl:
-                shard_names.append(_save_shard(shards_dir, len(shard_names), fl, rl))
+                shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, rl))
     finally:
         if pool:
             pool.close()
@@ -139,6 +140,15 @@ def write_dataset(
         "seconds": round(elapsed, 3),
         "clips_per_s": round(n / elapsed, 2),
     }
+    # index.json describes the latest run and lists every run written into this folder.
+    runs = []
+    if (out / "index.json").exists():
+        try:
+            prev = json.loads((out / "index.json").read_text(encoding="utf-8"))
+            runs = [r for r in prev.get("runs", []) if r.get("seeds") != index["seeds"]]
+        except (OSError, ValueError):
+            runs = []
+    index["runs"] = runs + [{k: v for k, v in index.items() if k != "runs"}]
     write_json_atomic(out / "index.json", index)
     return index
 
