@@ -1,0 +1,172 @@
+"""The prompt parser: user prompts in English and Chinese, provenance, warnings."""
+
+import pytest
+
+from kinora.errors import KinoraError
+from kinora.plan.parse import parse
+from kinora.world.spec import resolve
+
+
+def _objs(r):
+    return [(o.shape, o.color, o.size, o.motion, o.direction) for o in r.spec.objects]
+
+
+def _field(o, name):
+    return o.source["fields"][name]
+
+
+def test_bounce_means_a_rubber_fall():
+    r = parse("a red ball bounces on the floor")
+    (o,) = r.spec.objects
+    assert (o.shape, o.color, o.motion, o.material) == ("sphere", "red", "fall", "rubber")
+    assert _field(o, "motion") == {"start": 11, "end": 18, "text": "bounces"}
+    assert _field(o, "size") == {"invented": True}
+    assert r.language == "en" and r.warnings == []
+    assert r.canonical == f"a {o.size} red ball falls and bounces. the camera is static."
+
+
+def test_counts_directions_and_camera():
+    text = "two blue cubes slide to the right while the camera pans left"
+    r = parse(text)
+    assert [(s, c, m, d) for s, c, _, m, d in _objs(r)] == [("cube", "blue", "slide", "right")] * 2
+    a, b = r.spec.objects
+    assert a.size == b.size
+    assert _field(a, "count")["text"] == "two" and _field(a, "shape")["text"] == "cubes"
+    assert _field(a, "direction")["text"] == "to the right"
+    cam = r.spec.camera
+    assert cam.motion == "pan_left"
+    assert cam.source["text"] == "camera pans left"
+    assert text[cam.source["start"]:cam.source["end"]] == "camera pans left"
+    assert r.canonical == f"two {a.size} blue cubes slide right. the camera pans left."
+
+
+def test_push_into_a_new_object():
+    r = parse("a big yellow ball rolls into a small purple cube")
+    assert _objs(r) == [("sphere", "yellow", "large", "push", None), ("cube", "purple", "small", "still", None)]
+    p, t = r.spec.objects
+    assert p.target == t.id
+    assert _field(p, "target")["text"] == "into a small purple cube"
+    assert _field(t, "motion") == {"invented": True}
+    assert r.canonical == "a large yellow ball rolls into a small purple cube. the camera is static."
+    resolve(r.spec)
+
+
+def test_chinese_fall_and_bounce():
+    text = "一个红色的球从空中落下并弹起"
+    r = parse(text)
+    (o,) = r.spec.objects
+    assert r.language == "zh"
+    assert (o.shape, o.color, o.motion, o.material) == ("sphere", "red", "fall", "rubber")
+    assert o.source["text"] == "一个红色的球"
+    assert _field(o, "color") == {"start": 2, "end": 4, "text": "红色"}
+    assert _field(o, "motion")["text"] == "落下"
+    assert r.canonical.endswith("red ball falls and bounces. the camera is static.")
+
+
+def test_chinese_camera_first():
+    r = parse("镜头向左平移，一个绿色的圆柱向右滚动")
+    assert r.spec.camera.motion == "pan_left"
+    assert r.spec.camera.source["text"] == "镜头向左平移"
+    assert [(s, c, m, d) for s, c, _, m, d in _objs(r)] == [("cylinder", "green", "roll", "right")]
+    assert _field(r.spec.objects[0], "direction")["text"] == "向右"
+
+
+@pytest.mark.parametrize("text, want", [
+    ("三个球", [("sphere", "still")] * 3),
+    ("两个方块", [("cube", "still")] * 2),
+    ("three balls fall", [("sphere", "fall")] * 3),
+    ("a box and a tube fall", [("cube", "fall"), ("cylinder", "fall")]),
+    ("一个红球和一个绿方块同时落下", [("sphere", "fall"), ("cube", "fall")]),
+])
+def test_counts(text, want):
+    r = parse(text)
+    assert [(o.shape, o.motion) for o in r.spec.objects] == want
+    colors = [o.color for o in r.spec.objects]
+    assert len(set(colors)) == len(colors)  # invented colours keep objects apart
+
+
+@pytest.mark.parametrize("text, want", [
+    ("a violet sphere rolls left", ("sphere", "purple", "roll", "left")),
+    ("a magenta block slides towards the camera", ("cube", "purple", "slide", "backward")),
+    ("a turquoise tube rolls away from the camera", ("cylinder", "cyan", "roll", "forward")),
+    ("a teal box drops", ("cube", "cyan", "fall", None)),
+    ("一个紫色的立方体向远处滑去", ("cube", "purple", "slide", "forward")),
+    ("一个蓝绿色的圆筒朝镜头滚来", ("cylinder", "cyan", "roll", "backward")),
+])
+def test_synonyms(text, want):
+    r = parse(text)
+    (o,) = r.spec.objects
+    assert (o.shape, o.color, o.motion, o.direction) == want
+    assert r.warnings == []
+
+
+def test_relations_stack_topple_and_passive():
+    r = parse("A small green cube sits on top of a large red cube.")
+    top, bottom = r.spec.objects
+    assert (top.motion, top.on, bottom.color) == ("still", bottom.id, "red")
+    r = parse("红色的方块从蓝色的圆柱上掉下来")
+    top, bottom = r.spec.objects
+    assert (top.motion, top.on, bottom.shape) == ("topple", bottom.id, "cylinder")
+    r = parse("A teal box is pushed by a magenta ball.")
+    box, ball = r.spec.objects
+    assert (ball.motion, ball.target, box.motion) == ("push", box.id, "still")
+    r = parse("a red ball falls. the red ball bounces.")
+    assert len(r.spec.objects) == 1 and r.spec.objects[0].material == "rubber"
+
+
+def test_unknown_words_warn_with_the_nearest_known_word():
+    r = parse("a red pyramid falls")
+    assert r.warnings == ["unknown word 'pyramid'; nearest known word is 'cube'"]
+    (o,) = r.spec.objects
+    assert o.color == "red" and o.motion == "fall" and _field(o, "shape") == {"invented": True}
+    assert parse("a red balll falls").warnings == ["unknown word 'balll'; nearest known word is 'ball'"]
+    assert parse("一个红色的金字塔落下").warnings == ["unknown word '金字塔'; nearest known word is '方块'"]
+    assert "orange" in parse("an orange ball rolls left").warnings[0]
+    assert "colours are red" in parse("a white ball").warnings[0]
+
+
+def test_impossible_or_vague_requests_are_warned_not_dropped():
+    r = parse("a red cube rolls left")
+    assert r.spec.objects[0].motion == "slide" and "cannot roll" in r.warnings[0]
+    r = parse("balls roll to the right")
+    assert len(r.spec.objects) == 2 and "how many" in r.warnings[0]
+    r = parse("the camera pans")
+    assert r.spec.camera.motion == "pan_left" and "left or right" in r.warnings[0]
+    with pytest.raises(KinoraError, match="at most 6"):
+        parse("seven balls fall")
+
+
+def test_invented_marks_and_defaults():
+    r = parse("a ball")
+    (o,) = r.spec.objects
+    fields = o.source["fields"]
+    assert fields["shape"]["text"] == "ball"
+    for name in ("color", "size", "material", "motion", "speed"):
+        assert fields[name] == {"invented": True}, name
+    assert r.spec.camera.source["invented"] is True
+    assert r.spec.camera.source["fields"]["motion"] == {"invented": True}
+
+
+def test_spans_point_at_their_words():
+    text = "While the camera slowly zooms in, a tiny scarlet barrel quickly rolls leftward."
+    r = parse(text)
+    (o,) = r.spec.objects
+    for name, want in (("shape", "barrel"), ("color", "scarlet"), ("size", "tiny"), ("motion", "rolls"),
+                       ("direction", "leftward"), ("speed", "quickly")):
+        f = _field(o, name)
+        assert f["text"] == want and text[f["start"]:f["end"]] == want
+    cam = r.spec.camera
+    assert (cam.motion, cam.speed) == ("zoom_in", "slow")
+    assert cam.source["fields"]["speed"]["text"] == "slowly"
+
+
+def test_options_empty_and_determinism():
+    r = parse("a red ball rolls left", duration=3.0, fps=12, width=128, height=96, seed=7)
+    s = r.spec
+    assert (s.duration, s.fps, s.width, s.height, s.seed, s.text) == (3.0, 12, 128, 96, 7, "a red ball rolls left")
+    assert parse("two balls", seed=3).spec.to_dict() == parse("two balls", seed=3).spec.to_dict()
+    for bad in ("", "   \n\t"):
+        with pytest.raises(KinoraError, match="prompt is empty"):
+            parse(bad)
+    with pytest.raises(KinoraError, match="width"):
+        parse("a ball", width=65)
