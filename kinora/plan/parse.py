@@ -37,7 +37,6 @@ from kinora.world.spec import (
     COLORS,
     MAX_OBJECTS,
     SHAPES,
-    SIZES,
     CameraSpec,
     ObjectSpec,
     ShotSpec,
@@ -154,6 +153,7 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
     add("on|onto|on top of|atop|upon|on to|on the top of|stacked on|stacked on top of|perched on|"
         "balanced on|resting on", ("rel", "on"))
     add("off|off of|from on top of|from the top of|off the top of", ("rel", "off"))
+    add("top of|the top of|top", ("post",))
     add("from", ("rel", "from"))
     add("floor|ground|air|mid-air|midair|sky|above|scene|stage|surface|background|world|table|ground plane|"
         "grey floor|gray floor|white sky|distance|objects|picture|frame|screen|height|up high|overhead|"
@@ -169,7 +169,8 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "far|straight|across the floor|through|past|by|onward|onwards|sideways|continues|continue|keeps|keep|"
         "starts|start|begins|begin|slightly|somewhat|suddenly|immediately|then stops|where|until|watches|"
         "watch|watching|looks|look|looking|seen|shows|shown|showing|see|appears|appear|there|here|"
-        "clip|video|footage|scene|slow motion|gets|get|comes|come|sends|sending|sent|along the ground",
+        "clip|video|footage|scene|slow motion|gets|get|comes|come|sends|sending|sent|along the ground|"
+        "nothing|happens|happen|happening|something|object|objects|thing|things",
         ("known",))
     add("is|are|was|were|be|been|being|of|to|in|with|for|its|their|his|her|just|very|too|also|all|each|"
         "own|do|does|did|not|no|now|again|first|second|third|last|we|you|i|our|your|my|has|have|had|can|will|"
@@ -245,6 +246,7 @@ def _build_zh() -> dict[str, list[tuple]]:
     add("在", ("rel", "on"))
     add("从", ("rel", "from"))
     add("上|上面|顶上|上方|之上|顶部|上边|顶端", ("post",))
+    add("冰块|冰方块|冰立方体", ("material", "ice"), ("shape", ("cube", False)))
     add("地上|地面|地板|空中|半空|半空中|高处|天上|天空|场景|原地|地面上|地板上|空中中|远处|场地|桌上|桌面|舞台", ("scenery",))
     add("它|它们|其", ("pron",))
     add("，|。|；|：|！|？|、|,|.|;|:|!|?", ("bound", "clause"))
@@ -281,7 +283,9 @@ _NEAR_EN = {
     "rise": "fall", "rises": "fall", "hover": "still", "hovers": "still",
     "glass": "ice", "plastic": "rubber", "stone": "metal", "rock": "metal", "paper": "wood", "foam": "rubber",
     "tilt": "pan", "tilts": "pan", "tracks": "pan", "tracking": "pan", "truck": "pan", "trucks": "pan",
-    "crane": "zoom", "shake": "static", "shakes": "static",
+    "crane": "zoom", "shake": "static", "shakes": "static", "follow": "pan", "follows": "pan", "following": "pan",
+    "heavy": "metal", "light": "wood", "shiny": "metal", "hard": "metal", "soft": "rubber", "round": "ball",
+    "square": "cube", "cubic": "cube", "spherical": "ball", "cylindrical": "cylinder", "tall": "large",
 }
 _NEAR_ZH = {
     "金字塔": "方块", "锥": "圆柱", "圆锥": "圆柱", "锥体": "圆柱", "圆盘": "圆柱", "硬币": "圆柱", "管子": "圆柱",
@@ -916,7 +920,6 @@ def _build(reader: _Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Cam
     ids = {id(o): f"obj{i}" for i, o in enumerate(reader.objs)}
     used_colors = {o.fields["color"][0] for o in reader.objs if "color" in o.fields}
     out: list[ObjectSpec] = []
-    group_size: dict[int, str] = {}
     for o in reader.objs:
         f: dict[str, dict] = {}
         vals: dict[str, Any] = {}
@@ -931,9 +934,7 @@ def _build(reader: _Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Cam
         free = [c for c in COLORS if c not in used_colors] or list(COLORS)
         take("color", o.fields.get("color"), rng.choice(free))
         used_colors.add(vals["color"])
-        if "size" not in o.fields and id(o.group) not in group_size:
-            group_size[id(o.group)] = rng.choice(list(SIZES))  # "two balls": one size for both
-        take("size", o.fields.get("size"), group_size.get(id(o.group)) if o.group else rng.choice(list(SIZES)))
+        take("size", o.fields.get("size"), "small")  # the spec's default; small things crowd the floor less
         if "count" in o.fields:
             f["count"] = _src(text, o.fields["count"][1])
         label = f"the {vals['color']} {C.EN_SHAPES[vals['shape']][0]}"

@@ -35,7 +35,6 @@ import random
 from dataclasses import dataclass
 
 from kinora.world.spec import (
-    CAMERA_MOTIONS,
     COLORS,
     DIRECTIONS,
     MATERIALS,
@@ -814,4 +813,4 @@ def make_captions(spec: ShotSpec, seed: int = 0, n_en: int = 3, n_zh: int = 3) -
 
 
 __all__ = ["Captions", "caption", "captions", "make_captions", "canonical_caption", "effect", "units",
-           "describe", "slide_stops", "push_moves_target", "CAMERA_MOTIONS"]
+           "describe", "slide_stops", "push_moves_target"]
