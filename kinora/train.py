@@ -105,9 +105,9 @@ class TextBank:
             bank = cls.load(folder)
             if set(texts) <= set(bank.texts):
                 return bank
-        from kinora.text import TextEncoder
+        from kinora.text import get_encoder
 
-        enc = TextEncoder()
+        enc = get_encoder()
         states: list[torch.Tensor] = []
         for i in range(0, len(texts), batch_size):
             states.extend(enc.token_states(texts[i:i + batch_size]))
@@ -533,8 +533,11 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
     return LatentData(buckets, bank), vae_hash
 
 
-def run(s: TrainSettings) -> DiT:
-    """Train as `s` says; return the trained (unwrapped) model. Works under torchrun."""
+def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
+    """Train as `s` says; return the trained (unwrapped) model. Works under torchrun.
+
+    `data` replaces the data source named in `s` (a LatentData built in code, e.g. by tests).
+    """
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -566,7 +569,10 @@ def run(s: TrainSettings) -> DiT:
             if state_path.exists() and not s.resume:
                 raise KinoraError(f"{out} already holds a run; add --resume to continue it or pick another --out")
 
-        data, vae_hash = prepare_data(s, preset, out, device, rank, world)
+        if data is None:
+            data, vae_hash = prepare_data(s, preset, out, device, rank, world)
+        else:
+            vae_hash = "none"
         say(f"data: {len(data)} clips in {len(data.buckets)} buckets "
             f"{sorted({tuple(b.latents.shape[2:]) for b in data.buckets})}")
 

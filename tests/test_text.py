@@ -1,0 +1,64 @@
+"""The frozen MiniLM text encoder: offline, shapes, masks, cache, the empty prompt, batching."""
+
+import pytest
+import torch
+
+from kinora.errors import KinoraError
+from kinora.text import TEXT_DIM, encode, encode_pair, get_encoder, pad_states
+
+
+@pytest.fixture(scope="module")
+def enc():
+    torch.set_num_threads(1)
+    return get_encoder()
+
+
+def test_shapes_and_mask(enc):
+    states, mask = encode(["a red ball rolls left", "", "two cubes"])
+    assert states.dtype == torch.float32 and mask.dtype == torch.bool
+    assert states.shape[0] == 3 and states.shape[2] == TEXT_DIM == 384
+    lengths = mask.sum(1).tolist()
+    assert lengths[1] == 2  # "" is [CLS] [SEP]: never an all-masked row
+    assert lengths[0] == states.shape[1] > lengths[2] > 2
+    assert states[2, lengths[2]:].abs().sum() == 0  # padding is zero
+
+
+def test_frozen_and_offline(enc):
+    assert not any(p.requires_grad for p in enc.model.parameters())
+    assert not enc.model.training
+
+
+def test_cache_and_batch_independence(enc):
+    a, ma = encode(["a green cylinder slides forward"])
+    b, mb = encode(["a green cylinder slides forward", "a very long caption about a large purple ball bouncing"])
+    n = int(ma.sum())
+    torch.testing.assert_close(a[0, :n], b[0, :n])
+    assert enc.encode_one("a green cylinder slides forward") is enc.encode_one("a green cylinder slides forward")
+    fresh = enc.token_states(["a green cylinder slides forward", "x y z w v u t s r q"])[0]
+    torch.testing.assert_close(fresh, a[0, :n], atol=1e-5, rtol=1e-4)  # padding does not change states
+
+
+def test_meaning_is_captured(enc):
+    s, m = encode(["a red ball rolls to the left", "a red sphere rolls left", "a blue cube falls down"])
+    pooled = torch.nn.functional.normalize((s * m[..., None]).sum(1) / m.sum(1, keepdim=True), dim=-1)
+    sim = pooled @ pooled.T
+    assert sim[0, 1] > sim[0, 2] + 0.1
+
+
+def test_pair_for_guidance(enc):
+    sc, mc, su, mu = encode_pair(["a yellow cube"], None)
+    assert sc.shape == su.shape and mc.shape == mu.shape
+    assert mu.sum() == 2  # "" by default
+    e, em = encode([""])
+    torch.testing.assert_close(su[0, :2], e[0, :2])
+    sc, mc, su, mu = encode_pair(["a", "b"], ["blurry, static", "dark"])
+    assert sc.shape[0] == su.shape[0] == 2
+    with pytest.raises(KinoraError):
+        encode_pair(["a", "b"], ["only one"])
+
+
+def test_bad_input(enc):
+    with pytest.raises(KinoraError):
+        encode("not a list")
+    with pytest.raises(KinoraError):
+        pad_states([])

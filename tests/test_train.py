@@ -1,0 +1,199 @@
+"""DiT training: synthetic smoke run, exact resume, world shards and real-video CSV caches, DDP on two CPU ranks."""
+
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from kinora.dit import load_dit, read_dit_metadata
+from kinora.errors import KinoraError
+from kinora.train import TrainSettings, bucket_size, run, valid_frames
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def settings(out, **kw):
+    kw.setdefault("synthetic", True)
+    return TrainSettings.from_preset("tiny", str(out), quiet=True, threads=1, **kw)
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_synthetic_run_writes_checkpoints_log_and_plot(tmp_path):
+    model = run(settings(tmp_path, steps=3))
+    for name in ("dit-tiny.safetensors", "dit-tiny-ema.safetensors", "train_state.pt", "log.jsonl", "loss.png"):
+        assert (tmp_path / name).exists(), name
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) and r["by_task"] for r in log)
+    meta = read_dit_metadata(tmp_path / "dit-tiny-ema.safetensors")
+    assert meta["preset"] == "tiny" and meta["ema"] is True and meta["step"] == 3
+    assert meta["dit_config"] == model.cfg and meta["train_args"]["steps"] == 3
+    assert meta["vae_config"]["latent_channels"] == model.cfg.latent_channels
+    raw, _ = load_dit(tmp_path / "dit-tiny.safetensors")
+    assert states_equal(raw.state_dict(), model.state_dict())
+
+
+def test_training_fits_a_two_clip_world(tmp_path):
+    # Two constant clips told apart only by their captions: the loss must fall far below
+    # its starting value of about 2 (|eps - x0|^2 with unit-variance latents).
+    from kinora.train import Bucket, LatentData, TextBank
+
+    C = 4
+    lat = torch.stack([torch.ones(C, 3, 4, 4), -torch.ones(C, 3, 4, 4)]).half()
+    g = torch.Generator().manual_seed(0)
+    bank = TextBank.from_states(["", "up", "down"], [torch.randn(n, 384, generator=g) for n in (2, 3, 3)])
+    data = LatentData([Bucket(lat, [["up"], ["down"]])], bank)
+    s = settings(tmp_path, steps=120, lr=3e-3, batch_size=8, text_dropout=0.0, log_every=20)
+    s.task_probs = {"t2v": 1.0}
+    run(s, data=data)
+    log = [json.loads(line)["loss"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1] < 0.3 * log[0]
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = run(settings(tmp_path / "a", steps=4))
+    run(settings(tmp_path / "b", steps=2))
+    resumed = run(settings(tmp_path / "b", steps=4, resume=True))
+    assert states_equal(straight.state_dict(), resumed.state_dict())
+    ema_a, _ = load_dit(tmp_path / "a" / "dit-tiny-ema.safetensors")
+    ema_b, _ = load_dit(tmp_path / "b" / "dit-tiny-ema.safetensors")
+    assert states_equal(ema_a.state_dict(), ema_b.state_dict())
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    run(settings(tmp_path, steps=1))
+    with pytest.raises(KinoraError, match="--resume"):
+        run(settings(tmp_path, steps=1))
+
+
+def test_settings_are_checked():
+    with pytest.raises(KinoraError, match="exactly one data source"):
+        TrainSettings.from_preset("tiny", "/tmp/x")
+    with pytest.raises(KinoraError, match="1 \\+ 4k"):
+        settings("/tmp/x", max_frames=8)
+    with pytest.raises(KinoraError, match="unknown preset"):
+        TrainSettings.from_preset("nope", "/tmp/x", synthetic=True)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from kinora.cli import main
+
+    assert main(["train", "--preset", "tiny", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+    assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r"), "--data", str(tmp_path / "none"),
+                 "--vae", str(tmp_path / "none.safetensors")]) == 2
+
+
+def test_frames_and_buckets():
+    assert [valid_frames(t, 33) for t in (1, 4, 5, 16, 17, 40)] == [1, 1, 5, 13, 17, 33]
+    for h, w in [(720, 1280), (1080, 1920), (480, 480), (1280, 720), (600, 800)]:
+        H, W = bucket_size(h, w, 64 * 64, 16)
+        assert H % 16 == 0 and W % 16 == 0
+        assert abs(np.log((W / H) / (w / h))) < 0.25  # aspect kept (roughly: whole patches)
+        assert 0.7 < H * W / 4096 < 1.4
+    assert bucket_size(720, 1280, 64 * 64, 16)[1] > bucket_size(720, 1280, 64 * 64, 16)[0]  # landscape stays landscape
+
+
+@pytest.fixture(scope="module")
+def tiny_vae(tmp_path_factory):
+    from kinora.vae import VAE_PRESETS, VideoVAE, save_vae
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("vae") / "vae-tiny.safetensors"
+    save_vae(VideoVAE(VAE_PRESETS["tiny"]), path)
+    return path
+
+
+def test_world_shards_are_encoded_once_and_held_out_clips_skipped(tmp_path, tiny_vae, monkeypatch):
+    shards = tmp_path / "world" / "shards"
+    shards.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.savez(shards / "shard-00000.npz", frames=rng.integers(0, 255, (3, 10, 32, 32, 3), dtype=np.uint8))
+    recs = [{"seed": 1, "captions": {"en": ["a red ball falls"], "zh": ["红色的球落下"], "canonical": "red ball falls"}},
+            {"seed": 2, "captions": {"en": ["a blue cube slides left", "blue cube moving left"], "zh": [], "canonical": ""}},
+            {"seed": 10_000_001, "captions": {"en": ["HELD OUT"], "zh": [], "canonical": "held out"}}]
+    (shards / "shard-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    cache = tmp_path / "cache"
+    run(settings(tmp_path / "run", synthetic=False, data=str(tmp_path / "world"), vae=str(tiny_vae),
+                 cache=str(cache), steps=2))
+    from kinora.train import TextBank, load_bucket
+
+    b = load_bucket(cache / "world-shard-00000.safetensors")
+    assert b.latents.shape == (2, 4, 3, 4, 4)  # 10 frames -> 9 -> 3 latent frames; held-out clip skipped
+    assert b.latents.dtype == torch.float16
+    assert b.captions == [["a red ball falls", "red ball falls"], ["a blue cube slides left", "blue cube moving left"]]
+    bank = TextBank.load(cache / "text")
+    assert "" in bank.texts and "HELD OUT" not in bank.texts and "a red ball falls" in bank.texts
+    s, m = bank.lookup(["a red ball falls", ""])
+    assert s.shape[2] == 384 and m.sum(1)[1] == 2
+    meta = read_dit_metadata(tmp_path / "run" / "dit-tiny.safetensors")
+    assert len(meta["vae_hash"]) == 16
+
+    # A second run finds the caches and encodes nothing.
+    import kinora.train as train_mod
+
+    monkeypatch.setattr(train_mod, "encode_videos", lambda *a, **k: pytest.fail("re-encoded a cached shard"))
+    run(settings(tmp_path / "run2", synthetic=False, data=str(tmp_path / "world"), vae=str(tiny_vae),
+                 cache=str(cache), steps=1))
+
+
+def test_real_videos_from_csv_keep_their_aspect(tmp_path, tiny_vae):
+    from kinora.io.video import write_mp4
+
+    rng = np.random.default_rng(0)
+    write_mp4(rng.integers(0, 255, (24, 72, 128, 3), dtype=np.uint8), tmp_path / "wide.mp4", fps=16)
+    write_mp4(rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8), tmp_path / "square.mp4", fps=8)
+    (tmp_path / "videos.csv").write_text('path,text\nwide.mp4,"a wide shot, of a street"\nsquare.mp4,a square clip\n')
+    run(settings(tmp_path / "run", synthetic=False, data_csv=str(tmp_path / "videos.csv"), vae=str(tiny_vae),
+                 cache=str(tmp_path / "cache"), steps=2, width=64, height=64, max_frames=17))
+    from kinora.train import load_bucket
+
+    shapes = {}
+    for f in sorted((tmp_path / "cache").glob("csv-*x*.safetensors")):
+        b = load_bucket(f)
+        shapes[b.captions[0][0]] = tuple(b.latents.shape[1:])
+    # 24 frames at 16 fps -> every 2nd frame -> 12 -> 9 frames -> 3 latent frames; 16:9 bucket is wider than tall
+    C, Fr, h, w = shapes["a wide shot, of a street"]
+    assert (C, Fr) == (4, 3) and w > h
+    assert shapes["a square clip"] == (4, 3, 8, 8)
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    model = run(TrainSettings.from_preset("tiny", out, synthetic=True, steps=2, quiet=True, threads=1, device="cpu"))
+    torch.save(model.state_dict(), os.path.join(out, f"rank{rank}.pt"))
+
+
+def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    a = torch.load(tmp_path / "rank0.pt")
+    b = torch.load(tmp_path / "rank1.pt")
+    assert states_equal(a, b)
+    from kinora.dit import DiT
+    from kinora.presets import get_preset
+
+    torch.manual_seed(0)
+    init = DiT(get_preset("tiny").dit).state_dict()
+    assert not states_equal(a, init)  # two steps really changed the weights
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2  # only rank 0 writes
