@@ -130,7 +130,9 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
     add("pan|pans|panning|panned|pans across|pan across", ("camverb", ("pan", None)))
     add("orbit|orbits|orbiting|orbited|circle|circles|circling|circled|circles around|circle around|revolve|"
         "revolves|revolving|arc|arcs|arcing|orbits around|orbit around", ("camverb", ("orbit", None)))
-    add("rotate|rotates|rotating|rotated|swing|swings|swinging|turn|turns|turning", ("camverb", ("orbit", "cam")))
+    # Camera moves only when the camera is what does them ("the ball turns" is not a pan).
+    add("rotate|rotates|rotating|rotated", ("camverb", ("orbit", "cam")))
+    add("swing|swings|swinging|turn|turns|turning|turned", ("camverb", ("pan", "cam")))
     add("zoom in|zooms in|zooming in|zoomed in|push in|pushes in|pushing in|pushed in|dolly in|dollies in|"
         "dollying in|dollied in|moves in|move in|moving in|closes in|close in|zoom closer|zooms closer",
         ("camverb", ("zoom_in", None)))
@@ -236,7 +238,8 @@ def _build_zh() -> dict[str, list[tuple]]:
     add("左摇|左移", ("camverb", ("pan", "left")))
     add("右摇|右移", ("camverb", ("pan", "right")))
     add("环绕|环绕拍摄|绕|绕着|环拍|围绕|环视|绕行", ("camverb", ("orbit", None)))
-    add("旋转|转动|转", ("camverb", ("orbit", "cam")))
+    add("旋转", ("camverb", ("orbit", "cam")))
+    add("转动|转|转向", ("camverb", ("pan", "cam")))
     add("推近|拉近|推进|放大|推镜头|靠近|凑近|拉到近处", ("camverb", ("zoom_in", None)))
     add("拉远|缩小|后拉|拉开|拉镜头|远离|拉到远处", ("camverb", ("zoom_out", None)))
 
@@ -486,7 +489,6 @@ class _NP:
 
 
 _NP_START = {"det", "count", "vague", "size", "color", "material", "shape", "one"}
-_NP_INSIDE = {"size", "color", "material", "shape", "one", "de"}
 _ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
 
 
@@ -726,6 +728,12 @@ class _Reader:
 
     def give(self, item: tuple) -> None:
         """Attach to the clause's subject, or hold until the clause has one."""
+        if item[0] == "camverb" and item[1][1] == "cam" and self.subject != "camera":
+            # "turns", 旋转: a camera move only when the camera is what turns
+            span = item[2]
+            word = self.text[span[0]:span[1]]
+            self.warn(f"unknown word '{word}'; nearest known word is '{'滚动' if self.lang == 'zh' else 'roll'}'")
+            return
         if item[0] == "camverb":
             self.subject = "camera"
             self.clause_subject = True

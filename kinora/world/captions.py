@@ -5,10 +5,10 @@ optional details) and one canonical English caption: deterministic, fixed word o
 form the prompt parser (`kinora.plan.parse`) produces from any prompt and the generator is
 trained and conditioned on (its text encoder, MiniLM, reads English only).
 
-    c = make_captions(spec, seed=0)
+    c = make_captions(spec, seed=0)  # a small rubber ball falls; a large wooden cube slides left, fast
     c.canonical  # 'a small red ball falls and bounces. a large blue cube slides left fast. the camera is static.'
-    c.en[0]      # 'A bouncy little red ball drops from the air, while a big blue box quickly skids to the left.'
-    c.zh[0]      # '一个有弹性的小红球从空中落下，一个蓝色的大方块快速向左滑动。'
+    c.en[0]      # 'A small red ball falls from above, bouncing off the floor while a big blue box skids left fast.'
+    c.zh[0]      # '一个小红橡胶球落到地上，一块蓝色的大方块迅速往左滑去。'
 
 Two rules keep captions honest and parseable:
 
