@@ -162,6 +162,8 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "the air|the floor", ("scenery",))
     add("it|they|them|itself|themselves", ("pron",))
     add("which", ("which",))
+    add("towards each other|toward each other|at each other|into each other|to each other|"
+        "towards one another|toward one another", ("mutual",))
     add(".|!|?|\n", ("bound", "sentence"))
     add(",|;|:|—|–|and then|then|while|whilst|as|but|meanwhile|when|after|before|so|afterwards|"
         "at the same time|simultaneously|after that|next|finally|later|also", ("bound", "clause"))
@@ -172,7 +174,8 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "starts|start|begins|begin|slightly|somewhat|suddenly|immediately|then stops|where|until|watches|"
         "watch|watching|looks|look|looking|seen|shows|shown|showing|see|appears|appear|there|here|"
         "clip|video|footage|scene|slow motion|gets|get|comes|come|sends|sending|sent|along the ground|"
-        "nothing|happens|happen|happening|something|object|objects|thing|things",
+        "nothing|happens|happen|happening|something|object|objects|thing|things|on its side|on their sides|"
+        "on its side|on its end|upright|one after another|one by one|in turn|together|at once",
         ("known",))
     add("is|are|was|were|be|been|being|of|to|in|with|for|its|their|his|her|just|very|too|also|all|each|"
         "own|do|does|did|not|no|now|again|first|second|third|last|we|you|i|our|your|my|has|have|had|can|will|"
@@ -252,12 +255,14 @@ def _build_zh() -> dict[str, list[tuple]]:
     add("冰块|冰方块|冰立方体", ("material", "ice"), ("shape", ("cube", False)))
     add("地上|地面|地板|空中|半空|半空中|高处|天上|天空|场景|原地|地面上|地板上|空中中|远处|场地|桌上|桌面|舞台", ("scenery",))
     add("它|它们|其", ("pron",))
+    add("相向|相对|互相|彼此|迎面", ("mutual",))
     add("，|。|；|：|！|？|、|,|.|;|:|!|?", ("bound", "clause"))
     for p in "。！？.!?":
         lex[p] = [("bound", "sentence")]
     add("并|并且|然后|接着|随后|同时|的同时|与此同时|而|之后|后来|而且|此时|这时|接下来|紧接着|最后|随即|便", ("bound", "clause"))
     add("和|与|跟|以及|及", ("and",))
     add("停了下来|停下来|停下|停住|停止|几乎|又|后|一路|原本|起来|下来|过去|拍摄|逐渐|开始|正在|一起|都|也|就|还|再|"
+        "依次|先后|陆续|一个接一个|一起落下|"
         "很|非常|轻轻地|一下|慢慢停下|最终|渐渐|缓缓停下|稳稳|落地后|着地|一段距离|距离|持续|继续|然后停下|穿过|经过|越过",
         ("known",))
     add("地|了|着|过|得|是|有|之|一|个|这|那|里|中|内|边|面|旁边|旁|附近|其中|们|只|些|我们|看到|可以|出现|"
@@ -821,6 +826,14 @@ class _Reader:
                 if others:
                     self.end_clause(False)
                     self.set_subject([max(others, key=lambda o: o.mentioned)])
+            elif t.cat == "mutual":
+                # "a red ball and a blue ball roll towards each other": from both sides to the middle
+                pair = self.subject if isinstance(self.subject, list) else []
+                if len(pair) == 2:
+                    for o, d in zip(pair, ("right", "left")):
+                        o.dirs.append((d, (t.start, t.end)))
+                else:
+                    self.warn(f"'{t.text}' needs two objects; ignoring it")
             elif t.cat == "bound":
                 self.end_clause(t.value == "sentence")
             elif t.cat == "and":
@@ -954,6 +967,12 @@ def _build(reader: _Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Cam
         motion: tuple[str, Span] | None = None
         if o.target is not None:
             motion = ("push", (pushes or [("push", o.target[1])])[0][1])
+        elif o.on is not None and o.off is None and any(m == "fall" for m, _ in moves) and not any(
+                m == "topple" for m, _ in moves):
+            # "falls onto the cylinder": a fall cannot be aimed at an object in this world
+            warn(f"{label} cannot be made to land on another object; it falls beside it")
+            o.on = None
+            motion = next((m, s) for m, s in moves if m == "fall")
         elif o.on is not None:
             falls = [(m, s) for m, s in moves if m in ("fall", "topple")]
             if o.off is not None or falls:

@@ -170,3 +170,23 @@ def test_options_empty_and_determinism():
             parse(bad)
     with pytest.raises(KinoraError, match="width"):
         parse("a ball", width=65)
+
+
+def test_each_other_and_fall_onto():
+    r = parse("A red ball and a blue ball roll towards each other.")
+    assert [(o.color, o.motion, o.direction) for o in r.spec.objects] == [("red", "roll", "right"),
+                                                                        ("blue", "roll", "left")]
+    assert _field(r.spec.objects[0], "direction")["text"] == "towards each other"
+    r = parse("A cube falls onto a cylinder.")
+    cube, cyl = r.spec.objects
+    assert (cube.motion, cube.on, cyl.motion) == ("fall", None, "still") and "falls beside it" in r.warnings[0]
+
+
+@pytest.mark.parametrize("text", [
+    "a red ball bounces on the floor", "three cubes: a red one, a green one and a blue one",
+    "镜头拉远，三个立方体静止不动", "A small green cube sits on top of a large red cube.",
+    "a big yellow ball rolls into a small purple cube", "红色的方块从蓝色的圆柱上掉下来",
+])
+def test_parsed_specs_resolve(text):
+    spec = resolve(parse(text).spec)
+    assert all(o.position is not None for o in spec.objects)
