@@ -498,8 +498,16 @@ _ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
 
 
 class _Reader:
-    def __init__(self, text: str, toks: list[Tok], lang: str):
-        self.text, self.toks, self.lang = text, toks, lang
+    """Reads tokens left to right, keeping the subject of the current clause.
+
+    Noun phrases become objects (new, or ones already named); motion, direction, speed,
+    effect and relation words attach to the clause's subject; words that come before
+    any subject wait in `pending` ("Slowly, a ball rolls"; 地上放着一个方块), and a clause
+    without a subject continues the previous one ("falls and bounces", "，又弹了起来").
+    """
+
+    def __init__(self, text: str, toks: list[Tok], lang: str, encoder=None):
+        self.text, self.toks, self.lang, self.encoder = text, toks, lang, encoder
         self.objs: list[_Obj] = []
         self.cam = _Camera()
         self.warnings: list[str] = []
@@ -861,18 +869,15 @@ class _Reader:
             # Last word of the phrase: a noun, so name the nearest shape; before it, an adjective.
             cats = ("shape",) if k == len(np.unknowns) - 1 and np.head == "unknown" else ("color", "size", "material")
             self.unknown(t, cats)
-        if np.head == "unknown" and np.det is not None and np.det not in ("def",) and not np.count:
-            np.det = "indef"
         if self.expect is not None and self.subject == "camera" and self.clause_subject:
             self.expect = None  # "zooms in on the red ball": the camera has no relations
-        relation = self.expect is not None
         # Bare adjectives after a subject ("the ball is red", "made of rubber") describe it.
         if np.head is None and np.det is None and np.count is None and self.clause_subject and \
                 isinstance(self.subject, list) and self.expect is None:
             for name, (value, span) in np.attrs.items():
                 self.give(("attr", name, value, span))
             return
-        if self.expect is not None and relation:
+        if self.expect is not None:  # the object of "into", "on top of", "off", 从, 向, 被 ...
             rel = self.expect
             self.expect = None
             objs = self.np_objects(np, relation=True)
@@ -910,8 +915,6 @@ class _Reader:
             return
         near = nearest_known(w, self.lang, self.encoder, cats)
         self.warn(f"unknown word '{t.text}'; nearest known word is '{near}'")
-
-    encoder = None
 
 
 # ---------------------------------------------------------------------------------
@@ -1102,8 +1105,7 @@ def parse(text: str, duration: float = 2.0, fps: int = 8, width: int = 64, heigh
         raise KinoraError("the prompt is empty; describe the shot, e.g. 'a red ball rolls left'")
     lang = detect_language(text)
     toks = _tokens_zh(text) if lang == "zh" else _tokens_en(text)
-    reader = _Reader(text, toks, lang)
-    reader.encoder = encoder
+    reader = _Reader(text, toks, lang, encoder)
     reader.run()
     objects, camera = _build(reader, text, seed)
     if not objects:
