@@ -162,6 +162,7 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "the air|the floor", ("scenery",))
     add("it|they|them|itself|themselves", ("pron",))
     add("which", ("which",))
+    add("one after another|one after the other|one by one|in turn|in sequence|in order", ("timing",))
     add("towards each other|toward each other|at each other|into each other|to each other|"
         "towards one another|toward one another", ("mutual",))
     add(".|!|?|\n", ("bound", "sentence"))
@@ -175,7 +176,7 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "watch|watching|looks|look|looking|seen|shows|shown|showing|see|appears|appear|there|here|"
         "clip|video|footage|scene|slow motion|gets|get|comes|come|sends|sending|sent|along the ground|"
         "nothing|happens|happen|happening|something|object|objects|thing|things|on its side|on their sides|"
-        "on its side|on its end|upright|one after another|one by one|in turn|together|at once",
+        "on its side|on its end|upright|together|at once",
         ("known",))
     add("is|are|was|were|be|been|being|of|to|in|with|for|its|their|his|her|just|very|too|also|all|each|"
         "own|do|does|did|not|no|now|again|first|second|third|last|we|you|i|our|your|my|has|have|had|can|will|"
@@ -261,8 +262,8 @@ def _build_zh() -> dict[str, list[tuple]]:
         lex[p] = [("bound", "sentence")]
     add("并|并且|然后|接着|随后|同时|的同时|与此同时|而|之后|后来|而且|此时|这时|接下来|紧接着|最后|随即|便", ("bound", "clause"))
     add("和|与|跟|以及|及", ("and",))
+    add("依次|先后|陆续|一个接一个|轮流", ("timing",))
     add("停了下来|停下来|停下|停住|停止|几乎|又|后|一路|原本|起来|下来|过去|拍摄|逐渐|开始|正在|一起|都|也|就|还|再|"
-        "依次|先后|陆续|一个接一个|一起落下|"
         "很|非常|轻轻地|一下|慢慢停下|最终|渐渐|缓缓停下|稳稳|落地后|着地|一段距离|距离|持续|继续|然后停下|穿过|经过|越过",
         ("known",))
     add("地|了|着|过|得|是|有|之|一|个|这|那|里|中|内|边|面|旁边|旁|附近|其中|们|只|些|我们|看到|可以|出现|"
@@ -842,6 +843,8 @@ class _Reader:
                         o.dirs.append((d, (t.start, t.end)))
                 else:
                     self.warn(f"'{t.text}' needs two objects; ignoring it")
+            elif t.cat == "timing":
+                self.warn(f"every object starts moving at the start of the shot; ignoring '{t.text}'")
             elif t.cat == "bound":
                 self.end_clause(t.value == "sentence")
             elif t.cat == "and":
