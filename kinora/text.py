@@ -28,7 +28,7 @@ import torch
 from kinora.errors import KinoraError
 
 TEXT_DIM = 384  # MiniLM-L6 hidden width; DiTConfig.text_dim must match
-MAX_TOKENS = 64  # captions of the micro-world are 8-30 tokens; longer text is truncated
+MAX_TOKENS = 128  # micro-world captions are 8-40 tokens; MiniLM was trained on up to 128
 
 
 class TextEncoder:

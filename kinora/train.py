@@ -191,9 +191,14 @@ def to_video_tensor(frames: np.ndarray) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def encode_videos(vae, x: torch.Tensor, batch: int = 8) -> torch.Tensor:
-    """(N, 3, T, H, W) in [-1, 1] -> (N, C, F, h, w) float16 latents (posterior mean)."""
-    out = [vae.encode(x[i:i + batch]).to(torch.float16) for i in range(0, x.shape[0], batch)]
+def encode_videos(vae, frames: np.ndarray | torch.Tensor, batch: int = 8) -> torch.Tensor:
+    """Frames (N, T, H, W, 3) uint8, or video (N, 3, T, H, W) in [-1, 1] -> (N, C, F, h, w)
+    float16 latents (posterior mean), a few clips at a time to bound memory."""
+    out = []
+    for i in range(0, frames.shape[0], batch):
+        x = frames[i:i + batch]
+        x = to_video_tensor(x) if isinstance(x, np.ndarray) else x  # (b, 3, T, H, W)
+        out.append(vae.encode(x).to(torch.float16))
     return torch.cat(out)
 
 
@@ -248,8 +253,7 @@ def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Pa
             files.pop()
             continue
         T = valid_frames(frames.shape[1], max_frames)
-        x = to_video_tensor(frames[keep, :T])  # (N, 3, T, H, W)
-        latents = encode_videos(vae, x)
+        latents = encode_videos(vae, frames[keep, :T])  # (N, C, F, h, w)
         save_bucket(path, latents, [clip_captions(records[i]) for i in keep],
                     {"seeds": [records[i].get("seed") for i in keep]})
     return files
@@ -513,7 +517,7 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
                 from kinora.world.dataset import write_dataset
                 from kinora.world.spec import SpecDistribution
 
-                dur = (s.max_frames - 1) / s.fps
+                dur = s.max_frames / s.fps  # T = round(dur * fps) = max_frames, e.g. 33 at 8 fps
                 write_dataset(data, s.generate, seed=s.seed, clips=False, progress=not s.quiet,
                               dist=SpecDistribution(duration=(dur / 2, dur), fps=s.fps, width=s.width, height=s.height))
             files = cache_world_shards(data, vae, cache, s.max_frames)
