@@ -294,14 +294,15 @@ def plot_log(records: list[dict], path: Path) -> None:
         ("train loss (L1 + MSE), log scale", [(r["step"], math.log10(max(r["loss"], 1e-8))) for r in records if "loss" in r]),
         ("held-out PSNR (dB), 64x64, 33 frames", [(r["step"], r["psnr"]) for r in records if "psnr" in r]),
     ]
+    steps = [r["step"] for r in records if "loss" in r or "psnr" in r]
+    xlo, xhi = (min(steps), max(max(steps), min(steps) + 1)) if steps else (0, 1)
     for k, (title, pts) in enumerate(panels):
         y0 = k * H
         d.text((pad, y0 + 10), title, fill="black")
         d.rectangle([pad, y0 + 30, W - pad, y0 + H - pad], outline="black")
         if len(pts) < 1:
             continue
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        xlo, xhi = min(xs), max(max(xs), min(xs) + 1)
+        ys = [p[1] for p in pts]
         ylo, yhi = min(ys), max(ys)
         if yhi - ylo < 1e-6:
             ylo, yhi = ylo - 0.5, yhi + 0.5
@@ -310,7 +311,13 @@ def plot_log(records: list[dict], path: Path) -> None:
             return (pad + (x - xlo) / (xhi - xlo) * (W - 2 * pad),
                     y0 + H - pad - (y - ylo) / (yhi - ylo) * (H - pad - 30))
 
-        d.line([to_px(x, y) for x, y in pts], fill="blue" if k == 0 else "red", width=2)
+        color = "blue" if k == 0 else "red"
+        if len(pts) > 1:
+            d.line([to_px(x, y) for x, y in pts], fill=color, width=2)
+        if k == 1:  # evaluations are sparse: mark each one
+            for x, y in pts:
+                px, py = to_px(x, y)
+                d.ellipse([px - 3, py - 3, px + 3, py + 3], fill=color)
         for y in (ylo, yhi):
             label = f"{10 ** y:.3g}" if k == 0 else f"{y:.2f}"
             d.text((4, to_px(xlo, y)[1] - 6), label, fill="black")
@@ -488,12 +495,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--eval", metavar="CHECKPOINT", help="only measure held-out PSNR of this checkpoint")
+    p.add_argument("--eval-size", default="64x64", help="WIDTHxHEIGHT of the held-out clips for --eval (33 frames)")
     args = p.parse_args(argv)
     try:
         if args.eval:
             torch.set_num_threads(args.threads)
             model = load_vae(args.eval)
-            clips = heldout_clips(args.eval_clips, Path(args.eval).parent / "heldout-64x64.npz")
+            try:
+                w, h = (int(v) for v in args.eval_size.lower().split("x"))
+            except ValueError:
+                raise KinoraError(f"--eval-size {args.eval_size!r} is not WIDTHxHEIGHT, e.g. 64x64 or 128x64") from None
+            clips = heldout_clips(args.eval_clips, Path(args.eval).parent / f"heldout-{w}x{h}.npz", width=w, height=h)
             t = time.time()
             res = evaluate(model, clips)
             res["seconds"] = round(time.time() - t, 1)
