@@ -687,7 +687,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("overrides of the preset's training defaults")
     types = {f.name: f.type for f in dataclasses.fields(TrainSettings)}
     for k in OVERRIDABLE:
-        o.add_argument(f"--{k.replace('_', '-')}", type=float if types[k] in (float, "float") else int)
+        o.add_argument(f"--{k.replace('_', '-')}", type=float if types[k] in (float, "float") else int,
+                       metavar="X", help="(default: the preset's)")
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
