@@ -1,0 +1,177 @@
+"""Fit the analyzer's shape classifier on simulated clips; writes shape_weights.json.
+
+    python -m kinora.verify.fit_shapes              # the shipped weights (about 4 min on 2 cores)
+    python -m kinora.verify.fit_shapes --n 200      # a quick look
+
+Training clips come from `random_spec` with seeds TRAIN_SEED0 + i, far from the
+held-out validation seeds (>= 10_000_000, see kinora.verify.validate). Every
+detection that overlaps one ground-truth object (occlusion < 0.1, not cut by the frame
+border) becomes a sample labelled with that object's shape. A quarter of the clips are
+128x128 and a third go through H.264 (crf 16 or 23) and back, so the classifier sees
+what files and generated videos look like. The model is softmax regression on top of
+one small ReLU layer, trained full-batch with Adam in numpy; clips are split 85/15
+into train and test, and the test accuracy is printed and stored with the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from multiprocessing import Pool
+
+import numpy as np
+
+from kinora.errors import KinoraError
+from kinora.verify.analyzer import SHAPE_NAMES, WEIGHTS_PATH, detect
+
+TRAIN_SEED0 = 5_000_000  # validation uses >= 10_000_000; the world's datasets start at 0
+
+
+def h264_roundtrip(frames: np.ndarray, fps: int, crf: int = 16) -> np.ndarray:
+    """Frames after writing an H.264 MP4 and reading it back."""
+    from kinora.io.video import read_video, write_mp4
+
+    with tempfile.TemporaryDirectory() as d:
+        path = write_mp4(frames, os.path.join(d, "clip.mp4"), fps, crf=crf)
+        out, _, _ = read_video(path)
+    return out[:, : frames.shape[1], : frames.shape[2]]
+
+
+def _clip_samples(i: int) -> tuple[list[np.ndarray], list[int]]:
+    from kinora.world.sim import simulate
+    from kinora.world.spec import SpecDistribution, random_spec
+
+    rng = np.random.default_rng(i)
+    size = 128 if rng.random() < 0.25 else 64
+    dist = SpecDistribution(max_objects=4, width=size, height=size)
+    try:
+        spec = random_spec(TRAIN_SEED0 + i, dist)
+    except KinoraError:  # a crowded draw that cannot be laid out
+        return [], []
+    clip = simulate(spec, isolated=True)
+    frames = clip.frames
+    if rng.random() < 1 / 3:
+        frames = h264_roundtrip(frames, spec.fps, crf=int(rng.choice([16, 23])))
+    dets, labels, feats = detect(frames)
+    xs, ys = [], []
+    h, w = frames.shape[1:3]
+    for f, fd in enumerate(dets):
+        truth = clip.truth["frames"][f]["objects"]
+        for d, x in zip(fd, feats[f]):
+            if d.at_edge:
+                continue
+            overlap = np.bincount(clip.seg[f][labels[f] == d.index].astype(np.int64) + 1, minlength=len(truth) + 1)[1:]
+            j = int(overlap.argmax())
+            o = truth[j]
+            if overlap[j] < 0.8 * d.area or o["occlusion"] >= 0.1:
+                continue
+            x0, y0, x1, y1 = o["bbox"]
+            if x0 == 0 or y0 == 0 or x1 == w or y1 == h:
+                continue
+            xs.append(x)
+            ys.append(SHAPE_NAMES.index(spec.objects[j].shape))
+    return xs, ys
+
+
+def collect(n: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features X (N, F), labels y (N,), clip index g (N,) from n training clips."""
+    from tqdm import tqdm
+
+    X, y, g = [], [], []
+    with Pool(workers) as pool:
+        for i, (xs, ys) in enumerate(tqdm(pool.imap(_clip_samples, range(n), chunksize=4), total=n, desc="clips")):
+            X += xs
+            y += ys
+            g += [i] * len(ys)
+    return np.stack(X), np.asarray(y), np.asarray(g)
+
+
+def fit(X: np.ndarray, y: np.ndarray, hidden: int = 0, steps: int = 1500, lr: float = 0.01,
+        l2: float = 1e-4, seed: int = 0) -> dict:
+    """Softmax regression on one ReLU layer (hidden=0: plain softmax regression), Adam."""
+    rng = np.random.default_rng(seed)
+    mean, std = X.mean(0), X.std(0) + 1e-6
+    x = np.clip((X - mean) / std, -8, 8).astype(np.float64)
+    k = len(SHAPE_NAMES)
+    onehot = np.eye(k)[y]
+    # Balance the classes: each shape weighs the same in the loss.
+    cw = len(y) / (k * np.bincount(y, minlength=k))
+    sw = cw[y] / len(y)
+    params = {}
+    if hidden:
+        params["w1"] = rng.normal(0, np.sqrt(2 / x.shape[1]), (x.shape[1], hidden))
+        params["b1"] = np.zeros(hidden)
+        params["w"] = rng.normal(0, np.sqrt(1 / hidden), (hidden, k))
+    else:
+        params["w"] = np.zeros((x.shape[1], k))
+    params["b"] = np.zeros(k)
+    m = {n: np.zeros_like(p) for n, p in params.items()}
+    v = {n: np.zeros_like(p) for n, p in params.items()}
+    for step in range(1, steps + 1):
+        hpre = x @ params["w1"] + params["b1"] if hidden else None
+        a = np.maximum(hpre, 0) if hidden else x
+        z = a @ params["w"] + params["b"]
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        dz = (p - onehot) * sw[:, None]  # (N, k)
+        grads = {"w": a.T @ dz + l2 * params["w"], "b": dz.sum(0)}
+        if hidden:
+            da = dz @ params["w"].T * (hpre > 0)
+            grads["w1"] = x.T @ da + l2 * params["w1"]
+            grads["b1"] = da.sum(0)
+        for n in params:
+            m[n] = 0.9 * m[n] + 0.1 * grads[n]
+            v[n] = 0.999 * v[n] + 0.001 * grads[n] ** 2
+            mh, vh = m[n] / (1 - 0.9**step), v[n] / (1 - 0.999**step)
+            params[n] -= lr * mh / (np.sqrt(vh) + 1e-8)
+    model = {"mean": mean, "std": std, **params}
+    return model
+
+
+def predict(model: dict, X: np.ndarray) -> np.ndarray:
+    x = np.clip((X - model["mean"]) / model["std"], -8, 8)
+    if "w1" in model:
+        x = np.maximum(x @ model["w1"] + model["b1"], 0)
+    return (x @ model["w"] + model["b"]).argmax(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1500, help="training clips (default 1500)")
+    ap.add_argument("--hidden", type=int, default=0, help="hidden ReLU units (default 0: softmax regression; 32 overfits)")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", default=str(WEIGHTS_PATH))
+    ap.add_argument("--cache", help="save / reuse the collected features in this .npz")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    if args.cache and os.path.exists(args.cache):
+        d = np.load(args.cache)
+        X, y, g = d["X"], d["y"], d["g"]
+    else:
+        X, y, g = collect(args.n, args.workers)
+        if args.cache:
+            np.savez(args.cache, X=X, y=y, g=g)
+    test = (g % 100) >= 85
+    print(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape) in {time.time() - t0:.0f} s")
+    model = fit(X[~test], y[~test], hidden=args.hidden, steps=args.steps)
+    acc_tr = float((predict(model, X[~test]) == y[~test]).mean())
+    acc_te = float((predict(model, X[test]) == y[test]).mean())
+    print(f"frame-level shape accuracy: train {acc_tr:.3f}  test {acc_te:.3f}")
+    model = fit(X, y, hidden=args.hidden, steps=args.steps)  # the shipped model sees every clip
+    out = {k: np.round(v, 5).tolist() for k, v in model.items()}
+    out["info"] = {"train_clips": args.n, "seed0": TRAIN_SEED0, "hidden": args.hidden, "steps": args.steps,
+                   "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
+                   "command": "python -m kinora.verify.fit_shapes" + (f" --n {args.n}" if args.n != 1500 else "")}
+    with open(args.out, "w") as fh:
+        json.dump(out, fh, separators=(",", ":"))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
