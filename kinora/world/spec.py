@@ -518,10 +518,13 @@ def random_spec(seed: int, dist: SpecDistribution | None = None) -> ShotSpec:
             id=f"obj{i}", shape=rng.choice(dist.shapes), color=colors[i], size=rng.choice(list(SIZES)),
             material=rng.choice(list(MATERIALS)),
         ))
+    anchored: set[str] = set()  # targets and supports: they must stay still until hit
     for o in objects:
         m = _pick(rng, dist.motion_weights)
+        if o.id in anchored:
+            continue
         others = [p for p in objects if p is not o and p.on is None and p.target is None and p.motion in ("still",)
-                  and p.shape != "sphere"]
+                  and p.shape != "sphere" and not any(q.on == p.id for q in objects)]
         if m in ("push", "topple") and not others:
             m = "fall"
         if m == "topple" and (o.motion != "still" or any(p.on == o.id or p.target == o.id for p in objects)):
@@ -535,14 +538,13 @@ def random_spec(seed: int, dist: SpecDistribution | None = None) -> ShotSpec:
         elif m == "push":
             o.target = rng.choice(others).id
             o.speed = rng.choice(list(SPEEDS))
+            anchored.add(o.target)
         elif m == "topple":
             sup = rng.choice(others)
-            if any(p.on == sup.id for p in objects):
-                o.motion = "still"
-            else:
-                o.on = sup.id
-                if o.shape == "cylinder":
-                    o.shape = "cube"  # a tall cylinder on top reads poorly at 64x64
+            o.on = sup.id
+            anchored.add(sup.id)
+            if o.shape == "cylinder":
+                o.shape = "cube"  # a tall cylinder on top reads poorly at 64x64
     cam = CameraSpec(motion=_pick(rng, dist.camera_weights), speed=rng.choice(list(SPEEDS)))
     lo, hi = dist.duration
     duration = round(rng.uniform(lo, hi) * dist.fps) / dist.fps if hi > lo else lo
