@@ -773,12 +773,13 @@ def summarize_track(tid: int, members: list[tuple[int, int]], dets: list[list[De
     ds = [dets[f][i] for f, i in members]
     frames = [f for f, _ in members]
     # Shape: weighted mean of per-frame log-probabilities; cut-off or touching views count less.
-    logp = np.zeros(len(SHAPE_NAMES))
+    logp, total = np.zeros(len(SHAPE_NAMES)), 0.0
     for d in ds:
         touching = any(o is not d and _gap(o.bbox, d.bbox) <= 1 for o in dets[d.frame])
         wgt = EDGE_WEIGHT if (d.at_edge or touching) else 1.0
         logp += wgt * np.log(np.maximum([d.shape_probs[n] for n in SHAPE_NAMES], 1e-4))
-    logp /= max(sum(EDGE_WEIGHT if d.at_edge else 1.0 for d in ds), 1e-6)
+        total += wgt
+    logp /= total
     p = np.exp(logp - logp.max())
     p /= p.sum()
     shape = SHAPE_NAMES[int(p.argmax())]

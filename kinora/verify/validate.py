@@ -118,8 +118,10 @@ def _truth_direction(truth_frames: list[dict], j: int, frames: list[int]) -> str
 _OPPOSITE = {"right": "left", "left": "right", "away": "toward", "toward": "away", "up": "down", "down": "up"}
 
 
-def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int = MAX_OBJECTS) -> dict:
-    """Simulate one held-out clip, analyse it and count agreements with ground truth."""
+def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int = MAX_OBJECTS,
+                  h264_crf: int | None = None) -> dict:
+    """Simulate one held-out clip, analyse it and count agreements with ground truth.
+    With h264_crf the frames go through an H.264 MP4 at that quality and back first."""
     from kinora.verify.analyzer import analyze, compare, significant_tracks
     from kinora.world.sim import simulate
     from kinora.world.spec import SpecDistribution, random_spec
@@ -131,8 +133,13 @@ def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int
         c["skipped"] = 1
         return c
     clip = simulate(spec, isolated=True)
+    frames = clip.frames
+    if h264_crf is not None:
+        from kinora.verify.fit_shapes import h264_roundtrip
+
+        frames = h264_roundtrip(frames, spec.fps, crf=h264_crf)
     t0 = time.perf_counter()
-    a = analyze(clip.frames, spec.fps)
+    a = analyze(frames, spec.fps)
     c["seconds"] = time.perf_counter() - t0
     c["clips"] = 1
     T, H, W = clip.seg.shape
@@ -216,12 +223,12 @@ def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int
     return c
 
 
-def _evaluate(args: tuple[int, int, int, int]) -> dict:
+def _evaluate(args: tuple) -> dict:
     return evaluate_clip(*args)
 
 
 def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tuple[int, int] = (64, 64),
-             max_objects: int = MAX_OBJECTS, progress: bool = True) -> dict:
+             max_objects: int = MAX_OBJECTS, h264_crf: int | None = None, progress: bool = True) -> dict:
     """Run the analyzer on n held-out clips; return every metric (see the module doc)."""
     if n < 1:
         raise KinoraError(f"--n must be at least 1, got {n}")
@@ -229,7 +236,7 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
         raise KinoraError(f"--seed must be >= 0 (an offset into the held-out seeds), got {seed}")
     w, h = (size, size) if isinstance(size, int) else size
     workers = max(1, min(workers or os.cpu_count() or 1, n))
-    jobs = [(HELDOUT_SEED0 + seed + i, w, h, max_objects) for i in range(n)]
+    jobs = [(HELDOUT_SEED0 + seed + i, w, h, max_objects, h264_crf) for i in range(n)]
     total: dict[str, float] = {}
     t0 = time.time()
     from tqdm import tqdm
@@ -253,7 +260,7 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
         d = total.get(den, 0.0)
         out[name] = round(total.get(num, 0.0) / d, 4) if d else None
     out.update(n_clips=int(total.get("clips", 0)), skipped=int(total.get("skipped", 0)), width=w, height=h,
-               seed0=HELDOUT_SEED0 + seed, max_objects=max_objects,
+               seed0=HELDOUT_SEED0 + seed, max_objects=max_objects, h264_crf=h264_crf,
                object_frames=int(total.get("clean", 0)), count_frames=int(total.get("count_frames", 0)),
                direction_objects=int(total.get("dir_n", 0)), bounce_objects=int(total.get("bounce_n", 0)),
                stop_objects=int(total.get("stop_n", 0)), wall_seconds=round(time.time() - t0, 1))
@@ -262,7 +269,8 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
 
 def format_table(m: dict) -> str:
     """The metrics as an aligned text table, with the targets."""
-    lines = [f"analyzer vs ground truth: {m['n_clips']} held-out clips at {m['width']}x{m['height']} "
+    codec = f", through H.264 crf {m['h264_crf']}" if m.get("h264_crf") is not None else ""
+    lines = [f"analyzer vs ground truth: {m['n_clips']} held-out clips at {m['width']}x{m['height']}{codec} "
              f"(seeds from {m['seed0']}, 1-{m['max_objects']} objects), {m['wall_seconds']} s",
              f"{'metric':<24}{'value':>10}  {'target':<16}{'over'}"]
     over = {"detection_recall": "object_frames", "color_accuracy": "object_frames", "shape_accuracy": "object_frames",
@@ -285,12 +293,13 @@ def format_table(m: dict) -> str:
     return "\n".join(lines)
 
 
-def validate_main(n: int = 200, seed: int = 0, workers: int | None = None, size=(64, 64), as_json: bool = False) -> int:
+def validate_main(n: int = 200, seed: int = 0, workers: int | None = None, size=(64, 64), as_json: bool = False,
+                  h264_crf: int | None = None) -> int:
     """`kinora world validate`: print the table (or one JSON object); returns the exit code, 0.
 
     The table marks each target "ok" or "MISS"; missing a target is a measurement, not
     an error, so the exit code stays 0."""
-    m = validate(n=n, seed=seed, workers=workers, size=size, progress=True)
+    m = validate(n=n, seed=seed, workers=workers, size=size, h264_crf=h264_crf, progress=True)
     if as_json:
         print(json.dumps(m))
     else:

@@ -1,0 +1,43 @@
+import json
+
+import pytest
+
+from kinora.verify.validate import HELDOUT_SEED0, RATIOS, evaluate_clip, validate, validate_main
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    return validate(n=8, seed=500, workers=1, progress=False)
+
+
+def test_every_metric_with_sane_values(metrics):
+    for key in ("color_accuracy", "shape_accuracy", "count_accuracy", "centroid_error_px", *RATIOS):
+        assert key in metrics
+    assert metrics["n_clips"] + metrics["skipped"] == 8 and metrics["object_frames"] > 50
+    for key, v in metrics.items():
+        if key in RATIOS and v is not None and key not in ("centroid_error_px", "stop_frame_error", "seconds_per_clip"):
+            assert 0.0 <= v <= 1.0, key
+    # Simulator frames are exact: the analyzer should be close to perfect on them.
+    assert metrics["color_accuracy"] >= 0.98 and metrics["count_accuracy"] >= 0.9
+    assert metrics["shape_accuracy"] >= 0.85 and 0.0 <= metrics["centroid_error_px"] <= 1.5
+    assert metrics["camera_accuracy"] >= 0.75 and metrics["detection_recall"] >= 0.95
+
+
+def test_held_out_seeds_and_h264():
+    c = evaluate_clip(HELDOUT_SEED0 + 7, h264_crf=23)
+    assert c["clips"] == 1 and c["matched"] > 0 and c["color_ok"] == c["matched"]
+
+
+def test_json_is_one_object(capsys):
+    assert validate_main(n=1, seed=3, workers=1, as_json=True) == 0
+    out = capsys.readouterr().out
+    m = json.loads(out)
+    assert out.count("\n") == 1 and m["n_clips"] == 1 and m["seed0"] == HELDOUT_SEED0 + 3
+    assert {"color_accuracy", "shape_accuracy", "count_accuracy", "centroid_error_px"} <= set(m)
+
+
+def test_bad_arguments():
+    from kinora.errors import KinoraError
+
+    with pytest.raises(KinoraError, match="--n"):
+        validate(n=0)
