@@ -1,0 +1,101 @@
+"""The generation pipeline on tiny random-weight models: shapes, tasks, determinism, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from kinora.dit import DiT, save_dit
+from kinora.errors import KinoraError
+from kinora.pipeline import KinoraPipeline, latent_known_mask
+from kinora.presets import get_preset
+from kinora.vae import VideoVAE, save_vae
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    d = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    p = get_preset("tiny")
+    save_vae(VideoVAE(p.vae), d / "vae-tiny.safetensors")
+    meta = {"preset": "tiny", "vae_name": "tiny",
+            "train_args": {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}}
+    save_dit(d / "dit-small-ema.safetensors", DiT(p.dit), meta)
+    return KinoraPipeline.from_pretrained(d)
+
+
+def gen(pipe, seed=0, **kw):
+    kw.setdefault("num_inference_steps", 2)
+    return pipe("a red ball rolls left", generator=torch.Generator().manual_seed(seed), **kw).frames[0]
+
+
+def test_t2v_shapes_and_determinism(pipe):
+    a = gen(pipe, num_frames=8)
+    assert a.shape == (8, 32, 32, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, gen(pipe, num_frames=8))
+    assert not np.array_equal(a, gen(pipe, seed=1, num_frames=8))
+    assert gen(pipe, num_frames=5, height=48, width=64).shape == (5, 48, 64, 3)
+
+
+def test_chinese_prompt_is_planned_to_english(pipe):
+    out = pipe("一个红色的球向左滚动", num_frames=5, num_inference_steps=1)
+    assert "red ball" in out.canonical and "left" in out.canonical
+
+
+def test_image_to_video_keeps_first_frame(pipe):
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    out = gen(pipe, num_frames=9, image=img)
+    assert np.array_equal(out[0], img)
+
+
+def test_bridge_keeps_both_ends(pipe):
+    rng = np.random.default_rng(1)
+    a, b = (rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(2))
+    out = gen(pipe, num_frames=9, image=a, last_image=b)
+    assert np.array_equal(out[0], a) and np.array_equal(out[-1], b)
+
+
+def test_extend_forward_and_backward_keep_the_input(pipe):
+    video = np.random.default_rng(2).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    fwd = gen(pipe, video=video, num_frames=5, context_frames=5)
+    assert fwd.shape[0] == 11 and np.array_equal(fwd[:6], video)
+    back = gen(pipe, video=video, num_frames=3, extend="backward", context_frames=5)
+    assert back.shape[0] == 9 and np.array_equal(back[-6:], video)
+
+
+def test_inpaint_leaves_outside_untouched(pipe):
+    video = np.random.default_rng(3).integers(0, 255, (9, 32, 32, 3), dtype=np.uint8)
+    mask = np.zeros(video.shape[:3], bool)
+    mask[2:6, 8:24, 8:24] = True
+    out = gen(pipe, video=video, edit_mask=mask)
+    assert np.array_equal(out[~mask], video[~mask])
+    assert not np.array_equal(out[mask], video[mask])
+
+
+def test_long_clip_by_windows_is_continuous(pipe):
+    # The window is 9 frames: 20 frames need three windows with known overlaps.
+    out = gen(pipe, num_frames=20)
+    assert out.shape == (20, 32, 32, 3)
+
+
+def test_latent_mask_alignment():
+    known = torch.zeros(9, 16, 16, dtype=torch.bool)
+    known[0] = True
+    m = latent_known_mask(known)
+    assert m.shape == (1, 1, 3, 2, 2) and m[0, 0, 0].all() and not m[0, 0, 1:].any()
+    known[1:5, :8, :8] = True  # a whole 4-frame group in one 8x8 cell
+    m = latent_known_mask(known)
+    assert m[0, 0, 1, 0, 0] == 1 and m[0, 0, 1].sum() == 1
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(prompt="  "), "prompt is empty"),
+    (dict(num_frames=0), "num_frames"),
+    (dict(num_frames=10 ** 7), "num_frames"),
+    (dict(height=50), "height 50"),
+    (dict(guidance_scale=-1), "guidance_scale"),
+    (dict(sampler="magic"), "unknown sampler"),
+])
+def test_bad_input(pipe, kw, message):
+    prompt = kw.pop("prompt", "a red ball")
+    with pytest.raises(KinoraError, match=message):
+        pipe(prompt, num_inference_steps=1, **kw)
