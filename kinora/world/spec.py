@@ -85,7 +85,7 @@ MAX_OBJECTS = 6
 
 # The stage: objects start inside this rectangle (metres) of the floor.
 ARENA_X = (-1.5, 1.5)
-ARENA_Y = (-0.9, 0.9)
+ARENA_Y = (-1.2, 1.2)
 
 
 def motion_allowed(shape: str, motion: str) -> bool:
@@ -551,12 +551,18 @@ def random_spec(seed: int, dist: SpecDistribution | None = None) -> ShotSpec:
     spec = ShotSpec(objects=objects, camera=cam, duration=duration, fps=dist.fps,
                     width=dist.width, height=dist.height, seed=seed)
     validate(spec)  # a bad size or fps is the user's to fix, not a layout to retry
-    for attempt in range(20):
+    for attempt in range(40):
         try:
             return resolve(spec)
         except KinoraError:
-            # A crowded draw: try another layout; the spec records the layout seed used.
+            # A crowded draw: try another layout (the spec records the layout seed used);
+            # after 20 tries, drop the last free object that nothing depends on.
             spec.seed = seed + 1_000_003 * (attempt + 1)
+            if attempt >= 19 and len(spec.objects) > 1:
+                used = {o.on for o in spec.objects} | {o.target for o in spec.objects}
+                free = [o for o in spec.objects if o.id not in used and o.on is None and o.target is None]
+                if free:
+                    spec.objects.remove(free[-1])
     raise KinoraError(f"could not lay out random spec {seed}; lower max_objects")
 
 
