@@ -10,16 +10,18 @@ checkpoint.
 
 | preset | DiT width x depth (heads, patch) | params | what it is for                              |
 |--------|----------------------------------|--------|---------------------------------------------|
-| tiny   |  64 x 2  (4, 1x2x2)              | 0.2 M  | tests: builds and runs in milliseconds      |
+| tiny   |  64 x 2  (4, 1x2x2)              | 0.24 M | tests: builds and runs in milliseconds      |
 | small  | 320 x 8  (5, 1x2x2)              | 14.6 M | the shipped CPU model (64x64, 8 fps)        |
-| base   | 768 x 16 (12, 1x2x2)             | 156 M  | one GPU; 128x128 and longer clips           |
-| large  | 1152 x 28 (16, 1x2x2)            | 720 M  | several GPUs under torchrun                 |
+| base   | 768 x 16 (12, 1x2x2)             | 158 M  | one GPU; 128x128 and longer clips           |
+| large  | 1152 x 28 (16, 1x2x2)            | 610 M  | several GPUs under torchrun                 |
 
-Why patch 1x2x2 for "small": measured on 2 CPU cores, one forward of 9 latent frames at
-64x64 (9 x 8 x 8 = 576 latent cells) with CFG (batch 2) costs about 0.1 s at 144 tokens
-(patch 1x2x2) but 0.2-0.3 s at 576 tokens (patch 1x1x1) even at width 256, and the
-shipped model must make 4 s of video in about 2 s with 8-12 steps. Width 320 and depth 8
-keep the float16 weights at 29 MB, inside the 50 MB budget with the 7 MB VAE.
+Why patch 1x2x2 for "small" (measure with `python -m kinora.presets --time small --threads 1`):
+4 s of 64x64 at 8 fps is 33 frames -> 9 x 8 x 8 = 576 latent cells. One CFG forward
+(batch 2) of "small" on one thread takes about 0.1 s on a quiet machine (0.21-0.24 s on a
+busy shared one) at 144 tokens (patch 1x2x2), but 0.93-0.99 s at 576 tokens (patch
+1x1x1, same busy machine): 4.3x more. With 10 Euler steps + CFG + the VAE decode, 4 s of
+video takes 1.6 s on one busy core at patch 1x2x2. Width 320 and depth 8 keep the float16
+weights at 29 MB, inside the 50 MB budget with the 7 MB VAE.
 """
 
 from __future__ import annotations
@@ -122,3 +124,56 @@ def get_preset(name: str) -> Preset:
     return Preset(name=p.name, vae_name=p.vae_name, vae=dataclasses.replace(p.vae), dit=dataclasses.replace(p.dit),
                   train=dataclasses.replace(p.train, task_probs=dict(p.train.task_probs)),
                   sample=dataclasses.replace(p.sample), description=p.description)
+
+
+# ---------------------------------------------------------------------------------
+# `python -m kinora.presets [--time] [--threads N]`: the table above, measured
+# ---------------------------------------------------------------------------------
+
+
+def describe(name: str, time_forward: bool = False, batch: int = 2, frames: int = 9, reps: int = 5) -> dict:
+    """Parameters, float16 size and (optionally) the best-of-`reps` forward time of a preset's DiT
+    on `frames` latent frames at its training resolution, batch 2 = one CFG step."""
+    import time
+
+    import torch
+
+    from kinora.dit import DiT
+
+    p = get_preset(name)
+    h, w = p.train.height // 8, p.train.width // 8
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        n = DiT(p.dit).num_params()
+    pt, ph, pw = p.dit.patch
+    row = {"preset": name, "params_M": round(n / 1e6, 2), "fp16_MB": round(2 * n / 1e6, 1),
+           "latent": f"{frames}x{h}x{w}", "tokens": frames * h * w // (pt * ph * pw)}
+    if time_forward:
+        model = DiT(p.dit).eval()
+        x = torch.randn(batch, p.dit.latent_channels, frames, h, w)
+        cond = {"text": torch.randn(batch, 24, p.dit.text_dim), "text_mask": torch.ones(batch, 24, dtype=torch.bool)}
+        t = torch.rand(batch)
+        best = float("inf")
+        with torch.inference_mode():
+            for i in range(reps + 1):
+                t0 = time.perf_counter()
+                model(x, t, cond)
+                if i:  # the first call warms up
+                    best = min(best, time.perf_counter() - t0)
+        row[f"forward_ms_b{batch}"] = round(best * 1000, 1)
+    return row
+
+
+if __name__ == "__main__":
+    import argparse
+
+    import torch
+
+    ap = argparse.ArgumentParser(prog="python -m kinora.presets", description="Print the preset table.")
+    ap.add_argument("--time", nargs="*", metavar="PRESET", help="also time a forward pass of these presets")
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    for name in PRESETS:
+        print(describe(name, time_forward=a.time is not None and name in (a.time or [name])))
