@@ -58,9 +58,20 @@ def test_training_fits_a_two_clip_world(tmp_path):
     data = LatentData([Bucket(lat, [["up"], ["down"]])], bank)
     s = settings(tmp_path, steps=120, lr=3e-3, batch_size=8, text_dropout=0.0, log_every=20)
     s.task_probs = {"t2v": 1.0}
-    run(s, data=data)
+    model = run(s, data=data)
     log = [json.loads(line)["loss"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert log[-1] < 0.3 * log[0]
+
+    # ...and sampling the trained model with each caption gives that caption's clip.
+    from kinora.sampling import CFG, get_sigmas, sample_euler
+
+    model = model.eval()
+    text, mask = bank.lookup(["up", "down"])
+    null, null_mask = bank.lookup(["", ""])
+    z = torch.randn(2, C, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    x = sample_euler(CFG(model, 2.0), z, get_sigmas(10),
+                     {"cond": {"text": text, "text_mask": mask}, "uncond": {"text": null, "text_mask": null_mask}})
+    assert x[0].mean() > 0.7 and x[1].mean() < -0.7
 
 
 def test_resume_continues_exactly(tmp_path):
