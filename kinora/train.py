@@ -445,9 +445,12 @@ def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(((seed * 1_000_003 + rank) * 1_000_000_007 + step) % (2 ** 63))
 
 
-def checkpoint_meta(s: TrainSettings, preset: Preset, vae_hash: str, step: int, ema: bool) -> dict:
-    return {"preset": preset.name, "vae_name": preset.vae_name, "vae_config": dataclasses.asdict(preset.vae),
-            "vae_hash": vae_hash, "train_args": dataclasses.asdict(s), "step": step, "ema": ema}
+def checkpoint_meta(s: TrainSettings, preset: Preset, vae: dict, step: int, ema: bool) -> dict:
+    """What a DiT checkpoint says about itself; `vae` is the VAE the latents came from
+    ({"hash", "config", "path"}; hash "none" for synthetic data)."""
+    return {"preset": preset.name, "vae_name": preset.vae_name,
+            "vae_config": vae.get("config") or dataclasses.asdict(preset.vae), "vae_hash": vae["hash"],
+            "vae_path": vae.get("path"), "train_args": dataclasses.asdict(s), "step": step, "ema": ema}
 
 
 def plot_log(records: list[dict], path: Path, size: tuple[int, int] = (640, 360)) -> None:
@@ -489,21 +492,22 @@ def read_log(path: Path) -> list[dict]:
 
 
 def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int, world: int):
-    """Build (rank 0) or wait for (others) the latent and text caches; return (data, vae_hash)."""
+    """Build (rank 0) or wait for (others) the latent and text caches; return (data, vae info)."""
     import torch.distributed as dist
 
     if s.synthetic:
-        return synthetic_data(preset, s, s.seed), "none"
+        return synthetic_data(preset, s, s.seed), {"hash": "none"}
     from kinora.vae import load_vae
 
     vae_path = Path(s.vae) if s.vae else default_vae_path(preset)
     if not vae_path.exists():
         raise KinoraError(f"no VAE weights at {vae_path}; train them first (python -m kinora.train_vae) or pass --vae")
-    vae_hash = file_hash(vae_path)
-    cache = Path(s.cache) if s.cache else out / "cache" / vae_hash
+    vae_info = {"hash": file_hash(vae_path), "path": str(vae_path)}
+    cache = Path(s.cache) if s.cache else out / "cache" / vae_info["hash"]
     files = None
     if rank == 0:
         vae = load_vae(vae_path)
+        vae_info["config"] = dataclasses.asdict(vae.cfg)  # with its measured scaling/shift factors
         if vae.cfg.latent_channels != preset.dit.latent_channels:
             raise KinoraError(f"{vae_path} has {vae.cfg.latent_channels} latent channels; preset "
                               f"{preset.name} needs {preset.dit.latent_channels}")
@@ -534,7 +538,7 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
         dist.barrier()
     if rank != 0:
         bank = TextBank.load(cache / "text")
-    return LatentData(buckets, bank), vae_hash
+    return LatentData(buckets, bank), vae_info
 
 
 def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
@@ -574,9 +578,9 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                 raise KinoraError(f"{out} already holds a run; add --resume to continue it or pick another --out")
 
         if data is None:
-            data, vae_hash = prepare_data(s, preset, out, device, rank, world)
+            data, vae_info = prepare_data(s, preset, out, device, rank, world)
         else:
-            vae_hash = "none"
+            vae_info = {"hash": "none"}
         say(f"data: {len(data)} clips in {len(data.buckets)} buckets "
             f"{sorted({tuple(b.latents.shape[2:]) for b in data.buckets})}")
 
@@ -589,6 +593,9 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             state = torch.load(state_path, map_location=device, weights_only=False)
             if state["preset"] != preset.name:
                 raise KinoraError(f"{state_path} is a {state['preset']!r} run, not {preset.name!r}")
+            if state.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
+                raise KinoraError(f"{state_path} was trained on latents of VAE {state['vae_hash']}, "
+                                  f"not {vae_info['hash']}; start a new run for the new VAE")
             model.load_state_dict(state["model"])
             ema.load_state_dict(state["ema"])
             opt.load_state_dict(state["optimizer"])
@@ -641,7 +648,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                 interval = {"loss": []}
                 t_last = time.perf_counter()
             if master and (step % s.ckpt_every == 0 or step == s.steps):
-                save_checkpoint(out, s, preset, model, ema, opt, step, vae_hash)
+                save_checkpoint(out, s, preset, model, ema, opt, step, vae_info)
                 plot_log(read_log(log_path), out / "loss.png")
         if master:
             say(f"done: {out / f'dit-{preset.name}-ema.safetensors'}")
@@ -651,15 +658,15 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             dist.destroy_process_group()
 
 
-def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model, ema, opt, step: int, vae_hash: str) -> None:
+def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model, ema, opt, step: int, vae: dict) -> None:
     """train_state.pt for resuming (everything), then the safetensors exports."""
     state = {"preset": preset.name, "model": model.state_dict(), "ema": ema.state_dict(),
-             "optimizer": opt.state_dict(), "step": step, "rng": torch.get_rng_state(),
+             "optimizer": opt.state_dict(), "step": step, "rng": torch.get_rng_state(), "vae_hash": vae["hash"],
              "settings": dataclasses.asdict(s)}
     with atomic_path(out / "train_state.pt") as tmp:
         torch.save(state, tmp)
-    save_dit(out / f"dit-{preset.name}.safetensors", model, checkpoint_meta(s, preset, vae_hash, step, ema=False))
-    save_dit(out / f"dit-{preset.name}-ema.safetensors", ema, checkpoint_meta(s, preset, vae_hash, step, ema=True),
+    save_dit(out / f"dit-{preset.name}.safetensors", model, checkpoint_meta(s, preset, vae, step, ema=False))
+    save_dit(out / f"dit-{preset.name}-ema.safetensors", ema, checkpoint_meta(s, preset, vae, step, ema=True),
              dtype=torch.float16 if s.ship_fp16 else None)
 
 

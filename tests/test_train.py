@@ -154,7 +154,8 @@ def test_world_shards_are_encoded_once_and_held_out_clips_skipped(tmp_path, tiny
     s, m = bank.lookup(["a red ball falls", ""])
     assert s.shape[2] == 384 and m.sum(1)[1] == 2
     meta = read_dit_metadata(tmp_path / "run" / "dit-tiny.safetensors")
-    assert len(meta["vae_hash"]) == 16
+    assert len(meta["vae_hash"]) == 16 and meta["vae_path"] == str(tiny_vae)
+    assert meta["vae_config"]["latent_channels"] == 4
 
     # A second run finds the caches and encodes nothing.
     import kinora.train as train_mod
