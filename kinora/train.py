@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from kinora.dit import DiT, save_dit
 from kinora.errors import KinoraError
 from kinora.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
-from kinora.io.atomic import atomic_path, write_json_atomic
+from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from kinora.presets import PRESETS, Preset, get_preset
 from kinora.text import pad_states
 
@@ -590,7 +590,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
         opt = torch.optim.AdamW(model.parameters(), lr=s.lr, betas=(0.9, 0.99), weight_decay=s.weight_decay)
         step = 0
         if s.resume and state_path.exists():
-            state = torch.load(state_path, map_location=device, weights_only=False)
+            state = torch.load(state_path, map_location="cpu", weights_only=False)  # RNG state must stay on CPU
             if state["preset"] != preset.name:
                 raise KinoraError(f"{state_path} is a {state['preset']!r} run, not {preset.name!r}")
             if state.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
@@ -601,6 +601,9 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             opt.load_state_dict(state["optimizer"])
             step = state["step"]
             torch.set_rng_state(state["rng"])
+            if master:  # drop log lines written after the last checkpoint: they are redone now
+                kept = [r for r in read_log(out / "log.jsonl") if r["step"] <= step]
+                write_text_atomic(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
             say(f"resumed at step {step}")
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}")
         train_model = DDP(model, device_ids=[device.index] if use_cuda else None) if ddp else model
@@ -633,7 +636,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             for name, l in zip(tasks, per_item.tolist()):
                 interval.setdefault(name, []).append(l)
             if step % s.log_every == 0 or step == s.steps:
-                mean = torch.tensor(sum(interval["loss"]) / len(interval["loss"]))
+                mean = torch.tensor(sum(interval["loss"]) / len(interval["loss"]), device=device)
                 if ddp:
                     dist.all_reduce(mean)
                     mean /= world

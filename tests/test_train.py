@@ -77,13 +77,15 @@ def test_training_fits_a_two_clip_world(tmp_path):
 def test_resume_continues_exactly(tmp_path):
     straight = run(settings(tmp_path / "a", steps=4))
     run(settings(tmp_path / "b", steps=2))
+    with open(tmp_path / "b" / "log.jsonl", "a") as f:  # as if it died after logging step 3, before saving it
+        f.write(json.dumps({"step": 3, "loss": 9.0}) + "\n")
     resumed = run(settings(tmp_path / "b", steps=4, resume=True))
     assert states_equal(straight.state_dict(), resumed.state_dict())
     ema_a, _ = load_dit(tmp_path / "a" / "dit-tiny-ema.safetensors")
     ema_b, _ = load_dit(tmp_path / "b" / "dit-tiny-ema.safetensors")
     assert states_equal(ema_a.state_dict(), ema_b.state_dict())
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4]
+    assert steps == [1, 2, 3, 4]  # step 3 logged once, by the resumed run
 
 
 def test_existing_run_is_not_overwritten(tmp_path):
