@@ -38,9 +38,10 @@ ground-truth pixels, if that covers at least half of them. The metrics:
 * bounce_recall: objects with a visible bounce (a ground-truth bounce after which the
   object rises >= 0.1 m in the sampled frames) whose track reports >= 1 bounce;
   bounce_false_rate: objects with no ground-truth bounce whose track reports one.
-* stop_recall: objects with a ground-truth stop whose track's stop frame is within 2
-  frames of it; stop_frame_error: mean |error| where found; stop_false_rate: objects
-  with no ground-truth stop whose track reports one.
+* stop_recall: objects with a visible ground-truth stop (it had moved >= 0.15 m by then
+  and stays in view to the end) whose track's stop frame is within 2 frames of it;
+  stop_frame_error: mean |error| where found; stop_false_rate: objects with no
+  ground-truth stop event at all whose track reports one.
 * permanence_false_rate: clips (where nothing ever vanishes without cause) in which the
   analyzer reports an unexplained appearance or vanishing.
 * spec_pass_rate: clips whose analysis passes `compare` with their own spec. A spec
@@ -211,7 +212,11 @@ def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int
         elif not bounces:
             c["nobounce_n"] += 1
             c["bounce_false"] += bool(tr.bounces)
+        # A visible stop: it had moved >= 0.15 m when it stopped, and stays in view from then on.
         stops = [e["frame"] for e in evs if e["type"] == "stop"]
+        p = np.array([tf[f]["objects"][j]["position"] for f in range(T)])
+        stops = [fs for fs in stops if np.linalg.norm(p[:fs + 1] - p[fs], axis=1).max() >= 0.15
+                 and all(tf[f]["objects"][j]["area"] >= min_area for f in range(fs, T))]
         if stops:
             c["stop_n"] += 1
             if tr.stop_frame is not None and abs(tr.stop_frame - stops[-1]) <= 2:
