@@ -14,7 +14,8 @@ import sys
 from kinora.errors import KinoraError
 
 # Command modules, in the order they appear in `kinora --help`.
-COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.world", "kinora.cli.inspect", "kinora.cli.train"]
+COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.world", "kinora.cli.inspect", "kinora.cli.train",
+                   "kinora.cli.eval"]
 
 
 class _Parser(argparse.ArgumentParser):
