@@ -11,7 +11,7 @@ from kinora.presets import PRESETS, get_preset
 from kinora.vae import VAE_PRESETS, VideoVAE
 
 # Parameter counts in millions (ranges, so small fixes do not break the test).
-EXPECTED_M = {"tiny": (0.1, 0.5), "small": (10, 18), "base": (120, 200), "large": (500, 800)}
+EXPECTED_M = {"tiny": (0.1, 0.5), "small": (5, 10), "base": (120, 200), "large": (500, 800)}
 
 
 def n_params(module_cls, cfg) -> int:
