@@ -59,6 +59,7 @@ CHROMA_MIN = 40  # an object pixel's max - min of RGB; floor and sky have 0 (a f
 SAT_MIN = 0.25  # and chroma / max: a light, washed-out pixel is not an object
 SKY_VALUE = 230  # unsaturated and brighter than this = sky (no texture to match)
 MIN_AREA = 4.0  # a detection has at least this many pixels (at 64 high)
+SPECK_AREA = 10.0  # smaller components next to a bigger one are compression artefacts
 MERGE_GAP = 2.0  # two pieces of one colour this close, with another object between, are one
 SEARCH_X, SEARCH_Y = 5, 3  # block matching search range per frame pair (working resolution)
 BLOCK = 12  # block size for the floor flow (working resolution): 5 x 5 blocks at 64 x 64
@@ -413,11 +414,37 @@ def _components(frames: np.ndarray):
                         x0[c] < ux1 and x1[c] > ux0 and y0[c] < uy1 and y1[c] > uy0:
                     parent[find(b)] = find(a)
                     break
+    # Specks: video compression stores colour per 2x2 block, so where two objects meet
+    # (or at a ragged edge) a few pixels take a mixed hue (cyan + purple reads blue) or
+    # break off. A speck touching a component at least twice its size joins it when of
+    # the same colour and is dropped otherwise.
+    # A strip of mixed hue where two objects overlap is larger: up to three times that,
+    # touching two bigger components of two other colours, it is dropped too.
+    dropped = np.zeros(n, bool)
+    for a in np.nonzero(area < 3 * SPECK_AREA * s * s)[0]:
+        others = set()
+        for b in np.nonzero(frame_of == frame_of[a])[0]:
+            if b == a or area[b] < 2 * area[a]:
+                continue
+            gx = max(x0[a], x0[b]) - min(x1[a], x1[b])
+            gy = max(y0[a], y0[b]) - min(y1[a], y1[b])
+            if max(gx, gy) > 1:
+                continue
+            if area[a] < SPECK_AREA * s * s:
+                if klass[b] == klass[a]:
+                    parent[find(a)] = find(b)
+                else:
+                    dropped[a] = True
+                break
+            if klass[b] != klass[a]:
+                others.add(int(klass[b]))
+        if len(others) >= 2:
+            dropped[a] = True
     roots = np.array([find(a) for a in range(n)])
     uroots, rinv = np.unique(roots, return_inverse=True)
     m = len(uroots)
     area_r = np.bincount(rinv, weights=area, minlength=m)
-    keep = area_r >= MIN_AREA * s * s
+    keep = (area_r >= MIN_AREA * s * s) & np.bincount(rinv, weights=~dropped, minlength=m).astype(bool)
     comp_of_pixel = rinv[inv]
     ok = keep[comp_of_pixel]
     tt, yy, xx, cp = tt[ok], yy[ok], xx[ok], comp_of_pixel[ok]
