@@ -63,6 +63,7 @@ SPECK_AREA = 10.0  # smaller components next to a bigger one are compression art
 MERGE_GAP = 2.0  # two pieces of one colour this close, with another object between, are one
 SEARCH_X, SEARCH_Y = 5, 3  # block matching search range per frame pair (working resolution)
 BLOCK = 12  # block size for the floor flow (working resolution): 5 x 5 blocks at 64 x 64
+STILL_DIFF = 1.0  # mean |grey difference| of the floor below which a frame pair has not moved
 WORK_SIZE = 64  # frames larger than this are box-downsampled for the camera estimate
 
 
@@ -171,51 +172,47 @@ class Analysis:
 
 def classify_pixels(frames: np.ndarray) -> np.ndarray:
     """(T, H, W, 3) uint8 -> (T, H, W) int8 colour class (index into COLOR_NAMES), -1 = none."""
-    f = frames.astype(np.int16)
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    r, g, b = (frames[..., i].astype(np.int16) for i in range(3))
     mx = np.maximum(np.maximum(r, g), b)
-    mn = np.minimum(np.minimum(r, g), b)
-    chroma = mx - mn
-    obj = (chroma >= CHROMA_MIN) & (chroma >= SAT_MIN * mx)
-    hue = np.degrees(_hue(r.astype(np.float32), g.astype(np.float32), b.astype(np.float32))) % 360
-    d = np.abs(hue[..., None] - PALETTE_HUES.astype(np.float32))  # (T, H, W, 6)
-    d = np.minimum(d, 360 - d)
-    cls = d.argmin(-1).astype(np.int8)
-    return np.where(obj, cls, np.int8(-1))
+    chroma = mx - np.minimum(np.minimum(r, g), b)
+    idx = np.nonzero((chroma >= CHROMA_MIN) & (chroma >= SAT_MIN * mx))
+    cls = np.full(frames.shape[:3], -1, np.int8)
+    if len(idx[0]):
+        hue = np.degrees(_hue(*(c[idx].astype(np.float32) for c in (r, g, b)))) % 360  # (N,)
+        d = np.abs(hue[:, None] - PALETTE_HUES.astype(np.float32))
+        cls[idx] = np.minimum(d, 360 - d).argmin(1)
+    return cls
 
 
 def label_components(cls: np.ndarray) -> np.ndarray:
     """4-connected components of equal class, per frame. (T, H, W) int8 -> (T, H, W) int32.
 
     Every component's label is the flat index (in a one-pixel padded copy) of one of its
-    pixels; -1 = background. Min-label propagation with pointer jumping: each round
-    takes the smallest label among same-class neighbours, then follows label -> the
-    label of that pixel twice, which roughly halves the remaining distance.
-    """
+    pixels; -1 = background. Min-label propagation over the foreground pixels only,
+    with pointer jumping: each round takes the smallest label among same-class
+    neighbours, then follows label -> the label of that pixel twice, which roughly
+    halves the remaining distance."""
     t, h, w = cls.shape
     c = np.full((t, h + 2, w + 2), -1, np.int8)
     c[:, 1:-1, 1:-1] = cls
-    fg = c >= 0
-    big = np.int32(c.size)
-    lab = np.where(fg, np.arange(c.size, dtype=np.int32).reshape(c.shape), big)
-    flat = lab.reshape(-1)  # a view: updates to lab show here
-    core = c[:, 1:-1, 1:-1]
-    inner_fg = fg[:, 1:-1, 1:-1]
-    nbrs = [(slice(None, -2), slice(1, -1)), (slice(2, None), slice(1, -1)),
-            (slice(1, -1), slice(None, -2)), (slice(1, -1), slice(2, None))]
-    same = [(core == c[:, ys, xs]) & inner_fg for ys, xs in nbrs]
+    flat_c = c.reshape(-1)
+    fg = np.nonzero(flat_c >= 0)[0]  # (N,) flat indices; the padding keeps neighbours in range
+    lab = np.zeros(c.size, np.int64)
+    lab[fg] = fg
+    # Each neighbour of the same class, or the pixel itself.
+    nbrs = [np.where(flat_c[fg + o] == flat_c[fg], fg + o, fg) for o in (-(w + 2), w + 2, -1, 1)]
+    cur = fg.copy()
     while True:
-        inner = lab[:, 1:-1, 1:-1]
-        m = inner.copy()
-        for (ys, xs), s in zip(nbrs, same):
-            np.minimum(m, np.where(s, lab[:, ys, xs], big), out=m)
-        sel = m[inner_fg]
-        sel = flat[flat[sel]]
-        m[inner_fg] = sel
-        if np.array_equal(m, inner):
+        m = cur.copy()
+        for nb in nbrs:
+            np.minimum(m, lab[nb], out=m)
+        m = lab[lab[m]]
+        if np.array_equal(m, cur):
             break
-        lab[:, 1:-1, 1:-1] = m
-    return np.where(inner_fg, lab[:, 1:-1, 1:-1], -1)
+        lab[fg] = cur = m
+    out = np.full(c.shape, -1, np.int64)
+    out.reshape(-1)[fg] = cur
+    return out[:, 1:-1, 1:-1]
 
 
 # ---------------------------------------------------------------------------------
@@ -523,39 +520,22 @@ def _downsample(a: np.ndarray, k: int, reduce) -> np.ndarray:
     return reduce(a, axis=(2, 4))
 
 
-def floor_flow(frames: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Block matching of the floor between consecutive frames.
-
-    Returns (flow (T-1, nby, nbx, 2) pixels at working resolution, ok (T-1, nby, nbx)
-    bool, block centres (nby, nbx, 2) as (x, y), k the downsampling factor). Object and
-    sky pixels are masked out of the sum of squared differences; a block is trusted when
-    enough floor is left and its best shift stands out from the others (the checker is
-    periodic, the search range stays below half its period).
-    """
-    t, h, w, _ = frames.shape
-    k = max(1, int(round(min(h, w) / WORK_SIZE)))
-    g = frames.astype(np.float32).mean(-1)
-    valid = (cls < 0) & (frames.max(-1) < SKY_VALUE)
-    g = _downsample(g, k, np.mean)
-    valid = _downsample(valid, k, np.all)
-    _, hh, ww = g.shape
-    nby, nbx = max(1, hh // BLOCK), max(1, ww // BLOCK)
-    by, bx = min(BLOCK, hh), min(BLOCK, ww)
-    oy, ox = (hh - nby * by) // 2, (ww - nbx * bx) // 2
-    p = t - 1
-    if p < 1:
-        return np.zeros((0, nby, nbx, 2)), np.zeros((0, nby, nbx), bool), np.zeros((nby, nbx, 2)), k
-    sx, sy = SEARCH_X, SEARCH_Y
+def _match_blocks(ga: np.ndarray, va: np.ndarray, gb: np.ndarray, vb: np.ndarray, layout: tuple,
+                  cnt0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best shift of every block of frames ga in frames gb (masks va, vb), sub-pixel by a
+    parabola through the neighbouring costs: (flow (P, nby, nbx, 2), trusted (P, nby, nbx))."""
     # Masked SSD for every shift d of every block b, by FFT cross-correlation:
     # sum_b v0 v1' (g1' - g0)^2 = sum v0 g0^2 v1' - 2 sum v0 g0 (v1 g1)' + sum v0 (v1 g1^2)'
     # where ' = frame t+1 shifted by d. Blocks come from frame t, search windows (block
     # plus the search margin) from frame t+1.
-    g = g - 128.0  # smaller sums, less cancellation in float32
-    v0f = valid[:-1].astype(np.float32)
-    g0 = g[:-1].astype(np.float32)
+    oy, ox, nby, nbx, by, bx = layout
+    sx, sy = SEARCH_X, SEARCH_Y
+    p = len(ga)
+    v0f = va.astype(np.float32)
+    g0 = (ga - 128.0).astype(np.float32)  # smaller sums, less cancellation in float32
     blk = lambda a: a[:, oy:oy + nby * by, ox:ox + nbx * bx].reshape(p, nby, by, nbx, bx).transpose(0, 1, 3, 2, 4)  # noqa: E731
-    v1f = np.pad(valid[1:].astype(np.float32), ((0, 0), (sy, sy), (sx, sx)))
-    g1 = np.pad(g[1:].astype(np.float32), ((0, 0), (sy, sy), (sx, sx)))
+    v1f = np.pad(vb.astype(np.float32), ((0, 0), (sy, sy), (sx, sx)))
+    g1 = np.pad((gb - 128.0).astype(np.float32), ((0, 0), (sy, sy), (sx, sx)))
     rh, rw = by + 2 * sy, bx + 2 * sx
     fh, fw = rh, rw  # circular correlation: lags 0..2s of a block never wrap in a window this size
 
@@ -574,7 +554,6 @@ def floor_flow(frames: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndar
 
     cnt = corr(b_v, w_v)
     ssd = corr(b_g2, w_v) - 2 * corr(b_g, w_g) + corr(b_v, w_g2)
-    cnt0 = v0f[:, oy:oy + nby * by, ox:ox + nbx * bx].reshape(p, nby, by, nbx, bx).sum((2, 4))
     cost = np.where(cnt >= 0.4 * by * bx - 0.5, np.maximum(ssd, 0) / np.maximum(cnt, 1), np.inf)
     flat = cost.reshape(p, nby, nbx, -1)
     best = flat.argmin(-1)
@@ -599,9 +578,57 @@ def floor_flow(frames: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndar
     fx = np.where((ix > 0) & (ix < 2 * sx), fx, 0.0)
     fy = np.where((iy > 0) & (iy < 2 * sy), fy, 0.0)
     flow = np.stack([ix - sx + fx, iy - sy + fy], -1).astype(np.float32)
+    return flow, ok
+
+
+def floor_flow(frames: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Block matching of the floor between consecutive frames.
+
+    Returns (flow (T-1, nby, nbx, 2) pixels at working resolution, ok (T-1, nby, nbx)
+    bool, block centres (nby, nbx, 2) as (x, y), k the downsampling factor). Object and
+    sky pixels are masked out of the sum of squared differences; a block is trusted when
+    enough floor is left and its best shift stands out from the others (the checker is
+    periodic, the search range stays below half its period).
+    """
+    t, h, w, _ = frames.shape
+    k = max(1, int(round(min(h, w) / WORK_SIZE)))
+    g = frames.astype(np.float32).mean(-1)
+    valid = (cls < 0) & (frames.max(-1) < SKY_VALUE)
+    g = _downsample(g, k, np.mean)
+    valid = _downsample(valid, k, np.all)
+    _, hh, ww = g.shape
+    nby, nbx = max(1, hh // BLOCK), max(1, ww // BLOCK)
+    by, bx = min(BLOCK, hh), min(BLOCK, ww)
+    oy, ox = (hh - nby * by) // 2, (ww - nbx * bx) // 2
+    p = t - 1
+    if p < 1:
+        return np.zeros((0, nby, nbx, 2)), np.zeros((0, nby, nbx), bool), np.zeros((nby, nbx, 2)), k
+    sx, sy = SEARCH_X, SEARCH_Y
+    crop = (slice(None), slice(oy, oy + nby * by), slice(ox, ox + nbx * bx))
+    cnt_all = valid[crop].reshape(t, nby, by, nbx, bx).sum((2, 4))  # floor pixels per block
+    # A pair whose floor barely changes (mean |difference| under STILL_DIFF grey levels;
+    # a slow pan or zoom changes it by 1.4 or more) has not moved: no block matching.
+    both = valid[1:] & valid[:-1]
+    diff = (np.abs(g[1:] - g[:-1]) * both).sum((1, 2)) / np.maximum(both.sum((1, 2)), 1)
+    flow = np.zeros((p, nby, nbx, 2), np.float32)
+    ok = cnt_all[:-1] >= 0.4 * by * bx
+    moving = np.nonzero(diff >= STILL_DIFF)[0]
+    if len(moving):
+        f_m, ok_m = _match_blocks(g[moving], valid[moving], g[moving + 1], valid[moving + 1],
+                                  (oy, ox, nby, nbx, by, bx), cnt_all[moving])
+        flow[moving], ok[moving] = f_m, ok_m
     cy_, cx_ = np.meshgrid(oy + (np.arange(nby) + 0.5) * by, ox + (np.arange(nbx) + 0.5) * bx, indexing="ij")
     centres = np.stack([cx_ - 0.5, cy_ - 0.5], -1)
     return flow, ok, centres, k
+
+
+def _row_median(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median of each row of x over its masked entries (0 for an empty row)."""
+    n = mask.sum(1)
+    srt = np.sort(np.where(mask, x, np.inf), 1)
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[:, None], 1)[:, 0]
+    hi = np.take_along_axis(srt, np.maximum(n // 2, 0)[:, None], 1)[:, 0]
+    return np.where(n > 0, (lo + hi) / 2, 0.0)
 
 
 def fit_floor_motion(flow: np.ndarray, ok: np.ndarray, centres: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -636,7 +663,7 @@ def fit_floor_motion(flow: np.ndarray, ok: np.ndarray, centres: np.ndarray, w: i
         atb = np.einsum("pb,bi,pb->pi", wgt, rows_u, u) + np.einsum("pb,bi,pb->pi", wgt, rows_v, v)
         out = np.linalg.solve(ata, atb[..., None])[..., 0]
         r = np.hypot(out @ rows_u.T - u, out @ rows_v.T - v)  # (P, B)
-        med = np.array([np.median(r[i][wgt[i] > 0]) if wgt[i].any() else 0.0 for i in range(p)])
+        med = _row_median(r, wgt > 0)
         new = wgt * (r <= np.maximum(1.0, 2.5 * med)[:, None])
         wgt = np.where((new.sum(1) >= 6)[:, None], new, wgt)
     okf = ok.reshape(p, -1)
