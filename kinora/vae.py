@@ -126,29 +126,42 @@ class ChannelNorm(nn.Module):
         self.gain = nn.Parameter(torch.ones(1, channels, 1, 1, 1))
         self.eps = eps
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, T, H, W)
-        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + self.eps) * self.gain
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, C, H, W)
+        gain = self.gain.view(1, 1, -1, 1, 1)  # stored as (1, C, 1, 1, 1)
+        return x * torch.rsqrt(x.pow(2).mean(2, keepdim=True) + self.eps) * gain
 
 
 class CausalConv3d(nn.Module):
-    """Conv3d with 'same' spatial padding and causal temporal padding.
+    """A (kt, kh, kw) convolution, 'same' in space and causal in time.
 
     The front of the clip is padded with kt - 1 copies of frame 0 (not zeros): a still
     image then looks like a still video, which is what makes the image latent equal
     the first latent of a video.
+
+    Speed trap: on CPU, torch's Conv3d at batch 1 falls back to a slow im2col kernel
+    (3-4x slower than Conv2d). So the weight is stored as a Conv3d's (Cout, Cin, kt,
+    kh, kw), but the conv runs as one Conv2d over all frames, with the kt time taps
+    unfolded into input channels.
     """
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int, int] = (3, 3, 3)):
         super().__init__()
         kt, kh, kw = kernel
         self.kt = kt
-        self.conv = nn.Conv3d(cin, cout, kernel, padding=(0, kh // 2, kw // 2))
+        self.conv = nn.Conv3d(cin, cout, kernel, padding=(0, kh // 2, kw // 2))  # holds the parameters
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, T, H, W) -> (B, C', T, H, W)
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, C, H, W) -> (B, T, C', H, W)
+        b, t, c, h, w = x.shape
+        weight = self.conv.weight  # (C', C, kt, kh, kw)
         if self.kt > 1:
-            front = x[:, :, :1].expand(-1, -1, self.kt - 1, -1, -1)
-            x = torch.cat([front, x], dim=2)  # (B, C, kt - 1 + T, H, W)
-        return self.conv(x)
+            front = x[:, :1].expand(-1, self.kt - 1, -1, -1, -1)
+            xp = torch.cat([front, x], dim=1)  # (B, kt - 1 + T, C, H, W)
+            # taps j = 0..kt-1 see frame t - (kt - 1) + j
+            x = torch.cat([xp[:, j:j + t] for j in range(self.kt)], dim=2)  # (B, T, kt*C, H, W)
+            weight = weight.permute(0, 2, 1, 3, 4)  # (C', kt, C, kh, kw), matching the tap order
+        weight = weight.reshape(weight.shape[0], -1, *weight.shape[-2:])  # (C', kt*C, kh, kw)
+        y = F.conv2d(x.reshape(b * t, -1, h, w), weight, self.conv.bias, padding=self.conv.padding[1:])
+        return y.view(b, t, -1, h, w)  # (B, T, C', H, W)
 
 
 class ResBlock(nn.Module):
@@ -159,41 +172,42 @@ class ResBlock(nn.Module):
         self.norm2 = ChannelNorm(channels)
         self.conv2 = CausalConv3d(channels, channels, (1, 3, 3))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, C, H, W)
         h = self.conv1(F.silu(self.norm1(x)))
         h = self.conv2(F.silu(self.norm2(h)))
         return x + h
 
 
 def pack(x: Tensor, st: int, ss: int) -> Tensor:
-    """Space/time-to-depth: (B, C, T, H, W) -> (B, C*st*ss*ss, 1 + (T-1)/st, H/ss, W/ss).
+    """Space/time-to-depth: (B, T, C, H, W) -> (B, 1 + (T-1)/st, C*st*ss*ss, H/ss, W/ss).
 
     With st = 2, frame 0 is first repeated once in front, so the packed frames are
-    (f0, f0), (f1, f2), (f3, f4), ...: frame 0 is packed alone.
+    (f0, f0), (f1, f2), (f3, f4), ...: frame 0 is packed alone. Packed channels are
+    ordered (C, st, ss_y, ss_x), C slowest.
     """
-    b, c, t, h, w = x.shape
+    b, t, c, h, w = x.shape
     if st > 1:
-        x = torch.cat([x[:, :, :1].expand(-1, -1, st - 1, -1, -1), x], dim=2)  # (B, C, st - 1 + T, H, W)
-        t = x.shape[2]
-    x = x.reshape(b, c, t // st, st, h // ss, ss, w // ss, ss)  # (B, C, T', st, H', ss, W', ss)
-    x = x.permute(0, 1, 3, 5, 7, 2, 4, 6)  # (B, C, st, ss, ss, T', H', W')
-    return x.reshape(b, c * st * ss * ss, t // st, h // ss, w // ss)
+        x = torch.cat([x[:, :1].expand(-1, st - 1, -1, -1, -1), x], dim=1)  # (B, st - 1 + T, C, H, W)
+        t = x.shape[1]
+    x = x.reshape(b, t // st, st, c, h // ss, ss, w // ss, ss)  # (B, T', st, C, H', ss, W', ss)
+    x = x.permute(0, 1, 3, 2, 5, 7, 4, 6)  # (B, T', C, st, ss, ss, H', W')
+    return x.reshape(b, t // st, c * st * ss * ss, h // ss, w // ss)
 
 
 def unpack(x: Tensor, st: int, ss: int) -> Tensor:
-    """Inverse of `pack`: (B, C*st*ss*ss, T', H', W') -> (B, C, 1 + st*(T'-1), H'*ss, W'*ss)."""
-    b, cp, t, h, w = x.shape
+    """Inverse of `pack`: (B, T', C*st*ss*ss, H', W') -> (B, 1 + st*(T'-1), C, H'*ss, W'*ss)."""
+    b, t, cp, h, w = x.shape
     c = cp // (st * ss * ss)
-    x = x.reshape(b, c, st, ss, ss, t, h, w)  # (B, C, st, ss, ss, T', H', W')
-    x = x.permute(0, 1, 5, 2, 6, 3, 7, 4)  # (B, C, T', st, H', ss, W', ss)
-    x = x.reshape(b, c, t * st, h * ss, w * ss)  # (B, C, st*T', H, W)
-    return x[:, :, st - 1:]  # drop the padding copies of frame 0 -> (B, C, 1 + st*(T'-1), H, W)
+    x = x.reshape(b, t, c, st, ss, ss, h, w)  # (B, T', C, st, ss, ss, H', W')
+    x = x.permute(0, 1, 3, 2, 6, 4, 7, 5)  # (B, T', st, C, H', ss, W', ss)
+    x = x.reshape(b, t * st, c, h * ss, w * ss)  # (B, st*T', C, H, W)
+    return x[:, st - 1:]  # drop the padding copies of frame 0 -> (B, 1 + st*(T'-1), C, H, W)
 
 
 def group_mean(x: Tensor, cout: int) -> Tensor:
-    """(B, C, ...) -> (B, cout, ...) averaging groups of C / cout adjacent channels."""
-    b, c = x.shape[:2]
-    return x.reshape(b, cout, c // cout, *x.shape[2:]).mean(2)
+    """(B, T, C, H, W) -> (B, T, cout, H, W) averaging groups of C / cout adjacent channels."""
+    b, t, c, h, w = x.shape
+    return x.reshape(b, t, cout, c // cout, h, w).mean(3)
 
 
 class Down(nn.Module):
@@ -206,10 +220,10 @@ class Down(nn.Module):
         self.conv = CausalConv3d(packed, cout, (1, k, k))
         self.shortcut = packed % cout == 0
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, T, H, W) -> (B, C', T', H/2, W/2)
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, C, H, W) -> (B, T', C', H/2, W/2)
         x = pack(x, self.st, 2)
         h = self.conv(x)
-        return h + group_mean(x, h.shape[1]) if self.shortcut else h
+        return h + group_mean(x, h.shape[2]) if self.shortcut else h
 
 
 class Up(nn.Module):
@@ -222,10 +236,10 @@ class Up(nn.Module):
         self.conv = CausalConv3d(cin, packed, (1, k, k))
         self.repeats = packed // cin if packed % cin == 0 else 0
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, T', H, W) -> (B, C', 1 + st(T'-1), 2H, 2W)
+    def forward(self, x: Tensor) -> Tensor:  # (B, T', C, H, W) -> (B, 1 + st(T'-1), C', 2H, 2W)
         h = self.conv(x)
         if self.repeats:
-            h = h + x.repeat_interleave(self.repeats, dim=1)
+            h = h + x.repeat_interleave(self.repeats, dim=2)
         return unpack(h, self.st, 2)
 
 
@@ -251,14 +265,16 @@ class Encoder(nn.Module):
         self.mean_shortcut = ch[-1] % cfg.latent_channels == 0
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # (B, 3, T, H, W) -> 2 x (B, L, 1 + (T-1)/4, H/8, W/8)
-        h = self.stem(pack(x, 1, 2))  # (B, C0, T, H/2, W/2)
+        x = x.transpose(1, 2)  # (B, T, 3, H, W): frames-major inside the network
+        h = self.stem(pack(x, 1, 2))  # (B, T, C0, H/2, W/2)
         for level in self.levels:
-            h = level(h)  # ... -> (B, C2, 1 + (T-1)/4, H/8, W/8)
-        out = self.conv_out(F.silu(self.norm_out(h)))  # (B, 2L, T', h, w)
-        mean, logvar = out.chunk(2, dim=1)
+            h = level(h)  # ... -> (B, 1 + (T-1)/4, C2, H/8, W/8)
+        out = self.conv_out(F.silu(self.norm_out(h)))  # (B, T', 2L, h, w)
+        mean, logvar = out.chunk(2, dim=2)
         if self.mean_shortcut:
             mean = mean + group_mean(h, self.latent_channels)
-        return mean, logvar.clamp(-30.0, 20.0)
+        # back to channels-first: (B, L, T', h, w)
+        return mean.transpose(1, 2).contiguous(), logvar.clamp(-30.0, 20.0).transpose(1, 2).contiguous()
 
 
 class Decoder(nn.Module):
@@ -277,13 +293,14 @@ class Decoder(nn.Module):
         self.conv_out = CausalConv3d(ch[0], 3 * 4, (1, 3, 3))
 
     def forward(self, z: Tensor) -> Tensor:  # (B, L, T', h, w) -> (B, 3, 1 + 4(T'-1), 8h, 8w)
-        h = self.conv_in(z)  # (B, C2, T', h, w)
+        z = z.transpose(1, 2).contiguous()  # (B, T', L, h, w): frames-major inside the network
+        h = self.conv_in(z)  # (B, T', C2, h, w)
         if self.in_repeats:
-            h = h + z.repeat_interleave(self.in_repeats, dim=1)
+            h = h + z.repeat_interleave(self.in_repeats, dim=2)
         for level in self.levels:
-            h = level(h)  # ... -> (B, C0, T, H/2, W/2)
-        out = self.conv_out(F.silu(self.norm_out(h)))  # (B, 12, T, H/2, W/2)
-        return unpack(out, 1, 2)  # (B, 3, T, H, W)
+            h = level(h)  # ... -> (B, T, C0, H/2, W/2)
+        out = self.conv_out(F.silu(self.norm_out(h)))  # (B, T, 12, H/2, W/2)
+        return unpack(out, 1, 2).transpose(1, 2)  # (B, T, 3, H, W) -> (B, 3, T, H, W)
 
 
 class VideoVAE(nn.Module):
