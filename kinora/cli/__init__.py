@@ -15,7 +15,7 @@ from kinora.errors import KinoraError
 
 # Command modules, in the order they appear in `kinora --help`.
 COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.world", "kinora.cli.inspect", "kinora.cli.train",
-                   "kinora.cli.eval"]
+                   "kinora.cli.eval", "kinora.cli.bench"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,442 @@
+"""`kinora bench`: speed and memory of generation, the DiT, training and the data engine,
+measured side by side in one run on the machine it runs on.
+
+    kinora bench                 # the full run (a few minutes on 2 cores)
+    kinora bench --quick         # about a minute: long videos with 2 sampling steps
+    kinora bench --json          # one JSON object on stdout
+    kinora bench --tiny          # seconds: tiny random models, for tests and CI
+
+What is measured (ROADMAP.md's targets in brackets):
+1. Generation, in a child process so that its memory is its own: the pipeline's load
+   time [<= 3 s], then 4 s of 64x64 video at 8 fps with the default steps, called twice
+   (the first call warms up; the second is the real-time factor, video seconds / wall
+   seconds [>= 2]), then 10, 30 and 60 s of video (long clips are windows of
+   `pipe.window` frames with overlapping known context) with wall time [60 s <= 6.6 x
+   10 s] and peak RSS [60 s <= 1.15 x 10 s]. The peak is reset before each length
+   (/proc/self/clear_refs), so each length has its own peak; `rss_growth_mb` is the peak
+   over the RSS right after loading (the model's own working memory).
+2. The DiT's step: one CFG forward (batch 2) of our DiT against diffusers'
+   `WanTransformer3DModel` built from arguments with the same width, depth, heads, MLP
+   width, patch, input channels and text width, on the same tokens (random weights,
+   nothing downloaded); best of N after warm-up. ratio = ours / Wan [<= 1].
+3. Training: `kinora.train.run` for a few steps on random latents of one bucket (4 s of
+   64x64: the shipped model's shape); samples per second from its log (first step
+   dropped), FLOPs per step from torch's FlopCounterMode (forward + backward of the same
+   batch), against the peak of a 2048 x 2048 float32 matrix multiply timed in the same run.
+4. The data engine: `write_dataset` of random 2 s clips (16 frames, 64x64) on all cores
+   into a temporary folder: clips per second [>= 20].
+
+Without the shipped weights the bench builds the shipped preset with random weights:
+speed does not depend on the weights' values, and it says so in `model.weights`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kinora.errors import KinoraError
+
+MODES = {
+    # preset, frame size, realtime seconds, long-video seconds, long-video steps (None: default),
+    # dit reps, train batch and steps, data-engine clips
+    "full": {"preset": "small", "size": 64, "realtime_s": 4.0, "long_s": (10, 30, 60), "long_steps": None,
+             "reps": 10, "train_batch": 16, "train_steps": 6, "world_n": 160},
+    "quick": {"preset": "small", "size": 64, "realtime_s": 4.0, "long_s": (10, 30, 60), "long_steps": 2,
+              "reps": 5, "train_batch": 8, "train_steps": 4, "world_n": 48},
+    "tiny": {"preset": "tiny", "size": 32, "realtime_s": 1.0, "long_s": (1, 2, 3), "long_steps": 1,
+             "reps": 2, "train_batch": 2, "train_steps": 3, "world_n": 4},
+}
+TEXT_TOKENS = 24  # a typical caption's MiniLM tokens
+
+
+# ---------------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------------
+
+
+def machine(threads: int) -> dict:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    mem_gb = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1e6, 1)
+    except OSError:
+        pass
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "memory_gb": mem_gb,
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "torch": torch.__version__, "load_avg": load}
+
+
+# ---------------------------------------------------------------------------------
+# Memory of this process
+# ---------------------------------------------------------------------------------
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_mb() -> float | None:
+    kb = _status_kb("VmRSS")
+    return None if kb is None else round(kb / 1024, 1)
+
+
+def peak_rss_mb() -> float:
+    kb = _status_kb("VmHWM")
+    if kb is None:  # not Linux: the process's lifetime peak
+        import resource
+
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // (1024 if sys.platform == "darwin" else 1)
+    return round(kb / 1024, 1)
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak-RSS window (Linux >= 4.0); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------
+# 1. Generation (run in a child process)
+# ---------------------------------------------------------------------------------
+
+
+def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, str]:
+    """The weights folder to load and what they are: the given path, the shipped weights,
+    or the preset with random weights written to `folder`."""
+    import torch
+
+    from kinora.dit import DiT, save_dit
+    from kinora.pipeline import DEFAULT_DIT, WEIGHTS_DIR
+    from kinora.presets import get_preset
+    from kinora.vae import VideoVAE, load_vae, save_vae
+
+    if model:
+        path = Path(model)
+        if not path.exists():
+            raise KinoraError(f"no model weights at {path}")
+        return path, str(path)
+    if preset == "small" and (WEIGHTS_DIR / DEFAULT_DIT).exists():
+        return WEIGHTS_DIR, "shipped"
+    p = get_preset(preset)
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    vae_src = [WEIGHTS_DIR / f"vae-{p.vae_name}.safetensors",
+               Path(__file__).resolve().parent.parent / "checkpoints" / "vae" / f"vae-{p.vae_name}.safetensors"]
+    vae_src = next((v for v in vae_src if v.exists()), None)
+    if vae_src is not None and load_vae(vae_src).cfg == p.vae:
+        shutil.copy(vae_src, folder / f"vae-{p.vae_name}.safetensors")
+    else:
+        save_vae(VideoVAE(p.vae), folder / f"vae-{p.vae_name}.safetensors")
+    meta = {"preset": p.name, "vae_name": p.vae_name}
+    if preset == "tiny":
+        meta["train_args"] = {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}
+    save_dit(folder / DEFAULT_DIT, DiT(p.dit), meta)
+    return folder, f"random {preset} preset (shipped weights not found)"
+
+
+def generation_runs(cfg: dict) -> dict:
+    """Load the pipeline, time the real-time clip twice and each long clip; memory per run."""
+    import torch
+
+    from kinora.pipeline import KinoraPipeline
+
+    torch.set_num_threads(cfg["threads"])
+    isolated = reset_peak_rss()
+    t0 = time.perf_counter()
+    pipe = KinoraPipeline.from_pretrained(cfg["model"])
+    load_s = time.perf_counter() - t0
+    size, fps = cfg["size"], pipe.default_fps
+    prompt = "a small red ball rolls left. a large blue cube falls. the camera is static."
+
+    def gen(seconds: float, steps: int | None) -> tuple[float, int]:
+        n = max(1, int(round(seconds * fps)))
+        t = time.perf_counter()
+        out = pipe(prompt, num_frames=n, height=size, width=size, num_inference_steps=steps,
+                   generator=torch.Generator().manual_seed(0))
+        assert out.frames[0].shape[0] == n
+        return time.perf_counter() - t, n
+
+    first_s, n = gen(cfg["realtime_s"], None)
+    warm_s, n = gen(cfg["realtime_s"], None)
+    rt = {"video_s": cfg["realtime_s"], "fps": fps, "size": f"{size}x{size}", "frames": n,
+          "steps": pipe.preset.sample.steps, "load_s": round(load_s, 3), "first_call_s": round(first_s, 3),
+          "wall_s": round(warm_s, 3), "frames_per_s": round(n / warm_s, 2),
+          "realtime_factor": round(cfg["realtime_s"] / warm_s, 3), "window": pipe.window}
+    base_rss = rss_mb()
+    long = {}
+    for s in cfg["long_s"]:
+        reset_peak_rss()
+        wall, n = gen(float(s), cfg["long_steps"])
+        peak = peak_rss_mb()
+        long[str(s)] = {"frames": n, "steps": cfg["long_steps"] or pipe.preset.sample.steps, "wall_s": round(wall, 3),
+                        "peak_rss_mb": peak, "rss_growth_mb": round(peak - (base_rss or 0.0), 1)}
+    return {"realtime": rt, "long_video": long, "rss_after_load_mb": base_rss, "memory_isolated": isolated}
+
+
+def run_child(cfg: dict, timeout: float = 1800) -> dict:
+    """generation_runs(cfg) in a fresh Python process; its last stdout line is the JSON."""
+    cmd = [sys.executable, "-m", "kinora.bench", "--child", json.dumps(cfg)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise KinoraError(f"the generation benchmark took over {timeout:.0f} s; try --quick") from None
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise KinoraError(f"the generation benchmark failed: {last}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------
+# 2. Our DiT against diffusers' Wan transformer
+# ---------------------------------------------------------------------------------
+
+
+def _best_ms(fn, reps: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return round(best * 1000, 3)
+
+
+def wan_like(cfg):
+    """diffusers' WanTransformer3DModel with our DiT's sizes (random weights)."""
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=tuple(cfg.patch), num_attention_heads=cfg.heads, attention_head_dim=cfg.head_dim,
+        in_channels=cfg.in_channels, out_channels=cfg.latent_channels, text_dim=cfg.text_dim, freq_dim=256,
+        ffn_dim=int(cfg.width * cfg.mlp_ratio), num_layers=cfg.depth, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=1024)
+
+
+def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
+    import torch
+
+    from kinora.dit import DiT
+    from kinora.pipeline import latent_frames
+    from kinora.presets import get_preset
+
+    cfg = get_preset(preset).dit
+    torch.manual_seed(0)
+    ours = DiT(cfg).eval()
+    F, h = latent_frames(int(round(seconds * 8))), size // 8
+    pt, ph, pw = cfg.patch
+    B = 2  # one classifier-free-guidance step
+    x = torch.randn(B, cfg.latent_channels, F, h, h)
+    text = torch.randn(B, TEXT_TOKENS, cfg.text_dim)
+    cond = {"text": text, "text_mask": torch.ones(B, TEXT_TOKENS, dtype=torch.bool)}
+    t = torch.rand(B)
+    out = {"preset": preset, "tokens": (F // pt) * (h // ph) * (h // pw), "latent": [cfg.latent_channels, F, h, h],
+           "batch": B, "width": cfg.width, "depth": cfg.depth, "heads": cfg.heads,
+           "ours_params_M": round(ours.num_params() / 1e6, 3)}
+    with torch.inference_mode():
+        out["ours_ms"] = _best_ms(lambda: ours(x, t, cond), reps)
+        try:
+            wan = wan_like(cfg).eval()
+        except ImportError:
+            out["wan_ms"] = None
+            out["note"] = "diffusers is not installed: pip install 'kinora[bench]'"
+            return out
+        # Wan takes the noisy latents with the conditioning channels already stacked
+        # (we give it the same [x, known * mask, mask] width) and timesteps in [0, 1000].
+        xw = torch.randn(B, cfg.in_channels, F, h, h)
+        out["wan_params_M"] = round(sum(p.numel() for p in wan.parameters()) / 1e6, 3)
+        out["wan_ms"] = _best_ms(lambda: wan(hidden_states=xw, timestep=t * 1000, encoder_hidden_states=text,
+                                             return_dict=False), reps)
+    import diffusers
+
+    out["diffusers"] = diffusers.__version__
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# 3. Training throughput against the matrix-multiply peak
+# ---------------------------------------------------------------------------------
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    ms = _best_ms(lambda: torch.mm(a, b), reps, warmup=1)
+    return round(2 * n**3 / (ms / 1000) / 1e9, 2)
+
+
+def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, folder: Path) -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from kinora.dit import DiT
+    from kinora.flow import flow_loss
+    from kinora.pipeline import latent_frames
+    from kinora.presets import get_preset
+    from kinora.train import Bucket, LatentData, TextBank, TrainSettings, read_log, run
+
+    p = get_preset(preset)
+    cfg = p.dit
+    g = torch.Generator().manual_seed(0)
+    frames = int(round(seconds * 8)) + 1
+    F, h = latent_frames(frames), size // 8
+    n = max(batch, 8)
+    caps = [[f"clip {i}"] for i in range(n)]
+    texts = ["", *[c[0] for c in caps]]
+    bank = TextBank.from_states(texts, [torch.randn(TEXT_TOKENS, cfg.text_dim, generator=g) for _ in texts])
+    data = LatentData([Bucket(torch.randn(n, cfg.latent_channels, F, h, h, generator=g).half(), caps,
+                              source="bench")], bank)
+    s = TrainSettings.from_preset(preset, str(folder), synthetic=True, quiet=True, batch_size=batch, steps=steps,
+                                  log_every=1, ckpt_every=10**9, warmup_steps=0, max_frames=1 + 4 * (F - 1),
+                                  width=size, height=size)
+    t0 = time.perf_counter()
+    run(s, data=data)
+    total = time.perf_counter() - t0
+    log = read_log(folder / "log.jsonl")
+    per_step = sorted(r["sec_per_step"] for r in log[1:]) or [log[-1]["sec_per_step"]]
+    sec = per_step[len(per_step) // 2]  # median, first (warm-up) step dropped
+    # FLOPs of one step's forward and backward on the same shapes.
+    torch.manual_seed(0)
+    model = DiT(cfg).train()
+    x0 = torch.randn(batch, cfg.latent_channels, F, h, h)
+    cond = {"text": torch.randn(batch, TEXT_TOKENS, cfg.text_dim),
+            "text_mask": torch.ones(batch, TEXT_TOKENS, dtype=torch.bool),
+            "mask": torch.zeros(batch, 1, F, h, h)}
+    with FlopCounterMode(display=False) as fc:
+        loss = flow_loss(model, x0, cond, torch.rand(batch), torch.randn_like(x0))
+        loss.backward()
+    flops = fc.get_total_flops()
+    pt, ph, pw = cfg.patch
+    return {"preset": preset, "batch": batch, "steps": steps, "tokens": (F // pt) * (h // ph) * (h // pw),
+            "sec_per_step": round(sec, 4), "samples_per_s": round(batch / sec, 3),
+            "flops_per_step": int(flops), "achieved_gflops": round(flops / sec / 1e9, 3),
+            "run_s": round(total, 2)}
+
+
+# ---------------------------------------------------------------------------------
+# 4. The data engine
+# ---------------------------------------------------------------------------------
+
+
+def bench_world(n: int, folder: Path, workers: int | None = None) -> dict:
+    from kinora.world.dataset import write_dataset
+    from kinora.world.spec import SpecDistribution
+
+    dist = SpecDistribution(duration=(2.0, 2.0), fps=8, width=64, height=64)
+    workers = workers or os.cpu_count() or 1
+    index = write_dataset(folder, n, seed=0, dist=dist, workers=workers, clips=False, progress=False)
+    return {"clips": n, "frames": int(2.0 * dist.fps),
+            "size": "64x64", "workers": workers, "seconds": index["seconds"], "clips_per_s": index["clips_per_s"],
+            "writes": "training shards only (no per-clip MP4)"}
+
+
+# ---------------------------------------------------------------------------------
+# The whole bench
+# ---------------------------------------------------------------------------------
+
+
+def run_bench(mode: str = "full", model: str | None = None, threads: int | None = None,
+              progress: bool = True) -> dict:
+    import torch
+    from tqdm import tqdm
+
+    if mode not in MODES:
+        raise KinoraError(f"unknown bench mode {mode!r}; use one of {', '.join(MODES)}")
+    m = MODES[mode]
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    t_start = time.perf_counter()
+    result: dict = {"mode": mode, "machine": machine(threads), "notes": []}
+    stages = ["generation", "dit", "train", "world"]
+    bar = tqdm(total=len(stages), desc="bench", unit="stage", disable=None if progress else True)
+    with tempfile.TemporaryDirectory(prefix="kinora-bench-") as tmp:
+        tmp = Path(tmp)
+        weights, what = prepare_model(m["preset"], model, tmp / "weights")
+        result["model"] = {"name": f"kinora-{m['preset']}", "weights": what}
+        cfg = {"model": str(weights), "threads": threads, "size": m["size"], "realtime_s": m["realtime_s"],
+               "long_s": list(m["long_s"]), "long_steps": m["long_steps"]}
+        bar.set_postfix_str("generation")
+        if mode == "tiny":
+            gen = generation_runs(cfg)  # seconds matter more than isolation here
+            result["notes"].append("tiny: generation measured in the bench's own process")
+        else:
+            gen = run_child(cfg)
+        if not gen["memory_isolated"]:
+            result["notes"].append("peak RSS could not be reset between lengths: each peak is the process's so far")
+        bar.update(1)
+        rt = gen["realtime"]
+        result["realtime"] = rt
+        result["realtime_factor"] = rt["realtime_factor"]
+        result["load_s"] = rt["load_s"]
+        lv = dict(gen["long_video"])
+        lo, hi = str(min(m["long_s"])), str(max(m["long_s"]))
+        lv.update({"shortest": int(lo), "longest": int(hi),
+                   "time_ratio": round(lv[hi]["wall_s"] / lv[lo]["wall_s"], 3),
+                   # linear time with 10 % slack: 6.6 for 60 s against 10 s
+                   "time_ratio_target": round(1.1 * int(hi) / int(lo), 2),
+                   "memory_ratio": round(lv[hi]["peak_rss_mb"] / lv[lo]["peak_rss_mb"], 3),
+                   "rss_after_load_mb": gen["rss_after_load_mb"]})
+        result["long_video"] = lv
+        if m["long_steps"]:
+            result["notes"].append(f"{mode}: long videos sampled with {m['long_steps']} steps instead of the "
+                                   f"default {rt['steps']} (time per step is the same at every length)")
+        bar.set_postfix_str("dit")
+        result["dit"] = bench_dit(m["preset"], m["size"], m["realtime_s"], m["reps"])
+        d = result["dit"]
+        result["dit_step_ratio_vs_diffusers"] = round(d["ours_ms"] / d["wan_ms"], 3) if d.get("wan_ms") else None
+        bar.update(1)
+        bar.set_postfix_str("train")
+        tr = bench_train(m["preset"], m["size"], m["realtime_s"], m["train_batch"], m["train_steps"], tmp / "train")
+        tr["matmul_gflops"] = matmul_peak_gflops(512 if mode == "tiny" else 2048)
+        result["train"] = tr
+        result["train_fraction_of_matmul_peak"] = round(tr["achieved_gflops"] / tr["matmul_gflops"], 4)
+        bar.update(1)
+        bar.set_postfix_str("world")
+        result["world"] = bench_world(m["world_n"], tmp / "world", workers=1 if mode == "tiny" else None)
+        result["world_clips_per_s"] = result["world"]["clips_per_s"]
+        bar.update(1)
+    bar.close()
+    result["targets"] = {"realtime_factor": ">= 2", "load_s": "<= 3", "long_video_time_ratio": "<= 6.6 (60 s / 10 s)",
+                         "long_video_memory_ratio": "<= 1.15", "dit_step_ratio_vs_diffusers": "<= 1",
+                         "world_clips_per_s": ">= 20"}
+    result["wall_s"] = round(time.perf_counter() - t_start, 2)
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(generation_runs(json.loads(sys.argv[2]))), flush=True)
+    else:
+        print("usage: kinora bench [--quick | --tiny] [--json]", file=sys.stderr)
+        sys.exit(2)
