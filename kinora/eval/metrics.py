@@ -67,15 +67,47 @@ import numpy as np
 from kinora.verify.analyzer import (
     SHAPE_NAMES,
     Analysis,
+    CameraMotion,
     _hue,
+    analyze,
+    classify_pixels,
     compare,
     expected_direction,
+    label_components,
     significant_tracks,
 )
 from kinora.world.spec import ShotSpec
 
 HUE_BINS, SAT_BINS = 24, 4
 DIMENSIONS = ("color", "shape", "count", "motion", "camera")
+# A frame of the micro-world holds at most 6 objects; its colour regions, specks
+# included, stay far below this (per 64x64 frame). An untrained or broken generator
+# makes coloured noise with thousands of regions, which no analysis can read (and on
+# which the analyzer's region merging, quadratic in regions per frame, never ends).
+MAX_REGIONS = 48
+
+
+# ---------------------------------------------------------------------------------
+# The analyzer, guarded against noise
+# ---------------------------------------------------------------------------------
+
+
+def analyze_clip(frames: np.ndarray, fps: float) -> tuple[Analysis, str | None]:
+    """`analyze(frames)`, or an empty analysis and the reason when the clip is noise.
+
+    An unreadable clip shows no object and no camera move ("unknown"): every object of
+    its spec counts as missing, and `clip_metrics` scores it as failing every dimension."""
+    T, H, W, _ = frames.shape
+    raw = label_components(classify_pixels(frames))  # (T, H, W), -1 = no colour
+    limit = MAX_REGIONS * H * W / 4096
+    for f in range(T):
+        n = len(np.unique(raw[f][raw[f] >= 0]))
+        if n > limit:
+            empty = Analysis(width=W, height=H, num_frames=T, fps=float(fps), detections=[[] for _ in range(T)],
+                             tracks=[], camera=CameraMotion("unknown", (0.0, 0.0), 1.0, 0.0, []),
+                             labels=np.full((T, H, W), -1, np.int16))
+            return empty, f"unreadable: frame {f} has {n} colour regions (noise); a frame of the world has a few"
+    return analyze(frames, fps), None
 
 
 # ---------------------------------------------------------------------------------
@@ -145,20 +177,40 @@ class ClipMetrics:
     issues: list[str] = field(default_factory=list)
     tracks: int = 0
     camera: str = "static"
+    readable: bool = True  # False: noise the analyzer cannot read (see analyze_clip)
 
     def summary(self) -> dict:
         return {"objects": self.n_objects, "tracks": self.tracks, "color": self.color_ok, "shape": self.shape_ok,
                 "motion": f"{self.motion_ok}/{self.motion_checked}", "count_ok": self.count_ok,
                 "camera": self.camera, "camera_ok": self.camera_ok, "permanent": self.permanent,
-                "dynamic": self.dynamic,
+                "dynamic": self.dynamic, "readable": self.readable,
                 "consistency": None if self.consistency is None else round(self.consistency, 4),
                 "smoothness": None if self.smoothness is None else round(self.smoothness, 4),
                 "issues": self.issues}
 
 
-def clip_metrics(frames: np.ndarray, spec: ShotSpec, analysis: Analysis) -> ClipMetrics:
-    """Measure one clip (frames (T, H, W, 3) uint8 and the analysis of them) against spec."""
+def _pixel_smoothness(frames: np.ndarray) -> float:
+    if len(frames) < 3:
+        return 1.0
+    x = frames.astype(np.float32)
+    return float(1.0 - np.abs(x[1:-1] - 0.5 * (x[:-2] + x[2:])).mean() / 255.0)
+
+
+def clip_metrics(frames: np.ndarray, spec: ShotSpec, analysis: Analysis, unreadable: str | None = None) -> ClipMetrics:
+    """Measure one clip (frames (T, H, W, 3) uint8 and the analysis of them) against spec.
+
+    `unreadable` (the reason from `analyze_clip`) marks noise: it fails alignment and
+    permanence, scores 0 for consistency, smoothness and drift, and counts as dynamic."""
     T, H, W, _ = frames.shape
+    if unreadable is not None:
+        n = len(spec.objects)
+        zeros = [0.0] * (T - 1)
+        return ClipMetrics(n_objects=n, color_ok=0, shape_ok=0, motion_ok=0,
+                           motion_checked=sum(expected_direction(spec, o.id) is not None for o in spec.objects),
+                           count_ok=n == 0, camera_ok=False, permanent=False, dynamic=True, consistency=0.0,
+                           smoothness=0.0, smoothness_pixel=_pixel_smoothness(frames), drift_color=zeros,
+                           drift_size=zeros, drift_count=zeros, issues=[unreadable], tracks=0, camera="unknown",
+                           readable=False)
     px = 64.0 / H  # to pixels of a 64-high frame
     report = compare(analysis, spec)
     sig = significant_tracks(analysis)
@@ -219,11 +271,7 @@ def clip_metrics(frames: np.ndarray, spec: ShotSpec, analysis: Analysis) -> Clip
             e = float(np.hypot(*(np.asarray(b[1].centroid) - mid))) / math.sqrt(max(b[1].area, 1))
             scores.append(max(0.0, 1.0 - e))
     smoothness = float(np.mean(scores)) if scores else None
-    if T >= 3:
-        x = frames.astype(np.float32)
-        smoothness_pixel = float(1.0 - np.abs(x[1:-1] - 0.5 * (x[:-2] + x[2:])).mean() / 255.0)
-    else:
-        smoothness_pixel = 1.0
+    smoothness_pixel = _pixel_smoothness(frames)
 
     # --- dynamic degree ---
     dynamic = analysis.camera.motion != "static" or any(t.direction != "still" or t.bounces for t in sig)
@@ -324,5 +372,6 @@ def summarize(clips: list[ClipMetrics], reference: list[ClipMetrics] | None = No
         "smoothness": _mean(c.smoothness for c in clips),
         "smoothness_pixel": _mean(c.smoothness_pixel for c in clips),
         "dynamic_degree": round(_ratio(sum(c.dynamic for c in clips), len(clips)), 4),
+        "readable": round(_ratio(sum(c.readable for c in clips), len(clips)), 4),
         "drift": drift,
     }

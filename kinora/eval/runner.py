@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kinora.eval.backends import Backend, simulate_case
-from kinora.eval.metrics import DIMENSIONS, ClipMetrics, alignment, clip_metrics, summarize
+from kinora.eval.metrics import DIMENSIONS, ClipMetrics, alignment, analyze_clip, clip_metrics, summarize
 from kinora.eval.physics import CONTEXT_FRAMES, is_physics_case, physics_case, summarize_physics
 from kinora.eval.suite import Case
 
@@ -47,7 +47,6 @@ def evaluate(backend: Backend, cases: list[Case], physics_n: int | None = None, 
     from tqdm import tqdm
 
     from kinora.plan.parse import parse
-    from kinora.verify.analyzer import analyze
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
@@ -64,12 +63,12 @@ def evaluate(backend: Backend, cases: list[Case], physics_n: int | None = None, 
         T = num_frames or case.spec.num_frames
         truth = simulate_case(case, T)
         spec = truth.spec
-        t_analysis = analyze(truth.frames, spec.fps)
-        ref = clip_metrics(truth.frames, spec, t_analysis)
+        t_analysis, why = analyze_clip(truth.frames, spec.fps)
+        ref = clip_metrics(truth.frames, spec, t_analysis, why)
         tg = time.perf_counter()
         frames = backend.generate(case, T, case.seed)
         gen_s += time.perf_counter() - tg
-        m = ref if backend.name == "simulator" else clip_metrics(frames, spec, analyze(frames, spec.fps))
+        m = ref if backend.name == "simulator" else clip_metrics(frames, spec, *analyze_clip(frames, spec.fps))
         clips.append(m)
         truths.append(ref)
         per_lang.setdefault(case.language, []).append(m)
@@ -110,6 +109,7 @@ def evaluate(backend: Backend, cases: list[Case], physics_n: int | None = None, 
         "smoothness": s["smoothness"],
         "smoothness_pixel": s["smoothness_pixel"],
         "dynamic_degree": s["dynamic_degree"],
+        "readable": s["readable"],
         "drift": s["drift"],
         "simulator": {"alignment": ref["alignment"], "permanence": ref["permanence"],
                       "consistency": ref["consistency"], "smoothness": ref["smoothness"],

@@ -1,0 +1,122 @@
+"""`kinora eval` end to end on 2-3 short prompts: the simulator oracle scores high, a frozen
+frame scores low on physics and motion, a tiny random pipeline goes through, every field exists."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kinora.cli import main
+from kinora.dit import DiT, save_dit
+from kinora.eval.backends import FrozenBackend, KinoraBackend, SimulatorBackend, simulate_case
+from kinora.eval.metrics import analyze_clip, bhattacharyya, color_histogram
+from kinora.eval.physics import compare_continuations
+from kinora.eval.runner import evaluate, weakest
+from kinora.eval.suite import read_suite, subset
+from kinora.pipeline import KinoraPipeline
+from kinora.presets import get_preset
+from kinora.vae import VideoVAE, save_vae
+
+TOP = ["alignment", "permanence", "physics", "consistency", "smoothness", "dynamic_degree", "drift"]
+
+
+def check_fields(s):
+    for k in TOP:
+        assert k in s, k
+    for k in ("color", "shape", "count", "motion", "camera", "overall"):
+        assert 0.0 <= s["alignment"][k] <= 1.0
+    assert "score" in s["physics"]
+    assert {"score", "color", "size", "count", "gaps_s"} <= set(s["drift"])
+    assert 0.0 <= s["permanence"] <= 1.0 and 0.0 <= s["dynamic_degree"] <= 1.0
+    json.dumps(s)  # plain JSON all the way down
+
+
+@pytest.fixture(scope="module")
+def cases():
+    # Two seconds (16 frames) is enough to exercise every metric quickly.
+    return [c.with_duration(2.0) for c in subset(read_suite(), 3)]
+
+
+def test_simulator_oracle_scores_high(cases):
+    s = evaluate(SimulatorBackend(), cases, physics_n=1, progress=False).summary
+    check_fields(s)
+    a = s["alignment"]
+    assert a["color"] == a["shape"] == a["count"] == a["camera"] == 1.0
+    assert s["permanence"] == 1.0
+    assert s["physics"]["cases"] == 1 and s["physics"]["score"] == 1.0
+    assert s["physics"]["frozen_score"] < 0.5  # the metric tells a still frame from physics
+    assert s["drift"]["score"] == 1.0
+    assert s["consistency"] > 0.9 and s["smoothness"] > 0.9
+    assert s["planning"] == 1.0
+    assert len(weakest(s)) == 3
+
+
+def test_frozen_frame_does_not_move(cases):
+    s = evaluate(FrozenBackend(), cases, physics_n=1, progress=False).summary
+    check_fields(s)
+    assert s["dynamic_degree"] == 0.0
+    assert s["alignment"]["motion"] < s["simulator"]["alignment"]["motion"]  # still objects are still right
+    assert s["physics"]["score"] < 0.5
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe(tmp_path_factory):
+    d = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    p = get_preset("tiny")
+    save_vae(VideoVAE(p.vae), d / "vae-tiny.safetensors")
+    meta = {"preset": "tiny", "vae_name": "tiny",
+            "train_args": {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}}
+    save_dit(d / "dit-small-ema.safetensors", DiT(p.dit), meta)
+    return d
+
+
+def test_tiny_random_pipeline_goes_through(tiny_pipe, cases):
+    backend = KinoraBackend(KinoraPipeline.from_pretrained(tiny_pipe), steps=1)
+    r = evaluate(backend, cases[:2], physics_n=1, num_frames=9, progress=False)
+    s = r.summary
+    check_fields(s)
+    assert s["backend"]["model"] == "kinora-tiny"
+    assert s["suite"]["frames"] == 9 and len(r.samples) == 2
+    assert r.samples[0]["frames"].shape == (9, 64, 64, 3)
+    # Random weights make coloured noise: unreadable, and scored as failing, never skipped.
+    assert s["readable"] < 1.0 and s["alignment"]["color"] < 0.5
+
+
+def test_noise_is_unreadable_quickly():
+    noise = np.random.default_rng(0).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8)
+    a, why = analyze_clip(noise, 8)
+    assert why and "noise" in why and a.tracks == [] and a.camera.motion == "unknown"
+
+
+def test_metric_pieces():
+    px = np.array([[220, 20, 20], [200, 30, 30], [20, 20, 220]], np.uint8)
+    h = color_histogram(px)
+    assert h.sum() == pytest.approx(1.0) and bhattacharyya(h, h) == pytest.approx(1.0)
+    assert bhattacharyya(color_histogram(px[:2]), color_histogram(px[2:])) == pytest.approx(0.0)
+    case = read_suite()[0].with_duration(1.0)
+    clip = simulate_case(case)
+    a, _ = analyze_clip(clip.frames, 8)
+    same = compare_continuations(a, a, 3, [o.color for o in case.spec.objects])
+    assert same == {"spatial_iou": 1.0, "spatiotemporal_iou": 1.0, "mask_mse": 0.0, "trajectory_error_px": 0.0}
+
+
+def test_cli_eval_json_and_files(tmp_path, capsys):
+    out = tmp_path / "ev"
+    code = main(["eval", "--backend", "simulator", "--n", "2", "--seconds", "1", "--json", "--out", str(out)])
+    s = json.loads(capsys.readouterr().out)
+    assert code == 0
+    check_fields(s)
+    assert s["suite"]["cases"] == 2 and s["suite"]["languages"] == {"en": 1, "zh": 1}
+    for name in ("report.md", "eval.json", "dimensions.png", "drift.png", "samples.png"):
+        assert (out / name).stat().st_size > 0
+    assert "| alignment: colour |" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_cli_eval_bad_options(capsys):
+    assert main(["eval", "--backend", "simulator", "--steps", "3"]) == 2
+    assert "only apply to --backend kinora" in capsys.readouterr().err
+    assert main(["eval", "--backend", "simulator", "--n", "0"]) == 2
+    assert main(["eval", "--suite", "/nonexistent/suite.jsonl"]) == 2
+    assert "not found" in capsys.readouterr().err

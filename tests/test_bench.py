@@ -1,0 +1,35 @@
+"""`kinora bench --tiny`: every field of the JSON exists and is sane, the table renders."""
+
+import importlib.util
+import json
+
+from kinora.cli import main
+
+
+def test_bench_tiny_has_every_field(tmp_path, capsys):
+    code = main(["bench", "--tiny", "--threads", "1", "--json", "--out", str(tmp_path)])
+    r = json.loads(capsys.readouterr().out)
+    assert code == 0
+    for k in ("realtime_factor", "long_video", "dit_step_ratio_vs_diffusers", "train_fraction_of_matmul_peak",
+              "world_clips_per_s", "load_s", "machine"):
+        assert k in r, k
+    assert r["realtime_factor"] > 0 and r["load_s"] > 0
+    lv = r["long_video"]
+    for s in ("1", "2", "3"):
+        assert lv[s]["wall_s"] > 0 and lv[s]["peak_rss_mb"] > 0 and lv[s]["frames"] == 8 * int(s)
+    assert lv["time_ratio"] > 0 and lv["memory_ratio"] > 0
+    assert 0 < r["train_fraction_of_matmul_peak"] < 1.5
+    assert r["train"]["flops_per_step"] > 0 and r["train"]["samples_per_s"] > 0
+    assert r["world_clips_per_s"] > 0
+    assert r["machine"]["cores"] >= 1 and r["machine"]["torch"]
+    if importlib.util.find_spec("diffusers") is not None:
+        assert r["dit_step_ratio_vs_diffusers"] > 0
+    else:
+        assert r["dit_step_ratio_vs_diffusers"] is None and "diffusers" in r["dit"]["note"]
+    md = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "real-time factor" in md and "cores" in md
+
+
+def test_bench_bad_threads(capsys):
+    assert main(["bench", "--tiny", "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
