@@ -1,16 +1,20 @@
 """Fit the analyzer's shape classifier on simulated clips; writes shape_weights.json.
 
-    python -m kinora.verify.fit_shapes              # the shipped weights (about 4 min on 2 cores)
+    python -m kinora.verify.fit_shapes              # the shipped weights (about 5 min on 2 cores)
     python -m kinora.verify.fit_shapes --n 200      # a quick look
 
 Training clips come from `random_spec` with seeds TRAIN_SEED0 + i, far from the
 held-out validation seeds (>= 10_000_000, see kinora.verify.validate). Every
-detection that overlaps one ground-truth object (occlusion < 0.1, not cut by the frame
-border) becomes a sample labelled with that object's shape. A quarter of the clips are
+detection that lies on one ground-truth object (not cut by the frame border, at most
+70 % hidden) becomes a sample labelled with that object's shape; the features include
+how much of its outline touches another object, so partly hidden views, which look
+flat-sided, are learnt as such rather than read as cylinders. A quarter of the clips are
 128x128 and a third go through H.264 (crf 16 or 23) and back, so the classifier sees
 what files and generated videos look like. The model is softmax regression on top of
-one small ReLU layer, trained full-batch with Adam in numpy; clips are split 85/15
-into train and test, and the test accuracy is printed and stored with the weights.
+one layer of 16 ReLU units, trained full-batch with Adam in numpy (plain softmax
+regression, --hidden 0, reaches 98.2 % on unoccluded test views against 99.3 %). Clips
+are split 85/15 into train and test; the test accuracy, on unoccluded and on partly
+hidden views, is printed and stored with the weights.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from kinora.errors import KinoraError
 from kinora.verify.analyzer import SHAPE_NAMES, WEIGHTS_PATH, detect
 
 TRAIN_SEED0 = 5_000_000  # validation uses >= 10_000_000; the world's datasets start at 0
+MAX_OCCLUSION = 0.7  # partly hidden views are samples too, so the classifier learns to doubt them
 
 
 def h264_roundtrip(frames: np.ndarray, fps: int, crf: int = 16) -> np.ndarray:
@@ -40,7 +45,7 @@ def h264_roundtrip(frames: np.ndarray, fps: int, crf: int = 16) -> np.ndarray:
     return out[:, : frames.shape[1], : frames.shape[2]]
 
 
-def _clip_samples(i: int) -> tuple[list[np.ndarray], list[int]]:
+def _clip_samples(i: int) -> tuple[list[np.ndarray], list[int], list[float]]:
     from kinora.world.sim import simulate
     from kinora.world.spec import SpecDistribution, random_spec
 
@@ -50,13 +55,13 @@ def _clip_samples(i: int) -> tuple[list[np.ndarray], list[int]]:
     try:
         spec = random_spec(TRAIN_SEED0 + i, dist)
     except KinoraError:  # a crowded draw that cannot be laid out
-        return [], []
+        return [], [], []
     clip = simulate(spec, isolated=True)
     frames = clip.frames
     if rng.random() < 1 / 3:
         frames = h264_roundtrip(frames, spec.fps, crf=int(rng.choice([16, 23])))
-    dets, labels, feats = detect(frames)
-    xs, ys = [], []
+    dets, labels, feats = detect(frames, classify=False)
+    xs, ys, occ = [], [], []
     h, w = frames.shape[1:3]
     for f, fd in enumerate(dets):
         truth = clip.truth["frames"][f]["objects"]
@@ -66,30 +71,32 @@ def _clip_samples(i: int) -> tuple[list[np.ndarray], list[int]]:
             overlap = np.bincount(clip.seg[f][labels[f] == d.index].astype(np.int64) + 1, minlength=len(truth) + 1)[1:]
             j = int(overlap.argmax())
             o = truth[j]
-            if overlap[j] < 0.8 * d.area or o["occlusion"] >= 0.1:
+            if overlap[j] < 0.8 * d.area or o["occlusion"] >= MAX_OCCLUSION:
                 continue
             x0, y0, x1, y1 = o["bbox"]
             if x0 == 0 or y0 == 0 or x1 == w or y1 == h:
                 continue
             xs.append(x)
             ys.append(SHAPE_NAMES.index(spec.objects[j].shape))
-    return xs, ys
+            occ.append(o["occlusion"])
+    return xs, ys, occ
 
 
-def collect(n: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features X (N, F), labels y (N,), clip index g (N,) from n training clips."""
+def collect(n: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features X (N, F), labels y (N,), clip index g (N,), occlusion o (N,) from n training clips."""
     from tqdm import tqdm
 
-    X, y, g = [], [], []
+    X, y, g, o = [], [], [], []
     with Pool(workers) as pool:
-        for i, (xs, ys) in enumerate(tqdm(pool.imap(_clip_samples, range(n), chunksize=4), total=n, desc="clips")):
+        for i, (xs, ys, occ) in enumerate(tqdm(pool.imap(_clip_samples, range(n), chunksize=4), total=n, desc="clips")):
             X += xs
             y += ys
             g += [i] * len(ys)
-    return np.stack(X), np.asarray(y), np.asarray(g)
+            o += occ
+    return np.stack(X), np.asarray(y), np.asarray(g), np.asarray(o)
 
 
-def fit(X: np.ndarray, y: np.ndarray, hidden: int = 0, steps: int = 1500, lr: float = 0.01,
+def fit(X: np.ndarray, y: np.ndarray, hidden: int = 16, steps: int = 2000, lr: float = 0.01,
         l2: float = 1e-4, seed: int = 0) -> dict:
     """Softmax regression on one ReLU layer (hidden=0: plain softmax regression), Adam."""
     rng = np.random.default_rng(seed)
@@ -141,9 +148,9 @@ def predict(model: dict, X: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1500, help="training clips (default 1500)")
-    ap.add_argument("--hidden", type=int, default=0, help="hidden ReLU units (default 0: softmax regression; 32 overfits)")
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--n", type=int, default=600, help="training clips (default 600)")
+    ap.add_argument("--hidden", type=int, default=16, help="hidden ReLU units (default 16; 0: softmax regression)")
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default=str(WEIGHTS_PATH))
     ap.add_argument("--cache", help="save / reuse the collected features in this .npz")
@@ -151,22 +158,28 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     if args.cache and os.path.exists(args.cache):
         d = np.load(args.cache)
-        X, y, g = d["X"], d["y"], d["g"]
+        X, y, g, o = d["X"], d["y"], d["g"], d["o"]
     else:
-        X, y, g = collect(args.n, args.workers)
+        X, y, g, o = collect(args.n, args.workers)
         if args.cache:
-            np.savez(args.cache, X=X, y=y, g=g)
+            np.savez(args.cache, X=X, y=y, g=g, o=o)
     test = (g % 100) >= 85
-    print(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape) in {time.time() - t0:.0f} s")
+    clean = o < 0.1
+    print(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape, {int(clean.sum())} unoccluded) "
+          f"in {time.time() - t0:.0f} s")
     model = fit(X[~test], y[~test], hidden=args.hidden, steps=args.steps)
-    acc_tr = float((predict(model, X[~test]) == y[~test]).mean())
-    acc_te = float((predict(model, X[test]) == y[test]).mean())
-    print(f"frame-level shape accuracy: train {acc_tr:.3f}  test {acc_te:.3f}")
+    acc_tr = float((predict(model, X[~test & clean]) == y[~test & clean]).mean())
+    acc_te = float((predict(model, X[test & clean]) == y[test & clean]).mean())
+    acc_occ = float((predict(model, X[test & ~clean]) == y[test & ~clean]).mean())
+    print(f"frame-level shape accuracy, unoccluded: train {acc_tr:.3f}  test {acc_te:.3f}; "
+          f"partly hidden (test): {acc_occ:.3f}")
     model = fit(X, y, hidden=args.hidden, steps=args.steps)  # the shipped model sees every clip
     out = {k: np.round(v, 5).tolist() for k, v in model.items()}
     out["info"] = {"train_clips": args.n, "seed0": TRAIN_SEED0, "hidden": args.hidden, "steps": args.steps,
                    "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
-                   "command": "python -m kinora.verify.fit_shapes" + (f" --n {args.n}" if args.n != 1500 else "")}
+                   "test_accuracy_frame_occluded": round(acc_occ, 4), "max_occlusion": MAX_OCCLUSION,
+                   "command": "python -m kinora.verify.fit_shapes" + (f" --n {args.n}" if args.n != 600 else "")
+                   + (f" --hidden {args.hidden}" if args.hidden != 16 else "") + (f" --steps {args.steps}" if args.steps != 2000 else "")}
     with open(args.out, "w") as fh:
         json.dump(out, fh, separators=(",", ":"))
     print(f"wrote {args.out}")
