@@ -144,10 +144,14 @@ class Analysis:
     camera: CameraMotion
     labels: np.ndarray  # (T, H, W) int16: Detection.index, -1 = no object
 
-    def unexplained(self) -> list[dict]:
-        """Appearances and vanishings without cause (object permanence failures)."""
+    def unexplained(self, min_frames: int = 2) -> list[dict]:
+        """Appearances and vanishings without cause (object permanence failures) of
+        tracks seen in at least `min_frames` frames (a blob in one frame of a compressed
+        64x64 video is more often a colour artefact than an object)."""
         out = []
         for tr in self.tracks:
+            if len(tr.frames) < min_frames:
+                continue
             if tr.appear.get("cause") == "none":
                 out.append({"track": tr.id, "color": tr.color, "event": "appeared", "frame": tr.appear["frame"]})
             if tr.vanish.get("cause") == "none":
@@ -184,6 +188,15 @@ def classify_pixels(frames: np.ndarray) -> np.ndarray:
         d = np.abs(hue[:, None] - PALETTE_HUES.astype(np.float32))
         cls[idx] = np.minimum(d, 360 - d).argmin(1)
     return cls
+
+
+def _hue_between(c: int, c1: int, c2: int) -> bool:
+    """Does palette colour c lie on the shorter hue arc from c1 to c2?"""
+    def dist(a, b):
+        d = abs(PALETTE_HUES[a] - PALETTE_HUES[b]) % 360
+        return min(d, 360 - d)
+
+    return c not in (c1, c2) and abs(dist(c1, c) + dist(c, c2) - dist(c1, c2)) < 1.0
 
 
 def label_components(cls: np.ndarray) -> np.ndarray:
@@ -421,19 +434,19 @@ def _components(frames: np.ndarray):
     # break off. A speck touching a component at least twice its size joins it when of
     # the same colour and is dropped otherwise.
     # A strip of mixed hue where two objects overlap is larger: up to three times that,
-    # about two pixels thick (one chroma block) and touching two bigger components of
-    # two other colours, it is dropped too.
+    # touching two bigger components of two other colours whose hues it lies between
+    # (cyan and purple mix to blue), it is dropped too; a small object of another hue
+    # peeking out between two others is kept.
     dropped = np.zeros(n, bool)
     for a in np.nonzero(area < 3 * SPECK_AREA * s * s)[0]:
-        others = set()
+        speck = area[a] < SPECK_AREA * s * s
+        others: set[int] = set()
         for b in np.nonzero(frame_of == frame_of[a])[0]:
             if b == a or area[b] < 2 * area[a]:
                 continue
-            gx = max(x0[a], x0[b]) - min(x1[a], x1[b])
-            gy = max(y0[a], y0[b]) - min(y1[a], y1[b])
-            if max(gx, gy) > 1:
+            if max(max(x0[a], x0[b]) - min(x1[a], x1[b]), max(y0[a], y0[b]) - min(y1[a], y1[b])) > 1:
                 continue
-            if area[a] < SPECK_AREA * s * s:
+            if speck:
                 if klass[b] == klass[a]:
                     parent[find(a)] = find(b)
                 else:
@@ -441,9 +454,14 @@ def _components(frames: np.ndarray):
                 break
             if klass[b] != klass[a]:
                 others.add(int(klass[b]))
-        thin = area[a] <= 2.0 * s * max(x1[a] - x0[a], y1[a] - y0[a])  # about two pixels thick
-        if len(others) >= 2 and thin:
+        if any(_hue_between(int(klass[a]), c1, c2) for c1, c2 in itertools.combinations(others, 2)):
             dropped[a] = True
+        if speck and not dropped[a] and find(a) == a:
+            # A speck of an object's colour broken off it (a chroma block a pixel or two away).
+            for b in np.nonzero((frame_of == frame_of[a]) & (klass == klass[a]) & (area >= 4 * area[a]))[0]:
+                if max(max(x0[a], x0[b]) - min(x1[a], x1[b]), max(y0[a], y0[b]) - min(y1[a], y1[b])) <= 3 * s:
+                    parent[find(a)] = find(b)
+                    break
     roots = np.array([find(a) for a in range(n)])
     uroots, rinv = np.unique(roots, return_inverse=True)
     m = len(uroots)
@@ -839,7 +857,8 @@ def link_tracks(dets: list[list[Detection]], params: np.ndarray, w: int, h: int)
                 size = math.sqrt(max(last.area, d.area))
                 dist = math.hypot(d.centroid[0] - px, d.centroid[1] - py)
                 if dist <= 4 * s + 1.2 * size + 3 * s * (f - lf - 1):
-                    cands.append((dist / (size + 1) + 0.5 * (f - lf - 1), ti, di))
+                    change = abs(math.log(d.area / last.area))  # objects keep their size from frame to frame
+                    cands.append((dist / (size + 1) + 0.5 * change + 0.5 * (f - lf - 1), ti, di))
         taken_t, taken_d = set(), set()
         for _, ti, di in sorted(cands):
             if ti in taken_t or di in taken_d:
