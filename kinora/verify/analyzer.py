@@ -9,25 +9,31 @@ same steps, each a plain function:
    the world's white light, so it keeps the hue.
 2. components: 4-connected regions of one colour class, labelled for the whole clip at
    once by min-label propagation with pointer jumping (pure numpy). Pieces of one
-   object cut in two by a thin occluder are merged; specks are dropped.
-3. detections: colour, centroid, area, box, and a shape (sphere / cube / cylinder)
-   from a small softmax classifier over hand-made features of the silhouette and its
-   shading (`shape_weights.json`, fitted on simulated clips by
-   `python -m kinora.verify.fit_shapes`).
+   object cut in two by a thin occluder are merged. H.264 stores colour per 2x2 block,
+   which leaves specks and, where two objects meet, strips of a mixed hue (cyan and
+   purple make blue): specks rejoin the object they broke off or are dropped, strips
+   whose hue lies between their two neighbours' are dropped.
+3. detections: colour, centroid, area, box, how much of the outline touches another
+   object, and a shape (sphere / cube / cylinder) from a small classifier (16 ReLU
+   units, softmax) over hand-made features of the silhouette and its shading
+   (`shape_weights.json`, fitted on simulated clips by `python -m kinora.verify.fit_shapes`).
 4. camera: block matching of the floor texture (object and sky pixels masked out)
-   between consecutive frames, an affine flow field fitted per frame pair, and from the
+   between consecutive frames, by masked SSD through FFT cross-correlation, and per
+   frame pair the 8-parameter motion of a plane fitted to the blocks. From the
    accumulated translation, divergence (zoom scale) and vertical shear (the parallax
    of an orbit: near floor and far floor move in opposite directions) one of
    static / pan / orbit / zoom.
-5. tracks: detections linked frame to frame (same colour, nearest predicted centroid),
-   broken tracks of one colour re-joined; each track gets a consensus shape, a net
-   direction relative to the floor (left/right/up/down/toward/away/still; toward and
-   away from the change of apparent size), bounces (down-up turns of its height),
-   the frame it stops, and how it appeared and vanished (clip start or end, frame
-   edge, behind another object, or without cause).
+5. tracks: detections linked frame to frame (same colour, nearest predicted centroid,
+   similar size), broken tracks of one colour re-joined; each track gets a consensus
+   shape (views cut by the border or partly hidden count less), a net direction
+   relative to the floor under it (left/right/up/down/toward/away/still; toward and
+   away also from the change of apparent size), bounces (down-up turns of its
+   height), the frame it stops, and how it appeared and vanished (clip start or end,
+   frame edge, behind another object, or without cause).
 6. `compare(analysis, spec)`: the video against a ShotSpec, as a `Report` of missing,
-   extra, wrong-colour, wrong-shape, wrong-count, wrong-motion and wrong-camera
-   issues, per-dimension scores and a pass flag.
+   extra, wrong-colour, wrong-shape, wrong-count, wrong-motion, wrong-camera and
+   unexplained (appeared / vanished without cause) issues, per-dimension scores and
+   a pass flag.
 
 Verification against a known spec is the strong position that VBench-style object /
 colour / count / motion checks approximate with learned detectors; here the world's
@@ -61,6 +67,7 @@ SKY_VALUE = 230  # unsaturated and brighter than this = sky (no texture to match
 MIN_AREA = 4.0  # a detection has at least this many pixels (at 64 high)
 SPECK_AREA = 10.0  # smaller components next to a bigger one are compression artefacts
 MERGE_GAP = 2.0  # two pieces of one colour this close, with another object between, are one
+MAX_PIECES = 48  # a frame with more components than this is noise: no merging or speck passes
 SEARCH_X, SEARCH_Y = 5, 3  # block matching search range per frame pair (working resolution)
 BLOCK = 12  # block size for the floor flow (working resolution): 5 x 5 blocks at 64 x 64
 STILL_DIFF = 1.0  # mean |grey difference| of the floor below which a frame pair has not moved
@@ -129,7 +136,7 @@ class CameraMotion:
     motion: str  # one of kinora.world.spec.CAMERA_MOTIONS
     translation: tuple[float, float]  # accumulated floor shift at the frame centre (pixels)
     scale: float  # accumulated zoom factor (> 1: zoom in)
-    shear: float  # accumulated d(u)/d(y) * height: > 0 when the far floor moves right (orbit right)
+    shear: float  # accumulated d(u)/d(y) * height: < 0 when the near floor moves left (orbit right)
     per_frame: list[list[float]] = field(default_factory=list)  # [tx, ty, log scale, shear] per pair
 
 
@@ -376,10 +383,13 @@ def shape_probabilities(feats: np.ndarray) -> np.ndarray:
 
 
 def _components(frames: np.ndarray):
-    """Per-frame component tables after speck removal and occlusion-split merging.
+    """Per-frame components after occlusion-split merging and speck removal.
 
-    Returns (labels (T, H, W) int16 with per-frame indices, list per frame of dicts with
-    class, pixel count, sums and box)."""
+    Returns (cls (T, H, W) int8 pixel classes, labels (T, H, W) int16 with per-frame
+    component indices, per frame a list of dicts with class, area, centroid and box).
+    The pairwise passes only look at components of at least MIN_AREA pixels, and skip
+    a frame with more than MAX_PIECES of them (noise, not a scene: no object there
+    needs mending)."""
     t, h, w, _ = frames.shape
     s = h / 64.0
     cls = classify_pixels(frames)
@@ -411,8 +421,11 @@ def _components(frames: np.ndarray):
         return a
 
     gap = MERGE_GAP * s
+    big = area >= MIN_AREA * s * s
+    pieces = np.bincount(frame_of[big], minlength=t)
+    candidate = big & (pieces[frame_of] <= MAX_PIECES)
     for f in range(t):
-        ids = np.nonzero(frame_of == f)[0]
+        ids = np.nonzero((frame_of == f) & candidate)[0]
         if len(ids) < 2:
             continue
         for a, b in itertools.combinations(ids, 2):
@@ -438,10 +451,10 @@ def _components(frames: np.ndarray):
     # (cyan and purple mix to blue), it is dropped too; a small object of another hue
     # peeking out between two others is kept.
     dropped = np.zeros(n, bool)
-    for a in np.nonzero(area < 3 * SPECK_AREA * s * s)[0]:
+    for a in np.nonzero(candidate & (area < 3 * SPECK_AREA * s * s))[0]:
         speck = area[a] < SPECK_AREA * s * s
         others: set[int] = set()
-        for b in np.nonzero(frame_of == frame_of[a])[0]:
+        for b in np.nonzero((frame_of == frame_of[a]) & candidate)[0]:
             if b == a or area[b] < 2 * area[a]:
                 continue
             if max(max(x0[a], x0[b]) - min(x1[a], x1[b]), max(y0[a], y0[b]) - min(y1[a], y1[b])) > 1:
@@ -458,7 +471,7 @@ def _components(frames: np.ndarray):
             dropped[a] = True
         if speck and not dropped[a] and find(a) == a:
             # A speck of an object's colour broken off it (a chroma block a pixel or two away).
-            for b in np.nonzero((frame_of == frame_of[a]) & (klass == klass[a]) & (area >= 4 * area[a]))[0]:
+            for b in np.nonzero((frame_of == frame_of[a]) & candidate & (klass == klass[a]) & (area >= 4 * area[a]))[0]:
                 if max(max(x0[a], x0[b]) - min(x1[a], x1[b]), max(y0[a], y0[b]) - min(y1[a], y1[b])) <= 3 * s:
                     parent[find(a)] = find(b)
                     break
@@ -520,7 +533,8 @@ def _contact(labels: np.ndarray) -> np.ndarray:
     return (n_touch / np.maximum(n_edge, 1)).reshape(t, k)
 
 
-def detect(frames: np.ndarray, classify: bool = True) -> tuple[list[list[Detection]], np.ndarray, list[list[np.ndarray]]]:
+def detect(frames: np.ndarray,
+           classify: bool = True) -> tuple[list[list[Detection]], np.ndarray, list[list[np.ndarray]]]:
     """Find the objects in every frame: (detections per frame, labels (T, H, W), features).
     classify=False skips the shape classifier (uniform probabilities), for fitting it."""
     t, h, w, _ = frames.shape
@@ -589,7 +603,9 @@ def _match_blocks(ga: np.ndarray, va: np.ndarray, gb: np.ndarray, vb: np.ndarray
     p = len(ga)
     v0f = va.astype(np.float32)
     g0 = (ga - 128.0).astype(np.float32)  # smaller sums, less cancellation in float32
-    blk = lambda a: a[:, oy:oy + nby * by, ox:ox + nbx * bx].reshape(p, nby, by, nbx, bx).transpose(0, 1, 3, 2, 4)  # noqa: E731
+    def blk(a):  # (P, nby, nbx, by, bx) blocks of frame t
+        return a[:, oy:oy + nby * by, ox:ox + nbx * bx].reshape(p, nby, by, nbx, bx).transpose(0, 1, 3, 2, 4)
+
     v1f = np.pad(vb.astype(np.float32), ((0, 0), (sy, sy), (sx, sx)))
     g1 = np.pad((gb - 128.0).astype(np.float32), ((0, 0), (sy, sy), (sx, sx)))
     rh, rw = by + 2 * sy, bx + 2 * sx
@@ -699,6 +715,8 @@ def fit_floor_motion(flow: np.ndarray, ok: np.ndarray, centres: np.ndarray, w: i
     fit (aliasing on the periodic checker). Fewer than 8 blocks: affine (c = 0); fewer
     than 4: the median translation; none: zeros. Returns (P, 8) [a0 a1 a2 b0 b1 b2 c1 c2]."""
     p = flow.shape[0]
+    if p == 0:
+        return np.zeros((0, 8))
     x = ((centres[..., 0] + 0.5 - w / 2) / h).reshape(-1)
     y = ((centres[..., 1] + 0.5 - h / 2) / h).reshape(-1)
     z, o = np.zeros_like(x), np.ones_like(x)
@@ -835,6 +853,9 @@ def link_tracks(dets: list[list[Detection]], params: np.ndarray, w: int, h: int)
     s = h / 64.0
     tracks: list[list[tuple[int, int]]] = []
     for f, fd in enumerate(dets):
+        by_color: dict[str, list[int]] = {}
+        for di, d in enumerate(fd):
+            by_color.setdefault(d.color, []).append(di)
         cands = []
         for ti, tr in enumerate(tracks):
             lf, li = tr[-1]
@@ -851,9 +872,8 @@ def link_tracks(dets: list[list[Detection]], params: np.ndarray, w: int, h: int)
             cu, cv = _floor_shift(params, lf, f, last, w, h)
             px = last.centroid[0] + cu + vx * (f - lf)
             py = last.centroid[1] + cv + vy * (f - lf)
-            for di, d in enumerate(fd):
-                if d.color != last.color:
-                    continue
+            for di in by_color.get(last.color, ()):
+                d = fd[di]
                 size = math.sqrt(max(last.area, d.area))
                 dist = math.hypot(d.centroid[0] - px, d.centroid[1] - py)
                 if dist <= 4 * s + 1.2 * size + 3 * s * (f - lf - 1):
@@ -906,19 +926,15 @@ def _cause(dets: list[list[Detection]], f: int, d: Detection, nbr_frame: int | N
     return "none"
 
 
-def _touching(d: Detection, dets: list[list[Detection]]) -> bool:
-    """Touching another object, which may be in front of d and hide part of it."""
-    return any(o is not d and _gap(o.bbox, d.bbox) <= 1 for o in dets[d.frame])
-
-
 def _log_size_change(ds: list[Detection], frames: list[int], dets: list[list[Detection]], params: np.ndarray,
                      w: int, h: int) -> float:
     """log(apparent area at the end / at the start) with the zoom removed, from whole
-    views only (not cut by the border, not touching another object) (mean of the first two and the last two). An object cut by the top or
+    views only (not cut by the border, not touching another object; mean of the first
+    two and of the last two). An object cut by the top or
     bottom border keeps its width, so 2 log(width) stands in when too few views are
     whole. 0 when neither works."""
-    log_zoom = np.concatenate([[0.0], np.cumsum((params[:, 1] + params[:, 5]) / (2 * h))]) if len(params) else np.zeros(1)
-    free = [not _touching(d, dets) for d in ds]
+    log_zoom = np.concatenate([[0.0], np.cumsum((params[:, 1] + params[:, 5]) / (2 * h))])
+    free = [d.contact == 0 for d in ds]  # touching nothing that may hide part of it
     whole = [k for k, d in enumerate(ds) if free[k] and not d.at_edge]
     measure = lambda k: math.log(ds[k].area)  # noqa: E731
     if len(whole) < 2 or whole[-1] - whole[0] < 2:
@@ -967,14 +983,15 @@ def summarize_track(tid: int, members: list[tuple[int, int]], dets: list[list[De
     stop = _stop_frame(frames, pos, size, s, ds[-1].at_edge, num_frames)
     f_first, f_last = frames[0], frames[-1]
     appear = {"frame": f_first, "cause": "start" if f_first == 0 else _cause(dets, f_first, ds[0], f_first - 1, s)}
-    vanish = {"frame": f_last, "cause": "end" if f_last == num_frames - 1 else _cause(dets, f_last, ds[-1], f_last + 1, s)}
+    vanish = {"frame": f_last,
+              "cause": "end" if f_last == num_frames - 1 else _cause(dets, f_last, ds[-1], f_last + 1, s)}
     hidden = []
     for (fa, da), (fb, db) in zip(zip(frames, ds), zip(frames[1:], ds[1:])):
         if fb - fa > 1:
             c1, c2 = _cause(dets, fa, da, fa + 1, s), _cause(dets, fb, db, fb - 1, s)
             hidden.append({"from": fa + 1, "to": fb - 1, "cause": c1 if c1 != "none" else c2})
-    return Track(id=tid, color=ds[0].color, shape=shape, shape_probs={n: round(float(q), 4) for n, q in zip(SHAPE_NAMES, p)},
-                 size=round(size, 3),
+    return Track(id=tid, color=ds[0].color, shape=shape,
+                 shape_probs={n: round(float(q), 4) for n, q in zip(SHAPE_NAMES, p)}, size=round(size, 3),
                  frames=frames, detections=[i for _, i in members], direction=direction,
                  displacement=(round(dx, 3), round(dy, 3)), log_area_change=round(la, 4), bounces=bounces,
                  stop_frame=stop, appear=appear, vanish=vanish, hidden=hidden)
@@ -1254,8 +1271,8 @@ def compare(analysis: Analysis, spec: ShotSpec, check_permanence: bool = True) -
         sig = {t.id for t in tracks}
         for u in analysis.unexplained():
             if u["track"] in sig:
-                issues.append(Issue("unexplained", f"the {u['color']} object {u['event']} without cause at frame {u['frame']}",
-                                    None, u["track"]))
+                msg = f"the {u['color']} object {u['event']} without cause at frame {u['frame']}"
+                issues.append(Issue("unexplained", msg, None, u["track"]))
     n = max(len(objs), 1)
     scores = {
         "color": n_color / n if objs else float(not tracks),

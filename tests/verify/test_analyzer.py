@@ -95,13 +95,15 @@ def test_still_object_is_still():
 
 
 def test_rolling_ball_goes_right():
-    a = analyze(simulate(_shot(dict(shape="sphere", color="red", size="large", motion="roll", direction="right"))).frames)
+    spec = _shot(dict(shape="sphere", color="red", size="large", motion="roll", direction="right"))
+    a = analyze(simulate(spec).frames)
     [tr] = a.tracks
     assert tr.direction == "right" and tr.displacement[0] > 5 and tr.color == "red" and tr.shape == "sphere"
 
 
 def test_falling_rubber_ball_bounces():
-    a = analyze(simulate(_shot(dict(shape="sphere", color="blue", size="large", material="rubber", motion="fall"))).frames)
+    spec = _shot(dict(shape="sphere", color="blue", size="large", material="rubber", motion="fall"))
+    a = analyze(simulate(spec).frames)
     [tr] = a.tracks
     assert tr.direction == "down"
     assert len(tr.bounces) >= 1
@@ -165,3 +167,11 @@ def test_bad_frames_are_one_line_errors():
         analyze(np.zeros((2, 8, 8, 3), np.float32))
     with pytest.raises(KinoraError, match="shape"):
         analyze(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_odd_inputs_give_empty_or_noisy_analyses_not_errors():
+    rng = np.random.default_rng(0)
+    assert analyze(np.zeros((1, 64, 64, 3), np.uint8)).tracks == []
+    assert analyze(np.full((2, 8, 8, 3), 128, np.uint8)).camera.motion == "static"
+    a = analyze(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))  # noise: many blobs, no crash
+    assert a.labels.shape == (4, 32, 32) and len(a.detections) == 4
