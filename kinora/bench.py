@@ -2,7 +2,7 @@
 measured side by side in one run on the machine it runs on.
 
     kinora bench                 # the full run (a few minutes on 2 cores)
-    kinora bench --quick         # about a minute: 5, 15 and 30 s long videos with 1 sampling step
+    kinora bench --quick         # about a minute: the long videos with 1 sampling step
     kinora bench --json          # one JSON object on stdout
     kinora bench --tiny          # seconds: tiny random models, for tests and CI
 
@@ -49,7 +49,7 @@ MODES = {
     # dit reps, train batch and steps, data-engine clips
     "full": {"preset": "small", "size": 64, "realtime_s": 4.0, "long_s": (10, 30, 60), "long_steps": None,
              "reps": 10, "train_batch": 16, "train_steps": 6, "world_n": 160},
-    "quick": {"preset": "small", "size": 64, "realtime_s": 4.0, "long_s": (5, 15, 30), "long_steps": 1,
+    "quick": {"preset": "small", "size": 64, "realtime_s": 4.0, "long_s": (10, 30, 60), "long_steps": 1,
               "reps": 5, "train_batch": 4, "train_steps": 3, "world_n": 40},
     "tiny": {"preset": "tiny", "size": 32, "realtime_s": 1.0, "long_s": (1, 2, 3), "long_steps": 1,
              "reps": 2, "train_batch": 2, "train_steps": 3, "world_n": 4},
@@ -164,6 +164,20 @@ def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, s
     return folder, f"random {preset} preset (shipped weights not found)"
 
 
+def count_windows(T: int, window: int, context: int = 9) -> int:
+    """How many windows the pipeline samples for T frames (mirrors KinoraPipeline._long)."""
+    window = max(5, window)
+    if T <= window:
+        return 1
+    context = max(1, min(context, window - 4))
+    n, done = 0, 0
+    while done < T:
+        start = max(0, done - context) if done else 0
+        done = min(T, start + window)
+        n += 1
+    return n
+
+
 def generation_runs(cfg: dict) -> dict:
     """Load the pipeline, time the real-time clip twice and each long clip; memory per run."""
     import torch
@@ -198,7 +212,8 @@ def generation_runs(cfg: dict) -> dict:
         reset_peak_rss()
         wall, n = gen(float(s), cfg["long_steps"])
         peak = peak_rss_mb()
-        long[str(s)] = {"frames": n, "steps": cfg["long_steps"] or pipe.preset.sample.steps, "wall_s": round(wall, 3),
+        long[str(s)] = {"frames": n, "windows": count_windows(n, pipe.window),
+                        "steps": cfg["long_steps"] or pipe.preset.sample.steps, "wall_s": round(wall, 3),
                         "peak_rss_mb": peak, "rss_growth_mb": round(peak - (base_rss or 0.0), 1)}
     return {"realtime": rt, "long_video": long, "rss_after_load_mb": base_rss, "memory_isolated": isolated}
 
@@ -221,15 +236,19 @@ def run_child(cfg: dict, timeout: float = 1800) -> dict:
 # ---------------------------------------------------------------------------------
 
 
-def _best_ms(fn, reps: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    best = float("inf")
+def _best_ms(fns: list, reps: int, warmup: int = 2) -> list[float]:
+    """Best wall time (ms) of each function, the functions taking turns so that a change
+    in the machine's load hits them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    best = [float("inf")] * len(fns)
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return round(best * 1000, 3)
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return [round(b * 1000, 3) for b in best]
 
 
 def wan_like(cfg):
@@ -263,23 +282,25 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
     out = {"preset": preset, "tokens": (F // pt) * (h // ph) * (h // pw), "latent": [cfg.latent_channels, F, h, h],
            "batch": B, "width": cfg.width, "depth": cfg.depth, "heads": cfg.heads,
            "ours_params_M": round(ours.num_params() / 1e6, 3)}
-    with torch.inference_mode():
-        out["ours_ms"] = _best_ms(lambda: ours(x, t, cond), reps)
-        try:
-            wan = wan_like(cfg).eval()
-        except ImportError:
-            out["wan_ms"] = None
-            out["note"] = "diffusers is not installed: pip install 'kinora[bench]'"
-            return out
-        # Wan takes the noisy latents with the conditioning channels already stacked
-        # (we give it the same [x, known * mask, mask] width) and timesteps in [0, 1000].
-        xw = torch.randn(B, cfg.in_channels, F, h, h)
-        out["wan_params_M"] = round(sum(p.numel() for p in wan.parameters()) / 1e6, 3)
-        out["wan_ms"] = _best_ms(lambda: wan(hidden_states=xw, timestep=t * 1000, encoder_hidden_states=text,
-                                             return_dict=False), reps)
-    import diffusers
+    try:
+        import diffusers
 
+        wan = wan_like(cfg).eval()
+    except ImportError:
+        with torch.inference_mode():
+            out["ours_ms"] = _best_ms([lambda: ours(x, t, cond)], reps)[0]
+        out["wan_ms"] = None
+        out["note"] = "diffusers is not installed: pip install 'kinora[bench]'"
+        return out
+    # Wan takes the noisy latents with the conditioning channels already stacked (the
+    # same width as our [x, known * mask, mask]) and timesteps in [0, 1000].
+    xw = torch.randn(B, cfg.in_channels, F, h, h)
+    out["wan_params_M"] = round(sum(p.numel() for p in wan.parameters()) / 1e6, 3)
     out["diffusers"] = diffusers.__version__
+    with torch.inference_mode():
+        out["ours_ms"], out["wan_ms"] = _best_ms(
+            [lambda: ours(x, t, cond),
+             lambda: wan(hidden_states=xw, timestep=t * 1000, encoder_hidden_states=text, return_dict=False)], reps)
     return out
 
 
@@ -292,7 +313,7 @@ def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
     import torch
 
     a, b = torch.randn(n, n), torch.randn(n, n)
-    ms = _best_ms(lambda: torch.mm(a, b), reps, warmup=1)
+    ms = _best_ms([lambda: torch.mm(a, b)], reps, warmup=1)[0]
     return round(2 * n**3 / (ms / 1000) / 1e9, 2)
 
 
@@ -374,7 +395,7 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
     if mode not in MODES:
         raise KinoraError(f"unknown bench mode {mode!r}; use one of {', '.join(MODES)}")
     m = MODES[mode]
-    threads = threads or torch.get_num_threads()
+    threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     t_start = time.perf_counter()
     result: dict = {"mode": mode, "machine": machine(threads), "notes": []}

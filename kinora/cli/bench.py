@@ -12,7 +12,7 @@ from kinora.errors import KinoraError
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and memory on this machine (generation, DiT, training, data)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="about a minute: 5, 15 and 30 s long videos with 1 sampling step")
+    size.add_argument("--quick", action="store_true", help="about a minute: the long videos with 1 sampling step")
     size.add_argument("--tiny", action="store_true", help="seconds: tiny random models (tests, CI)")
     p.add_argument("--model", default=None, help="DiT weights folder or file (default: the shipped model)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")

@@ -29,7 +29,9 @@ def register(sub) -> None:
     p.add_argument("--context-frames", type=int, default=None, help="frames given for physics (default 5)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: the numbers then do not depend on the machine's cores, "
+                        "and a busy machine is not oversubscribed)")
     p.add_argument("--out", default=None, help="folder for report.md, eval.json and plots (default: out/eval/BACKEND)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=run)
@@ -45,10 +47,9 @@ def run(args) -> int:
     from kinora.eval.suite import read_suite, subset
     from kinora.io.atomic import write_json_atomic, write_text_atomic
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise KinoraError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    if args.threads < 1:
+        raise KinoraError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     for name in ("n", "physics_n", "steps"):
         v = getattr(args, name)
         if v is not None and v < (0 if name == "physics_n" else 1):

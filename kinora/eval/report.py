@@ -97,7 +97,8 @@ def bench_markdown(r: dict) -> str:
     base = lv.get(str(min(int(k) for k in lv if k.isdigit()))) if any(k.isdigit() for k in lv) else None
     for k in sorted((k for k in lv if k.isdigit()), key=int):
         v = lv[k]
-        lines.append(f"| {k} s of video ({v['frames']} frames, {v['steps']} steps) | {v['wall_s']} s, peak RSS "
+        lines.append(f"| {k} s of video ({v['frames']} frames, {v.get('windows', '?')} windows, {v['steps']} steps) | "
+                     f"{v['wall_s']} s, peak RSS "
                      f"{v['peak_rss_mb']} MB (+{v['rss_growth_mb']} MB over the loaded model) | |")
     if base and "time_ratio" in lv:
         lines.append(f"| long video: time {lv['longest']} s / {lv['shortest']} s | {lv['time_ratio']} | "

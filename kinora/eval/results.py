@@ -91,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=None, help="prompts (default: the whole suite, or 12 with --quick)")
     ap.add_argument("--model", default=None, help="DiT weights (default: the shipped ones, if present)")
     ap.add_argument("--no-bench", action="store_true", help="skip the bench")
+    ap.add_argument("--bench-threads", type=int, default=None, help="torch threads for the bench (default: all)")
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for RESULTS.md and results/ (default: docs)")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the evals (the bench uses all cores)")
     a = ap.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads)
     out = Path(a.out)
     res = out / "results"
     res.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json_atomic(res / "eval-frozen.json", rf.summary)
     bench = None
     if not a.no_bench:
-        bench = run_bench("quick" if a.quick else "full", model=a.model)
+        bench = run_bench("quick" if a.quick else "full", model=a.model, threads=a.bench_threads)
         write_json_atomic(res / "bench.json", bench)
 
     main_eval = model or rs.summary
