@@ -80,11 +80,13 @@ from kinora.world.spec import ShotSpec
 
 HUE_BINS, SAT_BINS = 24, 4
 DIMENSIONS = ("color", "shape", "count", "motion", "camera")
-# A frame of the micro-world holds at most 6 objects; its colour regions, specks
-# included, stay far below this (per 64x64 frame). An untrained or broken generator
-# makes coloured noise with thousands of regions, which no analysis can read (and on
-# which the analyzer's region merging, quadratic in regions per frame, never ends).
-MAX_REGIONS = 48
+# A frame of the micro-world holds at most 6 objects, so it shows a few colour regions
+# of MIN_REGION_AREA pixels or more (per 64x64 frame); an untrained or broken generator
+# makes coloured noise with dozens to thousands. Such a clip is scored as showing
+# nothing rather than analysed: noise holds every palette colour, and a match of the
+# prompt's colour by chance would be credit for nothing.
+MAX_REGIONS = 24
+MIN_REGION_AREA = 4
 
 
 # ---------------------------------------------------------------------------------
@@ -93,20 +95,25 @@ MAX_REGIONS = 48
 
 
 def analyze_clip(frames: np.ndarray, fps: float) -> tuple[Analysis, str | None]:
-    """`analyze(frames)`, or an empty analysis and the reason when the clip is noise.
+    """`analyze(frames)`, or an empty analysis and the reason when the clip is noise:
+    in the median frame, more than MAX_REGIONS colour regions of MIN_REGION_AREA pixels.
 
     An unreadable clip shows no object and no camera move ("unknown"): every object of
     its spec counts as missing, and `clip_metrics` scores it as failing every dimension."""
     T, H, W, _ = frames.shape
+    s2 = H * W / 4096
     raw = label_components(classify_pixels(frames))  # (T, H, W), -1 = no colour
-    limit = MAX_REGIONS * H * W / 4096
+    counts = []
     for f in range(T):
-        n = len(np.unique(raw[f][raw[f] >= 0]))
-        if n > limit:
-            empty = Analysis(width=W, height=H, num_frames=T, fps=float(fps), detections=[[] for _ in range(T)],
-                             tracks=[], camera=CameraMotion("unknown", (0.0, 0.0), 1.0, 0.0, []),
-                             labels=np.full((T, H, W), -1, np.int16))
-            return empty, f"unreadable: frame {f} has {n} colour regions (noise); a frame of the world has a few"
+        _, areas = np.unique(raw[f][raw[f] >= 0], return_counts=True)
+        counts.append(int((areas >= MIN_REGION_AREA * s2).sum()))
+    median = float(np.median(counts))
+    if median > MAX_REGIONS * s2:
+        empty = Analysis(width=W, height=H, num_frames=T, fps=float(fps), detections=[[] for _ in range(T)],
+                         tracks=[], camera=CameraMotion("unknown", (0.0, 0.0), 1.0, 0.0, []),
+                         labels=np.full((T, H, W), -1, np.int16))
+        return empty, (f"unreadable: the median frame has {median:g} colour regions (noise); "
+                       f"a frame of the world has a few")
     return analyze(frames, fps), None
 
 
