@@ -55,6 +55,12 @@ drift (long horizon): agreement between frame 0 and frame k for every gap k = 1 
   is compared with the same curve of the simulator's clips of the same prompts: the
   drift score of a dimension is min(1, sum_k model(k) / sum_k simulator(k)), and
   drift.score their mean.
+
+unreadable clips (`analyze_clip`): when the median frame holds more than MAX_REGIONS
+  colour regions of MIN_REGION_AREA pixels (noise, as from an untrained model), the
+  clip is not analysed but scored as showing nothing: every spec object missing, no
+  permanence, consistency, smoothness and drift 0, dynamic. `readable` is the share of
+  clips that were analysed.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="12 prompts and the quick bench")
     ap.add_argument("--n", type=int, default=None, help="prompts (default: the whole suite, or 12 with --quick)")
     ap.add_argument("--model", default=None, help="DiT weights (default: the shipped ones, if present)")
-    ap.add_argument("--no-bench", action="store_true", help="skip the bench")
+    ap.add_argument("--bench", choices=["full", "quick", "none"], default=None,
+                    help="which bench to run (default: full, or quick with --quick)")
     ap.add_argument("--bench-threads", type=int, default=None, help="torch threads for the bench (default: all)")
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for RESULTS.md and results/ (default: docs)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the evals (the bench uses all cores)")
@@ -116,14 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     rf = evaluate(FrozenBackend(), cases, physics_n=physics_n)
     write_json_atomic(res / "eval-frozen.json", rf.summary)
     bench = None
-    if not a.no_bench:
-        bench = run_bench("quick" if a.quick else "full", model=a.model, threads=a.bench_threads)
+    bench_mode = a.bench or ("quick" if a.quick else "full")
+    if bench_mode != "none":
+        bench = run_bench(bench_mode, model=a.model, threads=a.bench_threads)
         write_json_atomic(res / "bench.json", bench)
 
     main_eval = model or rs.summary
     prefix = "model-" if model else "simulator-"
     su = main_eval["suite"]
-    cmd = "python -m kinora.eval.results" + (" --quick" if a.quick else "") + (f" --n {a.n}" if a.n else "")
+    cmd = "python -m kinora.eval.results" + (" --quick" if a.quick else "") + (f" --n {a.n}" if a.n else "") + (
+        f" --bench {a.bench}" if a.bench else "")
     lines = ["# Kinora results", ""]
     if model is None:
         lines += ["> **The shipped model's weights were not in `kinora/weights/` when this page was made.** Every "
@@ -145,6 +148,19 @@ def main(argv: list[str] | None = None) -> int:
                   "metrics; where it is below 100 % the analyzer misreads true clips (mostly motion direction under "
                   "a moving camera and towards/away motion), and the frozen-frame column shows how far each metric "
                   "is from a video that never moves.", ""]
+    lines += ["How to read it:",
+              "- Alignment: the analyzer (`kinora/verify/analyzer.py`) reads each clip and `compare` matches it to "
+              "the prompt's ShotSpec; colour, shape and motion are pooled over objects (a missing object is wrong), "
+              "count and camera over clips. The simulator column is the ceiling these metrics allow: below 100 % "
+              "it is the analyzer misreading true clips.",
+              "- Physics: the model continues the simulator's first 5 frames of every static-camera prompt with a "
+              "mover; 100 % = as close to the truth as a second simulator run with objects moved by 2 mm and "
+              "speeds changed by 1 %. The frozen column repeats the last given frame.",
+              "- Consistency and smoothness are perfect for a video that never moves (as in VBench): read them "
+              "with dynamic degree, which should be near the simulator's.",
+              "- Drift: colour, size and count of frame k against frame 0, as a share of the same agreement in "
+              "the simulator's clips of the same prompts (objects leave the view and approach the camera there "
+              "too).", ""]
     for name in ("dimensions", "drift", "physics", "samples"):
         if (res / f"{prefix}{name}.png").exists():
             lines.append(f"![{name}](results/{prefix}{name}.png)")
