@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,7 @@ def test_compare_flags_colour_missing_extra():
     a = analyze(clip.frames)
     ok = compare(a, clip.spec)
     assert ok.passed, str(ok)
+    json.dumps(a.to_dict()), json.dumps(ok.to_dict())  # plain JSON all the way down
     wrong = ShotSpec.from_dict(clip.spec.to_dict())
     wrong.objects[0].color = "green"
     r = compare(a, wrong)
