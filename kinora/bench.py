@@ -399,6 +399,12 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
     torch.set_num_threads(threads)
     t_start = time.perf_counter()
     result: dict = {"mode": mode, "machine": machine(threads), "notes": []}
+    load = result["machine"]["load_avg"]
+    cores = result["machine"]["cores"] or 1
+    if load and load[0] > 0.5 * cores:
+        result["notes"].append(f"the machine was busy (load average {load[0]} on {cores} cores): every timing is "
+                               f"pessimistic" + ("; with other work running, --threads 1 avoids oversubscribing "
+                                                 "the cores" if threads > 1 else ""))
     stages = ["generation", "dit", "train", "world"]
     bar = tqdm(total=len(stages), desc="bench", unit="stage", disable=None if progress else True)
     with tempfile.TemporaryDirectory(prefix="kinora-bench-") as tmp:
