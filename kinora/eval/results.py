@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = "model-" if model else "simulator-"
     su = main_eval["suite"]
     cmd = "python -m kinora.eval.results" + (" --quick" if a.quick else "") + (f" --n {a.n}" if a.n else "") + (
-        f" --bench {a.bench}" if a.bench else "")
+        f" --bench {a.bench}" if a.bench else "") + (f" --bench-threads {a.bench_threads}" if a.bench_threads else "")
     lines = ["# Kinora results", ""]
     if model is None:
         lines += ["> **The shipped model's weights were not in `kinora/weights/` when this page was made.** Every "
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                   "spec: the oracle that calibrates the metrics) and a frozen-frame floor; the bench timed the "
                   "shipped architecture with random weights (speed does not depend on the weights' values). "
                   "Regenerate this page with `bash scripts/results.sh` once the weights land.", ""]
-    lines += [f"Made by `{cmd}` (or `bash scripts/results.sh`) at commit `{_git_commit()}` on "
+    lines += [f"Made by `{cmd}` at commit `{_git_commit()}` on "
               f"{datetime.date.today().isoformat()}: {su['cases']} held-out prompts of `kinora/eval/heldout.jsonl` "
               f"({', '.join(f'{v} {k}' for k, v in su['languages'].items())}), {su['frames']} frames at {su['fps']} fps, "
               f"{main_eval['physics'].get('cases', 0)} physics continuations. Definitions: `kinora/eval/metrics.py` and "
