@@ -74,7 +74,10 @@ def run(args) -> int:
     kw = {"model": args.model, "steps": args.steps, "guidance": args.guidance} if args.backend == "kinora" else {}
     if args.backend != "kinora" and (args.model or args.steps or args.guidance is not None):
         raise KinoraError("--model, --steps and --guidance only apply to --backend kinora")
-    backend = get_backend(args.backend, **kw)
+    try:
+        backend = get_backend(args.backend, **kw)
+    except KinoraError as e:
+        raise KinoraError(f"{e}; or calibrate the metrics on the simulator with --backend simulator") from None
 
     result = evaluate(backend, cases, physics_n=physics_n, context=context, num_frames=num_frames)
     out = Path(args.out or f"out/eval/{args.backend}")
