@@ -54,9 +54,9 @@ def _simulate_cached(spec_json: str):
 
 def simulate_case(case: Case, num_frames: int | None = None):
     """The simulator's clip of the case (cached: the metrics and the oracle share it)."""
-    spec = case if num_frames is None or num_frames == case.spec.num_frames else case.with_duration(
-        num_frames / case.spec.fps)
-    return _simulate_cached(spec.spec.to_json(indent=None))
+    if num_frames is not None and num_frames != case.spec.num_frames:
+        case = case.with_duration(num_frames / case.spec.fps)
+    return _simulate_cached(case.spec.to_json(indent=None))
 
 
 class SimulatorBackend(Backend):
