@@ -9,6 +9,8 @@
     python -m kinora.train_vae --preset tiny --out /tmp/vae-tiny --steps 20 --pool 8 --eval-clips 2
     # held-out PSNR of a checkpoint
     python -m kinora.train_vae --eval checkpoints/vae/vae-small.safetensors --eval-clips 64
+    # a run stopped between evaluations: ship and evaluate the EMA of its last saved state
+    python -m kinora.train_vae --out checkpoints/vae --export
 
 Data. Without --data, clips are simulated on the fly into an in-memory pool of
 several sizes (64x64 33-frame clips, plus 128x128 and non-square 17-frame clips); the
@@ -365,6 +367,31 @@ def save_shipped(ema: VideoVAE, pool: ClipPool, cfg: TrainConfig, out: Path) -> 
     return path
 
 
+def export_state(out: Path, eval_clips: int) -> dict:
+    """Write vae-<preset>.safetensors from OUT/train_state.pt's EMA and evaluate it.
+
+    For a run that was stopped between evaluations: the scaling factors are measured on
+    the run's `stat_clips` training clips, simulated afresh (seeds 0, 1, ...).
+    """
+    state_path = out / "train_state.pt"
+    if not state_path.exists():
+        raise KinoraError(f"no {state_path} to export from")
+    st = torch.load(state_path, weights_only=False)
+    cfg = TrainConfig(**{**st["train_config"], "buckets": [Bucket(**b) for b in st["train_config"]["buckets"]]})
+    ema = VideoVAE(VAEConfig(**st["model_config"]))
+    ema.load_state_dict(st["ema"])
+    pool = ClipPool(cfg, random.Random(0))
+    b = cfg.buckets[0]
+    pool.clips[(b.frames, b.height, b.width)] = [simulate_clip(s, b.width, b.height, b.frames) for s in range(cfg.stat_clips)]
+    path = save_shipped(ema, pool, cfg, out)
+    result = {"step": st["step"], **evaluate(load_vae(path), heldout_clips(eval_clips, out / "heldout-64x64.npz"))}
+    log_path = out / "log.jsonl"
+    if not any(r.get("step") == result["step"] and "psnr" in r for r in read_log(log_path)):
+        append_log(log_path, result)
+        plot_log(read_log(log_path), out / "loss.png")
+    return result
+
+
 def save_state(path: Path, model, ema, opt, step: int, pool: ClipPool, cfg: TrainConfig, rng: random.Random) -> None:
     from kinora.io.atomic import atomic_path
 
@@ -495,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--eval", metavar="CHECKPOINT", help="only measure held-out PSNR of this checkpoint")
+    p.add_argument("--export", action="store_true",
+                   help="write OUT/vae-PRESET.safetensors from OUT/train_state.pt's EMA, evaluate it, and stop")
     p.add_argument("--eval-size", default="64x64", help="WIDTHxHEIGHT of the held-out clips for --eval (33 frames)")
     args = p.parse_args(argv)
     try:
@@ -513,6 +542,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.out:
             p.error("--out is required")
+        if args.export:
+            torch.set_num_threads(args.threads)
+            print(json.dumps(export_state(Path(args.out), args.eval_clips)))
+            return 0
         if args.steps < 1:
             raise KinoraError(f"--steps must be at least 1, got {args.steps}")
         cfg = TrainConfig(preset=args.preset, steps=args.steps, lr=args.lr, eval_clips=args.eval_clips,

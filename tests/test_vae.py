@@ -187,3 +187,7 @@ def test_train_main_smoke(tmp_path):
                  "--eval-clips", "1", "--eval-every", "5", "--resume"]) == 0
     assert read_log(out / "log.jsonl")[-1]["step"] == 5
     assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["params"] > 0
+    # export: ship the EMA of the saved state without training
+    (out / "vae-tiny.safetensors").unlink()
+    assert main(["--out", str(out), "--export", "--eval-clips", "1"]) == 0
+    assert load_vae(out / "vae-tiny.safetensors").cfg.scaling_factor > 0
