@@ -1,0 +1,46 @@
+"""The shipped checkpoint in kinora/weights: it loads, and what it draws is what was asked."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from kinora.pipeline import DEFAULT_DIT, DEFAULT_VAE, WEIGHTS_DIR, KinoraPipeline
+from kinora.verify.analyzer import analyze
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    assert (WEIGHTS_DIR / DEFAULT_DIT).exists() and (WEIGHTS_DIR / DEFAULT_VAE).exists(), \
+        "the shipped weights must be committed in kinora/weights"
+    return KinoraPipeline.from_pretrained()
+
+
+def test_shipped_weights_fit_the_budget():
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors"))
+    assert total <= 50 * 1024 * 1024
+
+
+def test_shipped_model_trained_with_the_shipped_vae(pipe):
+    from kinora.train import file_hash
+
+    assert pipe.meta["vae_hash"] == file_hash(WEIGHTS_DIR / DEFAULT_VAE)
+
+
+@pytest.mark.parametrize("prompt, color", [("a red ball bounces on the floor", "red"),
+                                           ("一个蓝色的方块向右滑动", "blue")])
+def test_one_second_clip_shows_the_prompted_colour(pipe, prompt, color):
+    frames = pipe(prompt, num_frames=8, generator=torch.Generator().manual_seed(0)).frames[0]
+    assert frames.shape == (8, 64, 64, 3)
+    a = analyze(frames, fps=8)
+    seen = Counter(d.color for dets in a.detections for d in dets)
+    frames_with = sum(any(d.color == color for d in dets) for dets in a.detections)
+    assert frames_with >= 4, (color, seen)
+    assert seen.most_common(1)[0][0] == color, seen
+
+
+def test_same_seed_same_frames(pipe):
+    a = pipe("a green cylinder rolls left", num_frames=8, generator=torch.Generator().manual_seed(3)).frames[0]
+    b = pipe("a green cylinder rolls left", num_frames=8, generator=torch.Generator().manual_seed(3)).frames[0]
+    assert np.array_equal(a, b)
