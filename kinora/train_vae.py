@@ -47,7 +47,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from kinora.errors import KinoraError
 from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, save_vae

@@ -7,12 +7,6 @@ from kinora.dit import DiT, DiTConfig, apply_rope, load_dit, read_dit_metadata, 
 from kinora.errors import KinoraError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny_cfg(**kw) -> DiTConfig:

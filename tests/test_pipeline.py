@@ -4,23 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from kinora.dit import DiT, save_dit
 from kinora.errors import KinoraError
 from kinora.pipeline import KinoraPipeline, latent_known_mask
-from kinora.presets import get_preset
-from kinora.vae import VideoVAE, save_vae
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory):
-    d = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    p = get_preset("tiny")
-    save_vae(VideoVAE(p.vae), d / "vae-tiny.safetensors")
-    meta = {"preset": "tiny", "vae_name": "tiny",
-            "train_args": {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}}
-    save_dit(d / "dit-small-ema.safetensors", DiT(p.dit), meta)
-    return KinoraPipeline.from_pretrained(d)
+def pipe(tiny_weights):
+    return KinoraPipeline.from_pretrained(tiny_weights)
 
 
 def gen(pipe, seed=0, **kw):

@@ -11,12 +11,6 @@ from kinora.flow import TASKS, frames_mask
 from kinora.sampling import CFG, SAMPLERS, batch_cond, get_sigmas, sample_euler, sample_heun
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_sigmas():

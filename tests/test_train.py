@@ -14,12 +14,6 @@ from kinora.errors import KinoraError
 from kinora.train import TrainSettings, bucket_size, run, valid_frames
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def settings(out, **kw):

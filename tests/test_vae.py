@@ -9,12 +9,6 @@ from kinora.errors import KinoraError
 from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny_model(seed: int = 0) -> VideoVAE:

@@ -17,7 +17,6 @@ one-line reason instead of a report.
 
 from __future__ import annotations
 
-import math
 import struct
 from pathlib import Path
 from typing import Any

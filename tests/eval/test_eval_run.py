@@ -5,18 +5,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from kinora.cli import main
-from kinora.dit import DiT, save_dit
 from kinora.eval.backends import FrozenBackend, KinoraBackend, SimulatorBackend, simulate_case
 from kinora.eval.metrics import analyze_clip, bhattacharyya, color_histogram
 from kinora.eval.physics import compare_continuations
 from kinora.eval.runner import evaluate, weakest
 from kinora.eval.suite import read_suite, subset
 from kinora.pipeline import KinoraPipeline
-from kinora.presets import get_preset
-from kinora.vae import VideoVAE, save_vae
 
 TOP = ["alignment", "permanence", "physics", "consistency", "smoothness", "dynamic_degree", "drift"]
 
@@ -61,15 +57,8 @@ def test_frozen_frame_does_not_move(cases):
 
 
 @pytest.fixture(scope="module")
-def tiny_pipe(tmp_path_factory):
-    d = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    p = get_preset("tiny")
-    save_vae(VideoVAE(p.vae), d / "vae-tiny.safetensors")
-    meta = {"preset": "tiny", "vae_name": "tiny",
-            "train_args": {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}}
-    save_dit(d / "dit-small-ema.safetensors", DiT(p.dit), meta)
-    return d
+def tiny_pipe(tiny_weights):
+    return tiny_weights
 
 
 def test_tiny_random_pipeline_goes_through(tiny_pipe, cases):
