@@ -8,7 +8,7 @@ DEMO_PROMPT = "a red ball bounces on the floor while a blue cube slides to the r
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="generate a sample video with the shipped model (and a simulator reference)")
+    p = sub.add_parser("demo", help="generate a sample video with the shipped model")
     p.add_argument("prompt", nargs="?", default=DEMO_PROMPT, help=f"default: {DEMO_PROMPT!r}")
     p.add_argument("-o", "--out", default="out/demo.mp4", help="output MP4 (default: out/demo.mp4)")
     p.add_argument("--seconds", type=float, default=4.0)
@@ -36,13 +36,4 @@ def run(args) -> int:
         prompt=args.prompt, out=args.out, seconds=args.seconds, fps=None, size=None, steps=None, guidance=None,
         seed=args.seed, negative=None, sampler=None, image=None, last_image=None, video=None, backward=False,
         model=None, truth_mode="story")
-    code = generate.run(gen_args)
-    # The simulator's own rendering of the same prompt, for comparison (not AI-generated).
-    from kinora.plan.parse import parse
-    from kinora.world.sim import render_to_mp4
-
-    ref = str(args.out)[:-4] + ".reference.mp4" if str(args.out).endswith(".mp4") else str(args.out) + ".reference.mp4"
-    spec = parse(args.prompt, duration=args.seconds, seed=args.seed).spec
-    render_to_mp4(spec, ref)
-    print(f"wrote {ref} (the simulator's rendering of the same prompt, for comparison)")
-    return code
+    return generate.run(gen_args)

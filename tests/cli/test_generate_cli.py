@@ -1,0 +1,56 @@
+"""`kinora generate` / `kinora demo` with the shipped model: labeled output, clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kinora.cli import main
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_output_passes_inspect(tmp_path, capsys):
+    out = tmp_path / "demo.mp4"
+    code, stdout, _ = _run(["demo", "-o", str(out), "--seconds", "1"], capsys)
+    assert code == 0 and out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.mp4"]  # every MP4 it writes is labeled
+    code, stdout, _ = _run(["inspect", str(out), "--json"], capsys)
+    report = json.loads(stdout)
+    assert code == 0 and report["ok"] and report["aigc"]["Label"] == "1"
+    assert report["provenance"]["task"] == "t2v"
+
+
+def test_image_to_video_from_the_cli(tmp_path, capsys):
+    img = np.zeros((64, 64, 3), np.uint8) + 128
+    Image.fromarray(img).save(tmp_path / "first.png")
+    out = tmp_path / "i2v.mp4"
+    code, _, _ = _run(["generate", "a red ball rolls left", "--image", str(tmp_path / "first.png"),
+                       "--seconds", "1", "-o", str(out)], capsys)
+    assert code == 0 and out.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "   "], "prompt is empty"),
+    (["generate", "a red ball", "--seconds", "0"], "--seconds 0"),
+    (["generate", "a red ball", "--seconds", "100000"], "--seconds"),
+    (["generate", "a red ball", "--size", "50"], "height 50"),
+    (["generate", "a red ball", "--image", "{tmp}/missing.png"], "image not found"),
+    (["generate", "a red ball", "--image", "{tmp}/bad.png"], "cannot read image"),
+    (["generate", "a red ball", "--video", "{tmp}/bad.mp4"], "cannot read video"),
+    (["generate", "a red ball", "-o", "{tmp}/x.avi"], "must end in .mp4"),
+])
+def test_bad_input_one_line_no_output(tmp_path, capsys, argv, message):
+    (tmp_path / "bad.png").write_text("not an image")
+    (tmp_path / "bad.mp4").write_text("not a video")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "out.mp4")]
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "bad.png"]
