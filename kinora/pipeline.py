@@ -153,6 +153,7 @@ class KinoraPipeline:
         output_type: str = "np",
         image: np.ndarray | None = None,
         last_image: np.ndarray | None = None,
+        loop: bool = False,
         video: np.ndarray | None = None,
         extend: str = "forward",
         edit_mask: np.ndarray | None = None,
@@ -164,7 +165,9 @@ class KinoraPipeline:
         """Generate one clip.
 
         image: (H, W, 3) uint8 first frame (image-to-video). last_image: last frame
-        (with `image`: bridging). video: (T, H, W, 3) uint8 to extend (`extend` =
+        (with `image`: bridging). loop=True: the last frame equals the first, so the
+        clip plays seamlessly on repeat (bridging from the first frame to itself; the
+        first frame is `image` or, without one, generated from the prompt). video: (T, H, W, 3) uint8 to extend (`extend` =
         "forward" appends num_frames new frames, "backward" prepends them) or, with
         `edit_mask` (T, H, W) bool True = regenerate, to inpaint. raw_prompt=True skips
         the planner and conditions on the prompt text as it is.
@@ -249,6 +252,12 @@ class KinoraPipeline:
             image = _check_frames(image[None], "image", height, width)[0]
         if last_image is not None:
             last_image = _check_frames(last_image[None], "last_image", height, width)[0]
+        if loop:
+            if video is not None or last_image is not None:
+                raise KinoraError("loop makes its own last frame; it cannot be combined with video or last_image")
+            if image is None:
+                image = run_window(None, None, 1)[0]  # the opening frame, from the prompt alone
+            last_image = image
 
         if video is not None and edit_mask is not None:
             # Inpainting: same length as the input, regenerate only where edit_mask is True.

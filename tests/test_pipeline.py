@@ -44,6 +44,13 @@ def test_bridge_keeps_both_ends(pipe):
     assert np.array_equal(out[0], a) and np.array_equal(out[-1], b)
 
 
+def test_loop_ends_where_it_starts(pipe):
+    out = gen(pipe, num_frames=9, loop=True)
+    assert out.shape[0] == 9 and np.array_equal(out[0], out[-1])
+    with pytest.raises(KinoraError, match="loop"):
+        gen(pipe, num_frames=9, loop=True, video=out)
+
+
 def test_extend_forward_and_backward_keep_the_input(pipe):
     video = np.random.default_rng(2).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
     fwd = gen(pipe, video=video, num_frames=5, context_frames=5)

@@ -34,6 +34,6 @@ def run(args) -> int:
         return 0
     gen_args = argparse.Namespace(
         prompt=args.prompt, out=args.out, seconds=args.seconds, fps=None, size=None, steps=None, guidance=None,
-        seed=args.seed, negative=None, sampler=None, image=None, last_image=None, video=None, backward=False,
+        seed=args.seed, negative=None, sampler=None, image=None, last_image=None, loop=False, video=None, backward=False,
         model=None, truth_mode="story")
     return generate.run(gen_args)

@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--sampler", default=None, help="euler or heun")
     p.add_argument("--image", default=None, help="first frame (PNG/JPEG): image-to-video")
     p.add_argument("--last-image", default=None, help="last frame: with --image, bridge the two")
+    p.add_argument("--loop", action="store_true", help="end on the first frame, so the clip loops seamlessly")
     p.add_argument("--video", default=None, help="a video to extend")
     p.add_argument("--backward", action="store_true", help="with --video: add the new frames before it")
     p.add_argument("--model", default=None, help="DiT checkpoint (default: the shipped model)")
@@ -75,13 +76,14 @@ def run(args) -> int:
     progress = _progress(args.steps or pipe.preset.sample.steps)
     out = pipe(args.prompt, negative_prompt=args.negative, num_frames=num_frames, height=height, width=width,
                num_inference_steps=args.steps, guidance_scale=args.guidance,
-               generator=torch.Generator().manual_seed(args.seed), image=image, last_image=last_image,
+               generator=torch.Generator().manual_seed(args.seed), image=image, last_image=last_image, loop=args.loop,
                video=video, extend="backward" if args.backward else "forward", sampler=args.sampler,
                callback_on_step_end=progress)
     progress.close()
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    task = "extend" if video is not None else "bridge" if last_image is not None else "i2v" if image is not None else "t2v"
+    task = ("extend" if video is not None else "loop" if args.loop else "bridge" if last_image is not None
+            else "i2v" if image is not None else "t2v")
     prov = Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=args.seed,
                       prompt=args.prompt, truth_mode=args.truth_mode, task=task)
     path = write_generated_video(out.frames[0], args.out, fps, prov)
