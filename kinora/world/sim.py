@@ -104,19 +104,26 @@ def camera_pose(spec: ShotSpec, t: float) -> CameraPose:
 
 def project(pose: CameraPose, width: int, height: int, point) -> tuple[float, float, float]:
     """Pixel coordinates (x right, y down) and depth of a 3D point; depth <= 0 is behind."""
-    eye = np.array(pose.eye)
-    fwd = np.array(pose.target) - eye
-    fwd /= np.linalg.norm(fwd)
-    right = np.cross(fwd, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    up = np.cross(right, fwd)
-    d = np.asarray(point, dtype=float) - eye
-    z = float(d @ fwd)
+    # Plain floats: this runs for every object in every frame, where numpy's per-call
+    # overhead costs more than the arithmetic.
+    ex, ey, ez = pose.eye
+    fx, fy, fz = pose.target[0] - ex, pose.target[1] - ey, pose.target[2] - ez
+    n = math.sqrt(fx * fx + fy * fy + fz * fz)
+    fx, fy, fz = fx / n, fy / n, fz / n
+    rx, ry = fy, -fx  # right = forward x up(0, 0, 1)
+    n = math.hypot(rx, ry)
+    rx, ry = rx / n, ry / n
+    # up = right x forward
+    ux = ry * fz
+    uy = -rx * fz
+    uz = rx * fy - ry * fx
+    dx, dy, dz = point[0] - ex, point[1] - ey, point[2] - ez
+    z = dx * fx + dy * fy + dz * fz
     if z <= 1e-6:
         return float("nan"), float("nan"), z
     f = (height / 2) / math.tan(math.radians(pose.fov) / 2)
-    x = width / 2 + f * float(d @ right) / z
-    y = height / 2 - f * float(d @ up) / z
+    x = width / 2 + f * (dx * rx + dy * ry) / z
+    y = height / 2 - f * (dx * ux + dy * uy + dz * uz) / z
     # Pixel centres are at +0.5; a point at the image centre lies between pixels.
     return x - 0.5, y - 0.5, z
 
