@@ -373,6 +373,7 @@ class TrainSettings:
     vae: str | None = None
     cache: str | None = None
     resume: bool = False
+    init: str | None = None  # warm start: a folder with dit-PRESET(-ema).safetensors (fresh optimizer)
     seed: int = 0
     threads: int | None = None
     device: str | None = None
@@ -605,6 +606,23 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                 kept = [r for r in read_log(out / "log.jsonl") if r["step"] <= step]
                 write_text_atomic(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
             say(f"resumed at step {step}")
+        elif s.init:
+            # Warm start from exported weights when the full train_state.pt (optimizer
+            # included, several times the model's size) was not kept: the step count and
+            # the EMA carry on, AdamW's moments start afresh.
+            from kinora.dit import load_dit
+
+            folder = Path(s.init)
+            raw, meta = load_dit(folder / f"dit-{preset.name}.safetensors")
+            if meta.get("preset") != preset.name:
+                raise KinoraError(f"{folder} holds a {meta.get('preset')!r} model, not {preset.name!r}")
+            if meta.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
+                raise KinoraError(f"{folder} was trained on latents of VAE {meta['vae_hash']}, not {vae_info['hash']}")
+            model.load_state_dict(raw.state_dict())
+            ema_path = folder / f"dit-{preset.name}-ema.safetensors"
+            ema.load_state_dict((load_dit(ema_path)[0] if ema_path.exists() else raw).state_dict())
+            step = int(meta.get("step", 0))
+            say(f"warm start from {folder} at step {step} (fresh optimizer)")
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}")
         train_model = DDP(model, device_ids=[device.index] if use_cuda else None) if ddp else model
 
@@ -689,6 +707,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vae", help="VAE weights (default: checkpoints/vae/vae-<preset's VAE>.safetensors)")
     p.add_argument("--cache", help="latent/text cache folder (default: OUT/cache/<VAE hash>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--init", help="warm start from a folder of exported weights (dit-PRESET.safetensors and -ema)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -705,7 +724,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     overrides = {k: getattr(args, k) for k in OVERRIDABLE}
     return TrainSettings.from_preset(
         args.preset, args.out, data=args.data, data_csv=args.data_csv, generate=args.generate,
-        synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, seed=args.seed,
+        synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, init=args.init, seed=args.seed,
         threads=args.threads, device=args.device, ship_fp16=args.ship_fp16, quiet=args.quiet, **overrides)
 
 

@@ -82,6 +82,18 @@ def test_resume_continues_exactly(tmp_path):
     assert steps == [1, 2, 3, 4]  # step 3 logged once, by the resumed run
 
 
+def test_warm_start_from_exported_weights(tmp_path):
+    first = run(settings(tmp_path / "a", steps=3))
+    warm = run(settings(tmp_path / "b", steps=3, init=str(tmp_path / "a")))  # already at step 3: no step taken
+    for (k, v), (_, w) in zip(first.state_dict().items(), warm.state_dict().items()):
+        assert torch.equal(v, w), k
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines() if line] \
+        if (tmp_path / "b" / "log.jsonl").exists() else []
+    assert all(r["step"] > 3 for r in log)
+    longer = run(settings(tmp_path / "c", steps=5, init=str(tmp_path / "a")))
+    assert not torch.equal(next(iter(longer.state_dict().values())), next(iter(first.state_dict().values())))
+
+
 def test_existing_run_is_not_overwritten(tmp_path):
     run(settings(tmp_path, steps=1))
     with pytest.raises(KinoraError, match="--resume"):
