@@ -12,4 +12,4 @@ fi
 python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 python -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null \
   || python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[text,test]"
+python -m pip install --quiet -e ".[text,test,bench]"
