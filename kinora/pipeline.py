@@ -268,13 +268,11 @@ class KinoraPipeline:
         elif video is not None:
             ctx = min(context_frames, video.shape[0])
             if extend == "forward":
-                head = video[-ctx:]
-                new = self._extend_forward(run_window, head, num_frames, window)
+                new = self._extend(run_window, video[-ctx:], num_frames, window)
                 frames = np.concatenate([video, new[ctx:]])
             else:
-                tail = video[:ctx]
-                new = self._extend_forward(run_window, tail[::-1].copy(), num_frames, window, reverse=True)
-                frames = np.concatenate([new[:-ctx] if ctx else new, video])
+                new = self._extend(run_window, video[:ctx], num_frames, window, backward=True)
+                frames = np.concatenate([new[:num_frames], video])
         else:
             known = np.zeros((num_frames, height, width, 3), np.uint8)
             kmask = np.zeros((num_frames, height, width), bool)
@@ -312,25 +310,21 @@ class KinoraPipeline:
             done = end
         return out
 
-    def _extend_forward(self, run_window, head: np.ndarray, n_new: int, window: int,
-                        reverse: bool = False) -> np.ndarray:
-        """head (c frames) + n_new generated frames; reverse=True returns them time-reversed
-        (backward extension: the model extends the reversed clip; rectified flow on our
-        world is trained on both directions through the backward-extension masks)."""
-        c = head.shape[0]
+    def _extend(self, run_window, context: np.ndarray, n_new: int, window: int,
+                backward: bool = False) -> np.ndarray:
+        """The c `context` frames plus n_new generated frames after them, or before them
+        when `backward` (the backward-extension mask: a known suffix); context included."""
+        c = context.shape[0]
         T = c + n_new
-        known = np.zeros((T, *head.shape[1:]), np.uint8)
+        known = np.zeros((T, *context.shape[1:]), np.uint8)
         kmask = np.zeros(known.shape[:3], bool)
-        known[:c], kmask[:c] = head, True
-        if reverse:
-            # Put the given frames at the end instead and let the model fill what precedes.
-            known = np.zeros_like(known)
-            kmask = np.zeros_like(kmask)
-            known[n_new:], kmask[n_new:] = head[::-1], True
+        where = slice(n_new, T) if backward else slice(0, c)
+        known[where], kmask[where] = context, True
+        if backward:
             if T > window:
-                raise KinoraError(f"backward extension works within one window of {window} frames; ask for at most {window - c} new frames")
-            out = run_window(known, kmask, T)
-            return out[::-1].copy()
+                raise KinoraError(f"backward extension works within one window of {window} frames; "
+                                  f"ask for at most {window - c} new frames")
+            return run_window(known, kmask, T)
         return self._long(run_window, known, kmask, T, window)
 
 

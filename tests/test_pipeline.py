@@ -57,6 +57,9 @@ def test_extend_forward_and_backward_keep_the_input(pipe):
     assert fwd.shape[0] == 11 and np.array_equal(fwd[:6], video)
     back = gen(pipe, video=video, num_frames=3, extend="backward", context_frames=5)
     assert back.shape[0] == 9 and np.array_equal(back[-6:], video)
+    # The added frames are generated, not copies of the input's frames.
+    for out, new in ((fwd, fwd[6:]), (back, back[:3])):
+        assert not any(np.array_equal(f, v) for f in new for v in video)
 
 
 def test_inpaint_leaves_outside_untouched(pipe):
