@@ -73,7 +73,7 @@ def run(args) -> int:
     fps = args.fps or pipe.default_fps
     seconds = args.seconds if args.seconds is not None else 2.0
     num_frames = max(1, int(round(seconds * fps)))
-    progress = _progress(args.steps or pipe.preset.sample.steps)
+    progress = _progress()
     out = pipe(args.prompt, negative_prompt=args.negative, num_frames=num_frames, height=height, width=width,
                num_inference_steps=args.steps, guidance_scale=args.guidance,
                generator=torch.Generator().manual_seed(args.seed), image=image, last_image=last_image, loop=args.loop,
@@ -95,7 +95,7 @@ def run(args) -> int:
 class _progress:
     """A tqdm bar over sampling steps, fed by the pipeline's step callback."""
 
-    def __init__(self, steps: int):
+    def __init__(self):
         from tqdm import tqdm
 
         self.bar = tqdm(total=None, desc="sampling", unit="step", disable=not sys.stderr.isatty())

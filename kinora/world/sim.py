@@ -306,6 +306,9 @@ def iter_frames(spec: ShotSpec, isolated: bool = False) -> Iterator[tuple[np.nda
         stopped = [False] * n
         initial_pairs, _ = world.contacts()
         touching = set(initial_pairs)
+
+        def frame_of(ts: float) -> int:  # events are reported at the nearest frame
+            return int(round(ts * spec.fps))
         for i in range(spec.num_frames):
             t = i / spec.fps
             events: list[dict] = []
@@ -313,7 +316,6 @@ def iter_frames(spec: ShotSpec, isolated: bool = False) -> Iterator[tuple[np.nda
                 for k in range(world.substeps):
                     world.pb.stepSimulation(physicsClientId=world.cid)
                     ts = (i - 1) / spec.fps + (k + 1) * world.dt
-                    frame_of = lambda ts: int(round(ts * spec.fps))  # noqa: E731
                     pairs, _ = world.contacts()
                     for pair in sorted(pairs - touching):
                         events.append({"type": "collision", "objects": [spec.objects[pair[0]].id, spec.objects[pair[1]].id],
