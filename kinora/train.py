@@ -374,11 +374,14 @@ class TrainSettings:
     cache: str | None = None
     resume: bool = False
     init: str | None = None  # warm start: a folder with dit-PRESET(-ema).safetensors (fresh optimizer)
+    allow_new_vae: bool = False  # --init from weights trained on another VAE's latents (fine-tune to it)
     seed: int = 0
     threads: int | None = None
     device: str | None = None
     ship_fp16: bool = False
     quiet: bool = False
+    decay_steps: int = 0  # linear cool-down to lr * decay_to over the last this many steps (0: none)
+    decay_to: float = 0.1
     # Filled from the preset, then from the flags:
     batch_size: int = 0
     lr: float = 0.0
@@ -418,6 +421,10 @@ class TrainSettings:
             raise KinoraError(f"--text-dropout must be in [0, 1), got {self.text_dropout}")
         if self.lr <= 0:
             raise KinoraError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.decay_steps <= self.steps:
+            raise KinoraError(f"--decay-steps must be in [0, --steps={self.steps}], got {self.decay_steps}")
+        if not 0.0 <= self.decay_to <= 1.0:
+            raise KinoraError(f"--decay-to must be in [0, 1], got {self.decay_to}")
         if (self.max_frames - 1) % 4:
             raise KinoraError(f"--max-frames must be 1 + 4k (the VAE's frame rule), got {self.max_frames}")
         unknown = set(self.task_probs or {}) - set(TASKS)
@@ -437,8 +444,13 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 
 def lr_at(step: int, s: TrainSettings) -> float:
-    """Linear warm-up, then constant (EMA does the averaging)."""
-    return s.lr * min(1.0, (step + 1) / s.warmup_steps) if s.warmup_steps > 0 else s.lr
+    """Linear warm-up, constant, then an optional linear cool-down over the last decay_steps
+    (warmup-stable-decay: a run can be extended, and cooled down only when it is to end)."""
+    lr = s.lr * min(1.0, (step + 1) / s.warmup_steps) if s.warmup_steps > 0 else s.lr
+    start = s.steps - s.decay_steps
+    if s.decay_steps > 0 and step >= start:
+        lr *= 1.0 - (1.0 - s.decay_to) * min(1.0, (step - start + 1) / s.decay_steps)
+    return lr
 
 
 def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
@@ -617,7 +629,10 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             if meta.get("preset") != preset.name:
                 raise KinoraError(f"{folder} holds a {meta.get('preset')!r} model, not {preset.name!r}")
             if meta.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
-                raise KinoraError(f"{folder} was trained on latents of VAE {meta['vae_hash']}, not {vae_info['hash']}")
+                if not s.allow_new_vae:
+                    raise KinoraError(f"{folder} was trained on latents of VAE {meta['vae_hash']}, not "
+                                      f"{vae_info['hash']}; add --allow-new-vae to fine-tune it to the new VAE")
+                say(f"fine-tuning from VAE {meta['vae_hash']} latents to VAE {vae_info['hash']}")
             model.load_state_dict(raw.state_dict())
             ema_path = folder / f"dit-{preset.name}-ema.safetensors"
             ema.load_state_dict((load_dit(ema_path)[0] if ema_path.exists() else raw).state_dict())
@@ -708,11 +723,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="latent/text cache folder (default: OUT/cache/<VAE hash>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init", help="warm start from a folder of exported weights (dit-PRESET.safetensors and -ema)")
+    p.add_argument("--allow-new-vae", action="store_true",
+                   help="with --init: the weights were trained on another VAE's latents; fine-tune them to this one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--ship-fp16", action="store_true", help="store the EMA weights as float16")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--decay-steps", type=int, default=0, metavar="N",
+                   help="cool the learning rate down linearly over the last N steps (default: none)")
+    p.add_argument("--decay-to", type=float, default=0.1, metavar="R",
+                   help="the cool-down ends at lr * R (default: 0.1)")
     o = p.add_argument_group("overrides of the preset's training defaults")
     types = {f.name: f.type for f in dataclasses.fields(TrainSettings)}
     for k in OVERRIDABLE:
@@ -724,8 +745,10 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     overrides = {k: getattr(args, k) for k in OVERRIDABLE}
     return TrainSettings.from_preset(
         args.preset, args.out, data=args.data, data_csv=args.data_csv, generate=args.generate,
-        synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, init=args.init, seed=args.seed,
-        threads=args.threads, device=args.device, ship_fp16=args.ship_fp16, quiet=args.quiet, **overrides)
+        synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, init=args.init,
+        allow_new_vae=args.allow_new_vae, seed=args.seed,
+        threads=args.threads, device=args.device, ship_fp16=args.ship_fp16, quiet=args.quiet,
+        decay_steps=args.decay_steps, decay_to=args.decay_to, **overrides)
 
 
 def main(args: argparse.Namespace) -> int:

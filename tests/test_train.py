@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from kinora.dit import load_dit, read_dit_metadata
+from kinora.dit import load_dit, read_dit_metadata, save_dit
 from kinora.errors import KinoraError
-from kinora.train import TrainSettings, bucket_size, run, valid_frames
+from kinora.train import TrainSettings, bucket_size, lr_at, run, valid_frames
 
 
 
@@ -92,6 +92,30 @@ def test_warm_start_from_exported_weights(tmp_path):
     assert all(r["step"] > 3 for r in log)
     longer = run(settings(tmp_path / "c", steps=5, init=str(tmp_path / "a")))
     assert not torch.equal(next(iter(longer.state_dict().values())), next(iter(first.state_dict().values())))
+
+
+def test_warm_start_from_another_vae_needs_allow_new_vae(tmp_path):
+    run(settings(tmp_path / "a", steps=2))
+    for name in ("dit-tiny.safetensors", "dit-tiny-ema.safetensors"):  # as if trained on another VAE
+        model, meta = load_dit(tmp_path / "a" / name)
+        meta.pop("dit_config")
+        save_dit(tmp_path / "a" / name, model, {**meta, "vae_hash": "0123456789abcdef"})
+    with pytest.raises(KinoraError, match="--allow-new-vae"):
+        run(settings(tmp_path / "b", steps=3, init=str(tmp_path / "a")))
+    tuned = run(settings(tmp_path / "c", steps=3, init=str(tmp_path / "a"), allow_new_vae=True))
+    assert read_dit_metadata(tmp_path / "c" / "dit-tiny.safetensors")["vae_hash"] == "none"  # now this run's VAE
+    assert not states_equal(tuned.state_dict(), load_dit(tmp_path / "a" / "dit-tiny.safetensors")[0].state_dict())
+
+
+def test_learning_rate_warms_up_holds_and_cools_down():
+    s = settings("/tmp/x", steps=100, lr=1e-3, warmup_steps=10, decay_steps=20, decay_to=0.1)
+    assert lr_at(0, s) == pytest.approx(1e-4) and lr_at(9, s) == pytest.approx(1e-3)
+    assert lr_at(50, s) == lr_at(79, s) == pytest.approx(1e-3)  # stable until the cool-down starts
+    assert lr_at(80, s) < 1e-3 and lr_at(99, s) == pytest.approx(1e-4)
+    assert all(lr_at(k + 1, s) <= lr_at(k, s) for k in range(80, 99))
+    assert lr_at(99, settings("/tmp/x", steps=100, lr=1e-3, warmup_steps=10)) == pytest.approx(1e-3)
+    with pytest.raises(KinoraError, match="--decay-steps"):
+        settings("/tmp/x", steps=10, decay_steps=11)
 
 
 def test_existing_run_is_not_overwritten(tmp_path):
