@@ -87,6 +87,27 @@ def latent_known_mask(pixel_known: torch.Tensor, time_factor: int = 4, space_fac
     return cells.float()[None, None]  # (1, 1, F, h, w)
 
 
+def find_vae(dit_path: Path, meta: dict) -> Path:
+    """The VAE next to the DiT (vae-NAME.safetensors, as in kinora/weights), else the one
+    the DiT was trained with (its recorded path, e.g. a training run's checkpoint)."""
+    sibling = dit_path.parent / f"vae-{meta.get('vae_name', 'small')}.safetensors"
+    recorded = meta.get("vae_path")
+    if not sibling.exists() and recorded and Path(recorded).exists():
+        return Path(recorded)
+    return sibling
+
+
+def check_vae(vae_path: Path, meta: dict, dit_path: Path) -> None:
+    """A DiT decodes only with the VAE whose latents it was trained on: refuse another one."""
+    want = meta.get("vae_hash")
+    if not want or want == "none" or not vae_path.exists():
+        return  # untrained / synthetic weights, or load_vae says what is missing
+    have = sha256_file(vae_path)[:16]  # kinora.train.file_hash, without importing the trainer
+    if have != want:
+        raise KinoraError(f"{dit_path} was trained with VAE {want}, but {vae_path} is VAE {have}; "
+                          f"put the VAE it was trained with next to the DiT")
+
+
 class KinoraPipeline:
     """Text (and image / video) to video with the VAE, the DiT and a rectified-flow sampler."""
 
@@ -122,7 +143,8 @@ class KinoraPipeline:
         if not path.exists():
             raise KinoraError(f"no model weights at {path}; train one with 'kinora train' or pass --model PATH")
         dit, meta = load_dit(path, device=device)
-        vae_path = Path(vae_path) if vae_path else path.parent / f"vae-{meta.get('vae_name', 'small')}.safetensors"
+        vae_path = Path(vae_path) if vae_path else find_vae(path, meta)
+        check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
         return cls(dit, vae, TextEncoder(device=device), meta, dit_path=path)
 
