@@ -245,8 +245,14 @@ class KinoraPipeline:
                 # Unknown pixels are filled from the nearest known frame before encoding, so
                 # the encoder sees a plausible clip rather than holes.
                 filled = _fill_unknown(pix, pmask)
-                known_lat = self.vae.encode(to_model_range(filled))  # (1, C, F, h, w)
-                lmask = latent_known_mask(torch.from_numpy(pmask))
+                lmask = latent_known_mask(torch.from_numpy(pmask))  # (1, 1, F, h, w)
+                # The encoder is causal in time, so the latents up to the last known latent
+                # frame need only the pixels up to it: an extension window encodes its
+                # context frames, not the whole window (same latents, a fraction of the cost).
+                known_f = torch.nonzero(lmask[0, 0].flatten(1).any(1)).flatten()
+                last = int(known_f.max()) if len(known_f) else 0
+                known_lat = torch.zeros(1, self.dit.cfg.latent_channels, F, h, w)  # (1, C, F, h, w)
+                known_lat[:, :, : last + 1] = self.vae.encode(to_model_range(filled[: 1 + 4 * last]))
                 cond.update(mask=lmask, known=known_lat * lmask)
                 uncond.update(mask=lmask, known=known_lat * lmask)
                 pix_mask = pmask

@@ -119,3 +119,14 @@ def test_dit_loads_only_with_the_vae_it_was_trained_on(tiny_weights, tmp_path):
     save_dit(tmp_path / "run" / "dit-small-ema.safetensors", model, {**meta, "vae_hash": "0123456789abcdef"})
     with pytest.raises(KinoraError, match="trained with VAE 0123456789abcdef"):
         KinoraPipeline.from_pretrained(tmp_path / "run")
+
+
+def test_extension_windows_encode_only_their_context(pipe, monkeypatch):
+    # The causal encoder makes the latents of a known prefix independent of later frames,
+    # so each window encodes just its context (what keeps long videos linear in time).
+    lengths, encode = [], pipe.vae.encode
+    monkeypatch.setattr(pipe.vae, "encode", lambda x: (lengths.append(x.shape[2]), encode(x))[1])
+    video = np.random.default_rng(4).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    out = gen(pipe, video=video, num_frames=12, context_frames=5)
+    assert out.shape[0] == 17 and np.array_equal(out[:5], video)
+    assert lengths and max(lengths) == 5, lengths  # never a whole 9-frame window
