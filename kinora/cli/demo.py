@@ -35,5 +35,6 @@ def run(args) -> int:
     gen_args = argparse.Namespace(
         prompt=args.prompt, out=args.out, seconds=args.seconds, fps=None, size=None, steps=None, guidance=None,
         seed=args.seed, negative=None, sampler=None, image=None, last_image=None, loop=False, video=None, backward=False,
+        edit_region=None, edit_time=None,
         model=None, truth_mode="story")
     return generate.run(gen_args)

@@ -24,6 +24,11 @@ def register(sub) -> None:
     p.add_argument("--loop", action="store_true", help="end on the first frame, so the clip loops seamlessly")
     p.add_argument("--video", default=None, help="a video to extend")
     p.add_argument("--backward", action="store_true", help="with --video: add the new frames before it")
+    p.add_argument("--edit-region", default=None, metavar="X0,Y0,X1,Y1",
+                   help="with --video: regenerate this box (fractions of width and height, e.g. 0.5,0,1,1 = "
+                        "the right half) to match the prompt and keep every other pixel")
+    p.add_argument("--edit-time", default=None, metavar="START:END",
+                   help="with --edit-region: only these seconds of the video (default: all of it)")
     p.add_argument("--model", default=None, help="DiT checkpoint (default: the shipped model)")
     p.add_argument("--truth-mode", default="story", choices=["news", "knowledge", "story"])
     p.set_defaults(func=run)
@@ -68,21 +73,29 @@ def run(args) -> int:
     video = read_video(args.video)[0] if args.video else None
     if last_image is not None and image is None:
         raise KinoraError("--last-image needs --image (bridging joins a first and a last frame)")
+    box, span = parse_edit(args.edit_region, args.edit_time, video is not None)
 
     pipe = KinoraPipeline.from_pretrained(args.model)
+    # The model's own size unless --size says otherwise, also for an input image or video
+    # (the pipeline resizes them): a Kinora MP4 is stored upscaled for its visible label,
+    # and the model is at its best at the size it was trained at.
+    height, width = height or pipe.default_height, width or pipe.default_width
     fps = args.fps or pipe.default_fps
     seconds = args.seconds if args.seconds is not None else 2.0
     num_frames = max(1, int(round(seconds * fps)))
+    edit_mask = None
+    if box is not None:
+        edit_mask = edit_mask_for(video.shape[0], height, width, fps, box, span)
     progress = _progress()
     out = pipe(args.prompt, negative_prompt=args.negative, num_frames=num_frames, height=height, width=width,
                num_inference_steps=args.steps, guidance_scale=args.guidance,
                generator=torch.Generator().manual_seed(args.seed), image=image, last_image=last_image, loop=args.loop,
-               video=video, extend="backward" if args.backward else "forward", sampler=args.sampler,
+               video=video, extend="backward" if args.backward else "forward", edit_mask=edit_mask, sampler=args.sampler,
                callback_on_step_end=progress)
     progress.close()
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    task = ("extend" if video is not None else "loop" if args.loop else "bridge" if last_image is not None
+    task = ("inpaint" if edit_mask is not None else "extend" if video is not None else "loop" if args.loop else "bridge" if last_image is not None
             else "i2v" if image is not None else "t2v")
     prov = Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=args.seed,
                       prompt=args.prompt, truth_mode=args.truth_mode, task=task)
@@ -90,6 +103,49 @@ def run(args) -> int:
     t, h, w = out.frames[0].shape[:3]
     print(f"wrote {path} ({t} frames, {w}x{h} model frames, {fps} fps; conditioned on: {out.canonical!r})")
     return 0
+
+
+def parse_edit(region: str | None, times: str | None, have_video: bool):
+    """--edit-region / --edit-time -> ((x0, y0, x1, y1) fractions, (start, end) seconds or None)."""
+    if region is None:
+        if times is not None:
+            raise KinoraError("--edit-time needs --edit-region (which box of the frame to regenerate)")
+        return None, None
+    if not have_video:
+        raise KinoraError("--edit-region needs --video (the video to edit)")
+    try:
+        box = tuple(float(v) for v in region.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
+        raise KinoraError(f"--edit-region {region!r} is not X0,Y0,X1,Y1 with 0 <= X0 < X1 <= 1 and "
+                          f"0 <= Y0 < Y1 <= 1 (fractions of the frame, e.g. 0.5,0,1,1)")
+    if times is None:
+        return box, None
+    try:
+        start, end = (float(v) for v in times.split(":"))
+    except ValueError:
+        start = end = -1.0
+    if not 0 <= start < end:
+        raise KinoraError(f"--edit-time {times!r} is not START:END in seconds with 0 <= START < END (e.g. 1:3)")
+    return box, (start, end)
+
+
+def edit_mask_for(T: int, H: int, W: int, fps: int, box, span):
+    """(T, H, W) bool: True inside the box during the span (whole pixels, at least one)."""
+    import math
+
+    import numpy as np
+
+    x0, y0, x1, y1 = box
+    c0, c1 = int(x0 * W), max(int(x0 * W) + 1, math.ceil(x1 * W))
+    r0, r1 = int(y0 * H), max(int(y0 * H) + 1, math.ceil(y1 * H))
+    f0, f1 = (0, T) if span is None else (int(span[0] * fps), min(T, math.ceil(span[1] * fps)))
+    if f0 >= T:
+        raise KinoraError(f"--edit-time starts at {span[0]:g} s, after the video's {T / fps:g} s")
+    mask = np.zeros((T, H, W), bool)
+    mask[f0:f1, r0:r1, c0:c1] = True
+    return mask
 
 
 class _progress:

@@ -35,7 +35,38 @@ def test_image_to_video_from_the_cli(tmp_path, capsys):
     assert code == 0 and out.exists()
 
 
+def test_inpaint_a_region_from_the_cli(tmp_path, capsys):
+    from kinora.io.video import read_video, write_mp4
+
+    # A magenta clip (nothing the model would draw): the edited box turns into the
+    # micro-world, the rest stays magenta.
+    src, out = tmp_path / "src.mp4", tmp_path / "edit.mp4"
+    write_mp4(np.zeros((8, 64, 64, 3), np.uint8) + np.array([255, 0, 255], np.uint8), src, fps=8)
+    code, _, _ = _run(["generate", "a blue cube stays still", "--video", str(src), "--edit-region", "0,0,0.5,1",
+                       "--edit-time", "0:0.5", "-o", str(out)], capsys)
+    assert code == 0
+    b = read_video(out)[0].astype(float)  # (8, 256, 256, 3): upscaled for the visible label
+    magenta = np.array([255, 0, 255], float)
+    W = b.shape[2]
+    kept = np.abs(b[:, 64:, W // 2 + 8:] - magenta).mean()  # off the box's edge and the label
+    assert kept < 6, kept
+    assert np.abs(b[:4, 64:, : W // 2 - 8] - magenta).mean() > 60  # frames 0-3: regenerated
+    assert np.abs(b[4:, 64:, : W // 2 - 8] - magenta).mean() < 6  # frames 4-7: outside --edit-time
+    code, stdout, _ = _run(["inspect", str(out), "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["provenance"]["task"] == "inpaint"
+
+
+def test_edit_mask_covers_the_box_and_the_span():
+    from kinora.cli.generate import edit_mask_for, parse_edit
+
+    box, span = parse_edit("0.5,0,1,0.25", "1:2", True)
+    m = edit_mask_for(32, 64, 64, 8, box, span)
+    assert m[8:16, :16, 32:].all() and m.sum() == 8 * 16 * 32
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["generate", "a red ball", "--edit-region", "0,0,1,1"], "--edit-region needs --video"),
+    (["generate", "a red ball", "--edit-time", "0:1"], "--edit-time needs --edit-region"),
     (["generate", "   "], "prompt is empty"),
     (["generate", "a red ball", "--seconds", "0"], "--seconds 0"),
     (["generate", "a red ball", "--seconds", "100000"], "--seconds"),
