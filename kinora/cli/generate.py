@@ -90,13 +90,14 @@ def run(args) -> int:
     out = pipe(args.prompt, negative_prompt=args.negative, num_frames=num_frames, height=height, width=width,
                num_inference_steps=args.steps, guidance_scale=args.guidance,
                generator=torch.Generator().manual_seed(args.seed), image=image, last_image=last_image, loop=args.loop,
-               video=video, extend="backward" if args.backward else "forward", edit_mask=edit_mask, sampler=args.sampler,
+               video=video, extend="backward" if args.backward else "forward", edit_mask=edit_mask,
+               sampler=args.sampler,
                callback_on_step_end=progress)
     progress.close()
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    task = ("inpaint" if edit_mask is not None else "extend" if video is not None else "loop" if args.loop else "bridge" if last_image is not None
-            else "i2v" if image is not None else "t2v")
+    task = ("inpaint" if edit_mask is not None else "extend" if video is not None else "loop" if args.loop
+            else "bridge" if last_image is not None else "i2v" if image is not None else "t2v")
     prov = Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=args.seed,
                       prompt=args.prompt, truth_mode=args.truth_mode, task=task)
     path = write_generated_video(out.frames[0], args.out, fps, prov)
