@@ -165,26 +165,12 @@ def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, s
     return folder, f"random {preset} preset (shipped weights not found)"
 
 
-def count_windows(T: int, window: int, context: int = 9) -> int:
-    """How many windows the pipeline samples for T frames (mirrors KinoraPipeline._long)."""
-    window = max(5, window)
-    if T <= window:
-        return 1
-    context = max(1, min(context, window - 4))
-    n, done = 0, 0
-    while done < T:
-        start = max(0, done - context) if done else 0
-        done = min(T, start + window)
-        n += 1
-    return n
-
-
 def generation_runs(cfg: dict) -> dict:
     """Load the pipeline, time the real-time clip twice and each long clip; memory per run."""
     t_import = time.perf_counter()
     import torch
 
-    from kinora.pipeline import KinoraPipeline
+    from kinora.pipeline import KinoraPipeline, window_spans
 
     import_s = time.perf_counter() - t_import  # 0 when already imported (--tiny runs in-process)
 
@@ -217,7 +203,7 @@ def generation_runs(cfg: dict) -> dict:
         reset_peak_rss()
         wall, n = gen(float(s), cfg["long_steps"])
         peak = peak_rss_mb()
-        long[str(s)] = {"frames": n, "windows": count_windows(n, pipe.window),
+        long[str(s)] = {"frames": n, "windows": len(window_spans(n, pipe.window)),
                         "steps": cfg["long_steps"] or pipe.preset.sample.steps, "wall_s": round(wall, 3),
                         "peak_rss_mb": peak, "rss_growth_mb": round(peak - (base_rss or 0.0), 1)}
     return {"realtime": rt, "long_video": long, "rss_after_load_mb": base_rss, "memory_isolated": isolated}

@@ -22,7 +22,6 @@ length and memory stays flat.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from kinora.errors import KinoraError
+from kinora.io.hashing import file_hash, sha256_file
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_DIT = "dit-small-ema.safetensors"
@@ -45,14 +45,6 @@ class GenerationOutput:
     prompt: str = ""
     canonical: str = ""  # the English caption the model was conditioned on
     warnings: list[str] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def to_model_range(frames: np.ndarray) -> torch.Tensor:
@@ -102,10 +94,24 @@ def check_vae(vae_path: Path, meta: dict, dit_path: Path) -> None:
     want = meta.get("vae_hash")
     if not want or want == "none" or not vae_path.exists():
         return  # untrained / synthetic weights, or load_vae says what is missing
-    have = sha256_file(vae_path)[:16]  # kinora.train.file_hash, without importing the trainer
+    have = file_hash(vae_path)
     if have != want:
         raise KinoraError(f"{dit_path} was trained with VAE {want}, but {vae_path} is VAE {have}; "
                           f"put the VAE it was trained with next to the DiT")
+
+
+def window_spans(T: int, window: int, context: int = 9) -> list[tuple[int, int]]:
+    """The [start, end) frames of each window that makes a T-frame clip: each window after
+    the first repeats the previous one's last `context` frames (what `_long` samples)."""
+    if T <= window:
+        return [(0, T)]
+    context = max(1, min(context, window - 4))  # every window adds at least one latent frame
+    spans, done = [], 0
+    while done < T:
+        start = max(0, done - context) if done else 0
+        done = min(T, start + window)
+        spans.append((start, done))
+    return spans
 
 
 class KinoraPipeline:
@@ -122,7 +128,8 @@ class KinoraPipeline:
         self.model_name = f"kinora-{self.preset.name}"
         self.checkpoint_sha256 = sha256_file(dit_path) if dit_path else "0" * 64
         train = meta.get("train_args", {})
-        self.window = int(train.get("max_frames", self.preset.train.max_frames))  # frames per window
+        # frames per window (at least 5: one lone first frame and one group of 4)
+        self.window = max(5, int(train.get("max_frames", self.preset.train.max_frames)))
         self.default_fps = int(train.get("fps", self.preset.train.fps))
         self.default_height = int(train.get("height", self.preset.train.height))
         self.default_width = int(train.get("width", self.preset.train.width))
@@ -273,7 +280,7 @@ class KinoraPipeline:
             return out
 
         # --- assemble the known pixels of the first window from the inputs ---
-        window = max(5, self.window)
+        window = self.window
         if video is not None:
             video = _check_frames(video, "video", height, width)
         if image is not None:
@@ -324,12 +331,9 @@ class KinoraPipeline:
         previous window's last `context` frames as known frames."""
         if T <= window:
             return run_window(known, kmask, T)
-        context = max(1, min(context, window - 4))  # every window adds at least one latent frame
         out = np.zeros_like(known)
         done = 0
-        while done < T:
-            start = max(0, done - context) if done else 0
-            end = min(T, start + window)
+        for start, end in window_spans(T, window, context):
             kp, km = known[start:end].copy(), kmask[start:end].copy()
             if done:
                 kp[: done - start] = out[start:done]

@@ -41,7 +41,6 @@ import argparse
 import copy
 import csv
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -59,6 +58,7 @@ from kinora.dit import DiT, save_dit
 from kinora.errors import KinoraError
 from kinora.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
 from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from kinora.io.hashing import file_hash, sha256_file
 from kinora.presets import PRESETS, Preset, get_preset
 from kinora.text import pad_states
 
@@ -292,7 +292,7 @@ def cache_csv_videos(csv_path: Path, vae, cache: Path, train: "TrainSettings", m
 
     if not csv_path.exists():
         raise KinoraError(f"CSV not found: {csv_path}")
-    digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()[:12]
+    digest = sha256_file(csv_path)[:12]
     done = cache / f"csv-{digest}.json"
     if done.exists():
         return [cache / n for n in json.loads(done.read_text())["files"]]
@@ -339,14 +339,6 @@ def synthetic_data(preset: Preset, train: "TrainSettings", seed: int, n: int = 8
         buckets.append(Bucket(torch.randn(n, C, *shape, generator=g).half(), caps, source=f"synthetic-{k}"))
     states = [torch.randn(3 + len(t) % 4, preset.dit.text_dim, generator=g) for t in texts]
     return LatentData(buckets, TextBank.from_states(texts, states))
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def default_vae_path(preset: Preset) -> Path:
