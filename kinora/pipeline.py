@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from kinora.errors import KinoraError
-from kinora.io.hashing import file_hash, sha256_file
+from kinora.io.hashing import sha256_file
+from kinora.vae import latent_id
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_DIT = "dit-small-ema.safetensors"
@@ -90,13 +91,14 @@ def find_vae(dit_path: Path, meta: dict) -> Path:
 
 
 def check_vae(vae_path: Path, meta: dict, dit_path: Path) -> None:
-    """A DiT decodes only with the VAE whose latents it was trained on: refuse another one."""
+    """A DiT decodes only with a VAE of the latent space it was trained on (the same file, or
+    a decoder fine-tune of it): refuse another one."""
     want = meta.get("vae_hash")
     if not want or want == "none" or not vae_path.exists():
         return  # untrained / synthetic weights, or load_vae says what is missing
-    have = file_hash(vae_path)
+    have = latent_id(vae_path)
     if have != want:
-        raise KinoraError(f"{dit_path} was trained with VAE {want}, but {vae_path} is VAE {have}; "
+        raise KinoraError(f"{dit_path} was trained with VAE {want}, but {vae_path} has the latents of VAE {have}; "
                           f"put the VAE it was trained with next to the DiT")
 
 

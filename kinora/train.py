@@ -58,7 +58,7 @@ from kinora.dit import DiT, save_dit
 from kinora.errors import KinoraError
 from kinora.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
 from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from kinora.io.hashing import file_hash, sha256_file
+from kinora.io.hashing import sha256_file
 from kinora.presets import PRESETS, Preset, get_preset
 from kinora.text import pad_states
 
@@ -502,12 +502,12 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
 
     if s.synthetic:
         return synthetic_data(preset, s, s.seed), {"hash": "none"}
-    from kinora.vae import load_vae
+    from kinora.vae import latent_id, load_vae
 
     vae_path = Path(s.vae) if s.vae else default_vae_path(preset)
     if not vae_path.exists():
         raise KinoraError(f"no VAE weights at {vae_path}; train them first (python -m kinora.train_vae) or pass --vae")
-    vae_info = {"hash": file_hash(vae_path), "path": str(vae_path)}
+    vae_info = {"hash": latent_id(vae_path), "path": str(vae_path)}  # a decoder fine-tune shares its caches
     cache = Path(s.cache) if s.cache else out / "cache" / vae_info["hash"]
     files = None
     if rank == 0:

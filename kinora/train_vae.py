@@ -26,6 +26,18 @@ pixels per step about constant.
 
 Loss: L1 + MSE on pixels + kl_weight * KL (tiny: the KL only keeps the latent smooth
 and bounded; the posterior is sampled during training so the decoder tolerates noise).
+With --edge-weight W each pixel's error counts 1 + W * (its contrast with its
+neighbours): the floor and sky are most of every frame, and a plain mean lets the
+decoder round off the corners of a small cube and smear a tiny object into the floor.
+
+Decoder fine-tuning. `--init VAE --decoder-only` starts from a trained VAE and trains
+only its decoder: the encoder, its normalisation (scaling/shift factors) and so the
+latent space stay as they are. The result records its parent's latent identity
+(`kinora.vae.latent_id`), so a DiT trained on the parent's latents decodes with it
+unchanged, and training caches are shared:
+
+    python -m kinora.train_vae --init checkpoints/vae/vae-small.safetensors --decoder-only \
+        --edge-weight 4 --data data/world --out checkpoints/vae-dec --steps 1500 --lr 2e-4
 
 Outputs in --out: vae-<preset>.safetensors (EMA weights, float16, with
 scaling/shift factors measured on training clips; what ships), train_state.pt
@@ -49,7 +61,7 @@ import numpy as np
 import torch
 
 from kinora.errors import KinoraError
-from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, save_vae
+from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, latent_id, load_vae, save_vae
 
 HELDOUT_SEED_BASE = 10_000_000  # same as kinora.world.dataset: never trained on
 
@@ -101,6 +113,9 @@ class TrainConfig:
     stat_clips: int = 32  # training clips used to measure scaling/shift factors
     seed: int = 0
     threads: int = 1
+    edge_weight: float = 0.0  # extra weight of pixels on edges (see the module docstring)
+    init: str | None = None  # start from this VAE file (its config, weights and normalisation)
+    decoder_only: bool = False  # with init: train the decoder only; the latent space is kept
 
 
 # ---------------------------------------------------------------------------------
@@ -347,21 +362,43 @@ def ema_update(ema: VideoVAE, model: VideoVAE, step: int, decay: float) -> None:
         pe.lerp_(pm, 1 - d)
 
 
-def vae_loss(model: VideoVAE, x: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, dict]:
+def edge_map(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, T, H, W) in [-1, 1] -> (B, 1, T, H, W): each pixel's largest colour step to a
+    horizontal or vertical neighbour, so both sides of an outline count."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().amax(1, keepdim=True)  # (B, 1, T, H, W-1)
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().amax(1, keepdim=True)  # (B, 1, T, H-1, W)
+    gx = torch.maximum(torch.nn.functional.pad(dx, (0, 1)), torch.nn.functional.pad(dx, (1, 0)))
+    gy = torch.maximum(torch.nn.functional.pad(dy, (0, 0, 0, 1)), torch.nn.functional.pad(dy, (0, 0, 1, 0)))
+    return torch.maximum(gx, gy)
+
+
+def vae_loss(model: VideoVAE, x: torch.Tensor, kl_weight: float,
+             edge_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
     recon, mean, logvar = model(x, sample=True)  # (B, 3, T, H, W), 2 x (B, L, T', h, w)
-    l1 = (recon - x).abs().mean()
-    mse = (recon - x).pow(2).mean()
+    err = recon - x
+    l1 = err.abs().mean()
+    mse = err.pow(2).mean()
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-    loss = l1 + mse + kl_weight * kl
+    if edge_weight > 0:
+        # Normalised by the mean weight: the loss keeps the plain loss's scale, and
+        # so the learning rate its meaning, while the outlines get the larger share.
+        w = 1.0 + edge_weight * edge_map(x)  # (B, 1, T, H, W)
+        loss = ((w * err.abs()).mean() + (w * err.pow(2)).mean()) / w.mean() + kl_weight * kl
+    else:
+        loss = l1 + mse + kl_weight * kl
     return loss, {"l1": l1.item(), "mse": mse.item(), "kl": kl.item()}
 
 
 def save_shipped(ema: VideoVAE, pool: ClipPool, cfg: TrainConfig, out: Path) -> Path:
-    """EMA weights with measured latent statistics, float16 safetensors."""
+    """EMA weights with measured latent statistics, float16 safetensors. A decoder
+    fine-tune keeps its parent's statistics and records the parent's latent space."""
+    path = out / f"vae-{cfg.preset}.safetensors"
+    if cfg.decoder_only:
+        save_vae(ema, path, dtype=torch.float16, latents=latent_id(cfg.init))
+        return path
     shipped = copy.deepcopy(ema)
     shift, scale = latent_stats(shipped, pool, cfg.stat_clips)
     shipped.cfg = VAEConfig(**{**asdict(shipped.cfg), "shift_factor": shift, "scaling_factor": scale})
-    path = out / f"vae-{cfg.preset}.safetensors"
     save_vae(shipped, path, dtype=torch.float16)
     return path
 
@@ -422,9 +459,16 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     torch.manual_seed(cfg.seed)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
 
-    model = VideoVAE(VAE_PRESETS[cfg.preset])
+    if cfg.init:
+        model = load_vae(cfg.init).train()  # its config carries the parent's normalisation
+    else:
+        model = VideoVAE(VAE_PRESETS[cfg.preset])
+    if cfg.decoder_only:
+        # Frozen encoder: same latents for the same pixels, so DiTs trained on them still fit.
+        model.encoder.requires_grad_(False)
     ema = copy.deepcopy(model).requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     pool = ClipPool(cfg, rng, data)
     step = 0
     if resume and state_path.exists():
@@ -449,7 +493,8 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
                               "train_config": asdict(cfg), "data": data or "simulated",
                               "params": sum(p.numel() for p in model.parameters())})
     nparams = sum(p.numel() for p in model.parameters())
-    say(f"VAE {cfg.preset}: {nparams / 1e6:.2f}M parameters; {cfg.steps} steps; out {out}")
+    say(f"VAE {cfg.preset}: {nparams / 1e6:.2f}M parameters ({sum(p.numel() for p in trained) / 1e6:.2f}M trained); "
+        f"{cfg.steps} steps; out {out}")
 
     if pool.simulated:
         while pool.size() < cfg.min_pool:
@@ -470,10 +515,10 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         x = pool.batch()  # (B, 3, T, H, W)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        loss, parts = vae_loss(model, x, cfg.kl_weight)
+        loss, parts = vae_loss(model, x, cfg.kl_weight, cfg.edge_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        gnorm = torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
         opt.step()
         ema_update(ema, model, step, cfg.ema_decay)
         step += 1
@@ -524,6 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", action="store_true",
                    help="write OUT/vae-PRESET.safetensors from OUT/train_state.pt's EMA, evaluate it, and stop")
     p.add_argument("--eval-size", default="64x64", help="WIDTHxHEIGHT of the held-out clips for --eval (33 frames)")
+    p.add_argument("--edge-weight", type=float, default=d.edge_weight,
+                   help="extra loss weight of pixels on outlines (0: plain mean)")
+    p.add_argument("--init", metavar="VAE", help="start from this trained VAE file")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="with --init: train only the decoder, keeping the encoder and the latent space")
     args = p.parse_args(argv)
     try:
         if args.eval:
@@ -547,8 +597,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.steps < 1:
             raise KinoraError(f"--steps must be at least 1, got {args.steps}")
+        if args.edge_weight < 0:
+            raise KinoraError(f"--edge-weight must be 0 or more, got {args.edge_weight:g}")
+        if args.decoder_only and not args.init:
+            raise KinoraError("--decoder-only fine-tunes a trained VAE: name it with --init VAE.safetensors")
+        if args.init:  # a clear error now for a missing, foreign or other-sized file
+            have = {k: v for k, v in asdict(load_vae(args.init).cfg).items() if not k.endswith("_factor")}
+            want = {k: v for k, v in asdict(VAE_PRESETS[args.preset]).items() if not k.endswith("_factor")}
+            if have != want:
+                raise KinoraError(f"--init {args.init} is not a {args.preset!r} VAE; pass its --preset")
         cfg = TrainConfig(preset=args.preset, steps=args.steps, lr=args.lr, eval_clips=args.eval_clips,
-                          eval_every=args.eval_every, threads=args.threads, seed=args.seed)
+                          eval_every=args.eval_every, threads=args.threads, seed=args.seed,
+                          edge_weight=args.edge_weight, init=args.init, decoder_only=args.decoder_only)
         if args.pool is not None:
             total = sum(b.pool for b in cfg.buckets)
             for b in cfg.buckets:

@@ -378,19 +378,42 @@ def pad_to_valid_length(x: Tensor, time_factor: int = 4) -> tuple[Tensor, int]:
     return x, t
 
 
-def save_vae(model: VideoVAE, path, dtype: torch.dtype = torch.float32) -> None:
+def save_vae(model: VideoVAE, path, dtype: torch.dtype = torch.float32, latents: str | None = None) -> None:
     """Weights as safetensors with the VAEConfig as JSON in the metadata; atomic.
 
     dtype=torch.float16 halves the file (the shipped weights); load_vae always
-    returns a float32 model.
+    returns a float32 model. `latents` names the latent space when it is another
+    file's: a decoder fine-tune keeps its parent's encoder and normalisation, so a DiT
+    trained on the parent's latents decodes with it (see latent_id).
     """
     from safetensors.torch import save_file
 
     from kinora.io.atomic import atomic_path
 
     tensors = {k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = {"kinora": "vae", "config": model.cfg.to_json()}
+    if latents:
+        meta["latents"] = latents
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"kinora": "vae", "config": model.cfg.to_json()})
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def latent_id(path) -> str:
+    """The identity of a VAE's latent space: what a DiT records as `vae_hash` and what
+    names its latent caches. It is the file's own hash, except for a decoder fine-tune,
+    which records the hash of the VAE whose encoder and latents it keeps."""
+    from safetensors import SafetensorError, safe_open
+
+    from kinora.io.hashing import file_hash
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except FileNotFoundError:
+        raise KinoraError(f"VAE checkpoint not found: {path}") from None
+    except (SafetensorError, OSError) as e:
+        raise KinoraError(f"cannot read VAE checkpoint {path}: {e}") from None
+    return meta.get("latents") or file_hash(path)
 
 
 def load_vae(path, device: str | torch.device = "cpu") -> VideoVAE:

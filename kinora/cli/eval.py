@@ -3,6 +3,7 @@
     kinora eval --quick                       # the shipped model, 12 prompts, about a minute
     kinora eval                               # all 120 held-out prompts
     kinora eval --backend simulator --quick   # the oracle: calibrates every metric
+    kinora eval --backend vae --quick         # the simulator through the VAE: the latent space's ceiling
     kinora eval --model runs/dit --json       # another checkpoint, one JSON object on stdout
 """
 
@@ -17,9 +18,11 @@ from kinora.errors import KinoraError
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="measure a generator on the held-out prompt suite (alignment, physics, ...)")
-    p.add_argument("--backend", default="kinora", choices=["kinora", "simulator", "frozen"],
-                   help="kinora: the model; simulator: the oracle (calibration); frozen: a still-frame baseline")
-    p.add_argument("--model", default=None, help="DiT checkpoint or folder (default: the shipped model)")
+    p.add_argument("--backend", default="kinora", choices=["kinora", "simulator", "frozen", "vae"],
+                   help="kinora: the model; simulator: the oracle (calibration); frozen: a still-frame baseline; "
+                        "vae: the simulator's clips through the VAE (what the latent space allows)")
+    p.add_argument("--model", default=None,
+                   help="DiT checkpoint or folder (default: the shipped model); with --backend vae: a VAE file")
     p.add_argument("--suite", default=None, help="prompt suite JSONL (default: kinora/eval/heldout.jsonl)")
     p.add_argument("--n", type=int, default=None, help="use the first N prompts (English and Chinese in turn)")
     p.add_argument("--quick", action="store_true", help="12 prompts and 4 physics continuations (about a minute)")
@@ -72,8 +75,12 @@ def run(args) -> int:
             raise KinoraError(f"--seconds {args.seconds:g} gives {num_frames} frames; physics needs more than "
                               f"--context-frames {context}")
     kw = {"model": args.model, "steps": args.steps, "guidance": args.guidance} if args.backend == "kinora" else {}
-    if args.backend != "kinora" and (args.model or args.steps or args.guidance is not None):
-        raise KinoraError("--model, --steps and --guidance only apply to --backend kinora")
+    if args.backend == "vae":
+        kw = {"model": args.model}
+    if args.backend != "kinora" and (args.steps or args.guidance is not None):
+        raise KinoraError("--steps and --guidance only apply to --backend kinora")
+    if args.backend not in ("kinora", "vae") and args.model:
+        raise KinoraError("--model only applies to --backend kinora (a DiT) or --backend vae (a VAE file)")
     try:
         backend = get_backend(args.backend, **kw)
     except KinoraError as e:

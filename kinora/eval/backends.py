@@ -13,6 +13,10 @@ Backends here:
   oracle: every metric should score (close to) 100 % on it, which calibrates them.
 * FrozenBackend: repeats the first frame of the true clip (or the last context frame).
   A trivial generator: it shows what a metric gives for a video that never moves.
+* VaeBackend: the simulator's clip through the video VAE (encode, decode). It is the
+  ceiling of the latent space: a DiT that produced the true clip's latents exactly would
+  score this, so a metric far below the simulator here is lost in compression, not in
+  generation.
 
 Other generators (diffusers' Wan, CogVideoX, LTX-Video) later implement the same two
 methods and go through the same metrics.
@@ -128,7 +132,40 @@ class KinoraBackend(Backend):
                 "window": p.window, "trained_steps": p.meta.get("step")}
 
 
-BACKENDS = {"kinora": KinoraBackend, "simulator": SimulatorBackend, "frozen": FrozenBackend}
+class VaeBackend(Backend):
+    """The simulator's clip after a round trip through the video VAE (the shipped one by default)."""
+
+    name = "vae"
+
+    def __init__(self, model: str | Path | None = None):
+        from kinora.vae import load_vae
+
+        self.path = Path(model) if model else Path(__file__).resolve().parents[1] / "weights" / "vae-small.safetensors"
+        self.vae = load_vae(self.path)
+
+    def _round_trip(self, frames: np.ndarray) -> np.ndarray:
+        from kinora.train_vae import reconstruct
+
+        T = len(frames)
+        pad = (-(T - 1)) % self.vae.cfg.time_factor  # the VAE takes 1 + 4k frames: repeat the last
+        padded = np.concatenate([frames, np.repeat(frames[-1:], pad, 0)]) if pad else frames
+        return reconstruct(self.vae, padded)[:T]
+
+    def generate(self, case: Case, num_frames: int, seed: int) -> np.ndarray:
+        return self._round_trip(simulate_case(case, num_frames).frames)
+
+    def continue_video(self, case: Case, context: np.ndarray, num_frames: int, seed: int) -> np.ndarray:
+        frames = self._round_trip(simulate_case(case, num_frames).frames)
+        frames[: len(context)] = context
+        return frames
+
+    def describe(self) -> dict:
+        from kinora.io.hashing import file_hash
+
+        return {"name": self.name, "vae": str(self.path), "vae_hash": file_hash(self.path)}
+
+
+BACKENDS = {"kinora": KinoraBackend, "simulator": SimulatorBackend, "frozen": FrozenBackend, "vae": VaeBackend}
 
 
 def get_backend(name: str, **kw) -> Backend:
@@ -136,4 +173,6 @@ def get_backend(name: str, **kw) -> Backend:
         raise KinoraError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
     if name == "kinora":
         return KinoraBackend(**kw)
+    if name == "vae":
+        return VaeBackend(kw.get("model"))
     return BACKENDS[name]()

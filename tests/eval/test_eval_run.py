@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kinora.cli import main
-from kinora.eval.backends import FrozenBackend, KinoraBackend, SimulatorBackend, simulate_case
+from kinora.eval.backends import FrozenBackend, KinoraBackend, SimulatorBackend, VaeBackend, simulate_case
 from kinora.eval.metrics import analyze_clip, bhattacharyya, color_histogram
 from kinora.eval.physics import compare_continuations
 from kinora.eval.runner import evaluate, weakest
@@ -54,6 +54,25 @@ def test_frozen_frame_does_not_move(cases):
     assert s["dynamic_degree"] == 0.0
     assert s["alignment"]["motion"] < s["simulator"]["alignment"]["motion"]  # still objects are still right
     assert s["physics"]["score"] < 0.5
+
+
+def test_vae_round_trip_is_the_latent_ceiling(cases, tiny_weights):
+    # The shipped VAE: the simulator's clips come back close to the truth, and the
+    # analyzer reads them (what a perfect DiT would reach), if not as well as the oracle.
+    s = evaluate(VaeBackend(), cases, physics_n=1, progress=False).summary
+    check_fields(s)
+    assert s["backend"]["name"] == "vae" and len(s["backend"]["vae_hash"]) == 16
+    assert s["readable"] == 1.0 and s["alignment"]["color"] >= 0.8 and s["alignment"]["camera"] == 1.0
+    assert s["physics"]["score"] > 0.3
+    # 15 frames (not 1 + 4k) go through; the given frames of a continuation stay as they are.
+    case = cases[0]
+    truth = simulate_case(case, 15).frames
+    out = VaeBackend().continue_video(case, truth[:5], 15, 0)
+    assert out.shape == truth.shape and np.array_equal(out[:5], truth[:5])
+    assert np.abs(out[5:].astype(int) - truth[5:]).mean() < 8
+    # A random tiny VAE is far from the truth: the backend does use the VAE it is given.
+    rand = VaeBackend(tiny_weights / "vae-tiny.safetensors").generate(case, 9, 0)
+    assert np.abs(rand.astype(int) - simulate_case(case, 9).frames).mean() > 20
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +125,10 @@ def test_cli_eval_json_and_files(tmp_path, capsys):
 def test_cli_eval_bad_options(capsys):
     assert main(["eval", "--backend", "simulator", "--steps", "3"]) == 2
     assert "only apply to --backend kinora" in capsys.readouterr().err
+    assert main(["eval", "--backend", "frozen", "--model", "x.safetensors"]) == 2
+    assert "--backend vae (a VAE file)" in capsys.readouterr().err
+    assert main(["eval", "--backend", "vae", "--model", "/nonexistent/vae.safetensors"]) == 2
+    assert "VAE checkpoint not found" in capsys.readouterr().err
     assert main(["eval", "--backend", "simulator", "--n", "0"]) == 2
     assert main(["eval", "--suite", "/nonexistent/suite.jsonl"]) == 2
     assert "not found" in capsys.readouterr().err
