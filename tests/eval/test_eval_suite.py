@@ -50,3 +50,19 @@ def test_bad_suite_lines_are_one_line_errors(tmp_path, line, message):
 def test_missing_suite_file(tmp_path):
     with pytest.raises(KinoraError, match="not found"):
         read_suite(tmp_path / "nope.jsonl")
+
+
+def test_results_table_with_and_without_the_vae_column():
+    from kinora.eval.results import comparison_table
+
+    def summ(v):
+        return {"alignment": {k: v for k in ("color", "shape", "count", "motion", "camera", "overall")},
+                "permanence": v, "physics": {"score": v}, "consistency": v, "smoothness": v, "smoothness_pixel": v,
+                "dynamic_degree": v, "drift": {"score": v}, "readable": 1.0, "overall": v}
+
+    with_vae = comparison_table(summ(0.5), summ(1.0), summ(0.9), summ(0.7)).splitlines()
+    assert "simulator through the VAE (ceiling)" in with_vae[0]
+    assert with_vae[0].count("|") == with_vae[1].count("|") == with_vae[2].count("|") == 7
+    assert "| 50.0 % | 100.0 % | 70.0 % | 90.0 % |" in with_vae[2]
+    plain = comparison_table(None, summ(1.0), summ(0.9)).splitlines()
+    assert "VAE" not in plain[0] and plain[2].count("|") == 6 and "not shipped yet" in plain[2]
