@@ -138,9 +138,10 @@ class VaeBackend(Backend):
     name = "vae"
 
     def __init__(self, model: str | Path | None = None):
+        from kinora.pipeline import DEFAULT_VAE, WEIGHTS_DIR
         from kinora.vae import load_vae
 
-        self.path = Path(model) if model else Path(__file__).resolve().parents[1] / "weights" / "vae-small.safetensors"
+        self.path = Path(model) if model else WEIGHTS_DIR / DEFAULT_VAE
         self.vae = load_vae(self.path)
 
     def _round_trip(self, frames: np.ndarray) -> np.ndarray:
@@ -161,8 +162,10 @@ class VaeBackend(Backend):
 
     def describe(self) -> dict:
         from kinora.io.hashing import file_hash
+        from kinora.vae import latent_id
 
-        return {"name": self.name, "vae": str(self.path), "vae_hash": file_hash(self.path)}
+        return {"name": self.name, "vae": str(self.path), "vae_hash": file_hash(self.path),
+                "latents": latent_id(self.path)}
 
 
 BACKENDS = {"kinora": KinoraBackend, "simulator": SimulatorBackend, "frozen": FrozenBackend, "vae": VaeBackend}
