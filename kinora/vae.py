@@ -398,36 +398,33 @@ def save_vae(model: VideoVAE, path, dtype: torch.dtype = torch.float32, latents:
         save_file(tensors, str(tmp), metadata=meta)
 
 
+def read_vae_metadata(path) -> dict:
+    """The safetensors metadata of a VAE file; a one-line error if it is missing or unreadable."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except FileNotFoundError:
+        raise KinoraError(f"VAE checkpoint not found: {path}") from None
+    except (SafetensorError, OSError) as e:
+        raise KinoraError(f"cannot read VAE checkpoint {path}: {e}") from None
+
+
 def latent_id(path) -> str:
     """The identity of a VAE's latent space: what a DiT records as `vae_hash` and what
     names its latent caches. It is the file's own hash, except for a decoder fine-tune,
     which records the hash of the VAE whose encoder and latents it keeps."""
-    from safetensors import SafetensorError, safe_open
-
     from kinora.io.hashing import file_hash
 
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except FileNotFoundError:
-        raise KinoraError(f"VAE checkpoint not found: {path}") from None
-    except (SafetensorError, OSError) as e:
-        raise KinoraError(f"cannot read VAE checkpoint {path}: {e}") from None
-    return meta.get("latents") or file_hash(path)
+    return read_vae_metadata(path).get("latents") or file_hash(path)
 
 
 def load_vae(path, device: str | torch.device = "cpu") -> VideoVAE:
     """Load a VideoVAE saved by save_vae, in eval mode."""
-    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except FileNotFoundError:
-        raise KinoraError(f"VAE checkpoint not found: {path}") from None
-    except (SafetensorError, OSError) as e:
-        raise KinoraError(f"cannot read VAE checkpoint {path}: {e}") from None
+    meta = read_vae_metadata(path)
     if meta.get("kinora") != "vae" or "config" not in meta:
         raise KinoraError(f"{path} is not a Kinora VAE checkpoint (no VAE config in its metadata)")
     model = VideoVAE(VAEConfig.from_json(meta["config"]))
