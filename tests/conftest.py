@@ -16,9 +16,9 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A folder with a random-weight tiny VAE and DiT laid out like kinora/weights."""
-    from kinora.dit import DiT, save_dit
-    from kinora.presets import get_preset
-    from kinora.vae import VideoVAE, save_vae
+    from kinora.models.dit import DiT, save_dit
+    from kinora.models.presets import get_preset
+    from kinora.models.vae import VideoVAE, save_vae
 
     d = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from kinora.bench import run_bench
+    from kinora.eval.bench import run_bench
     from kinora.eval.report import bench_markdown
     from kinora.io.atomic import write_json_atomic, write_text_atomic
 

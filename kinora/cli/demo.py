@@ -20,9 +20,9 @@ def run(args) -> int:
     import argparse
 
     from kinora.cli import generate
-    from kinora.pipeline import DEFAULT_DIT, WEIGHTS_DIR
+    from kinora.defaults import SHIPPED_DIT, WEIGHTS_DIR
 
-    if not (WEIGHTS_DIR / DEFAULT_DIT).exists():
+    if not SHIPPED_DIT.exists():
         # A source checkout without weights still shows the world the model learns.
         from kinora.world.sim import render_to_mp4
         from kinora.world.spec import SpecDistribution, random_spec

@@ -53,7 +53,7 @@ def run(args) -> int:
     from kinora.cli.world import parse_size
     from kinora.io.video import read_video
     from kinora.label import Provenance, write_generated_video
-    from kinora.pipeline import KinoraPipeline
+    from kinora.pipelines.kinora import KinoraPipeline
 
     if not args.out.lower().endswith(".mp4"):
         raise KinoraError(f"output {args.out!r} must end in .mp4")

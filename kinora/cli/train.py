@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    from kinora.train import add_arguments
+    from kinora.train.dit import add_arguments
 
     p = sub.add_parser("train", help="train the video diffusion transformer on micro-world clips or real videos")
     add_arguments(p)
@@ -12,6 +12,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from kinora.train import main
+    from kinora.train.dit import main
 
     return main(args)

@@ -99,7 +99,7 @@ class KinoraBackend(Backend):
     def __init__(self, pipe=None, model: str | Path | None = None, steps: int | None = None,
                  guidance: float | None = None):
         if pipe is None:
-            from kinora.pipeline import KinoraPipeline
+            from kinora.pipelines.kinora import KinoraPipeline
 
             pipe = KinoraPipeline.from_pretrained(model)
         self.pipe = pipe
@@ -138,14 +138,14 @@ class VaeBackend(Backend):
     name = "vae"
 
     def __init__(self, model: str | Path | None = None):
-        from kinora.pipeline import DEFAULT_VAE, WEIGHTS_DIR
-        from kinora.vae import load_vae
+        from kinora.defaults import SHIPPED_VAE
+        from kinora.models.vae import load_vae
 
-        self.path = Path(model) if model else WEIGHTS_DIR / DEFAULT_VAE
+        self.path = Path(model) if model else SHIPPED_VAE
         self.vae = load_vae(self.path)
 
     def _round_trip(self, frames: np.ndarray) -> np.ndarray:
-        from kinora.train_vae import reconstruct
+        from kinora.train.vae import reconstruct
 
         T = len(frames)
         pad = (-(T - 1)) % self.vae.cfg.time_factor  # the VAE takes 1 + 4k frames: repeat the last
@@ -162,7 +162,7 @@ class VaeBackend(Backend):
 
     def describe(self) -> dict:
         from kinora.io.hashing import file_hash
-        from kinora.vae import latent_id
+        from kinora.models.vae import latent_id
 
         return {"name": self.name, "vae": str(self.path), "vae_hash": file_hash(self.path),
                 "latents": latent_id(self.path)}

@@ -80,12 +80,12 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from kinora.bench import run_bench
+    from kinora.eval.bench import run_bench
     from kinora.eval.backends import FrozenBackend, KinoraBackend, SimulatorBackend, VaeBackend
     from kinora.eval.runner import QUICK, evaluate, weakest
     from kinora.eval.suite import read_suite, subset
     from kinora.io.atomic import write_json_atomic, write_text_atomic
-    from kinora.pipeline import DEFAULT_DIT, DEFAULT_VAE, WEIGHTS_DIR
+    from kinora.defaults import SHIPPED_DIT, SHIPPED_VAE
 
     ap = argparse.ArgumentParser(prog="python -m kinora.eval.results", description="Regenerate docs/RESULTS.md.")
     ap.add_argument("--quick", action="store_true", help="12 prompts and the quick bench")
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     physics_n = QUICK["physics_n"] if a.quick else None
     cases = subset(read_suite(), n)
 
-    have_model = a.model is not None or (WEIGHTS_DIR / DEFAULT_DIT).exists()
+    have_model = a.model is not None or SHIPPED_DIT.exists()
     model = None
     if have_model:
         r = evaluate(KinoraBackend(model=a.model), cases, physics_n=physics_n)
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     rf = evaluate(FrozenBackend(), cases, physics_n=physics_n)
     write_json_atomic(res / "eval-frozen.json", rf.summary)
     vae = None
-    if (WEIGHTS_DIR / DEFAULT_VAE).exists():  # the VAE the shipped DiT decodes with
-        vae = evaluate(VaeBackend(WEIGHTS_DIR / DEFAULT_VAE), cases, physics_n=physics_n).summary
+    if SHIPPED_VAE.exists():  # the VAE the shipped DiT decodes with
+        vae = evaluate(VaeBackend(SHIPPED_VAE), cases, physics_n=physics_n).summary
         write_json_atomic(res / "eval-vae.json", vae)
     bench = None
     bench_mode = a.bench or ("quick" if a.quick else "full")

@@ -317,7 +317,7 @@ def _content_words(lang: str, cats: tuple[str, ...] | None = None) -> list[str]:
 
 def nearest_known(word: str, lang: str = "en", encoder=None, cats: tuple[str, ...] | None = None) -> str:
     """The known word nearest to an unknown one: a table of near concepts first, then a
-    close spelling (a typo), then, given a MiniLM `encoder` (kinora.text.TextEncoder),
+    close spelling (a typo), then, given a MiniLM `encoder` (kinora.models.text.TextEncoder),
     embedding similarity, else the closest spelling. `cats` limits the candidates to some
     kinds of word (("shape",) for a word where a noun belongs)."""
     w = word.lower()
@@ -1099,7 +1099,7 @@ def parse(text: str, duration: float = 2.0, fps: int = 8, width: int = 64, heigh
           encoder=None) -> ParseResult:
     """Read a prompt (English or Chinese) into a ShotSpec; see the module docstring.
 
-    `encoder` (optional, a kinora.text.TextEncoder) lets warnings about unknown words
+    `encoder` (optional, a kinora.models.text.TextEncoder) lets warnings about unknown words
     name the nearest known word by meaning rather than by spelling.
     """
     if not isinstance(text, str):

@@ -12,7 +12,7 @@ from kinora.eval.metrics import analyze_clip, bhattacharyya, color_histogram
 from kinora.eval.physics import compare_continuations
 from kinora.eval.runner import evaluate, weakest
 from kinora.eval.suite import read_suite, subset
-from kinora.pipeline import KinoraPipeline
+from kinora.pipelines.kinora import KinoraPipeline
 
 TOP = ["alignment", "permanence", "physics", "consistency", "smoothness", "dynamic_degree", "drift"]
 

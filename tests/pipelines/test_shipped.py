@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from kinora.pipeline import DEFAULT_DIT, DEFAULT_VAE, WEIGHTS_DIR, KinoraPipeline
+from kinora.defaults import SHIPPED_DIT, SHIPPED_VAE, WEIGHTS_DIR
+from kinora.pipelines.kinora import KinoraPipeline
 from kinora.verify.analyzer import analyze
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    assert (WEIGHTS_DIR / DEFAULT_DIT).exists() and (WEIGHTS_DIR / DEFAULT_VAE).exists(), \
+    assert SHIPPED_DIT.exists() and SHIPPED_VAE.exists(), \
         "the shipped weights must be committed in kinora/weights"
     return KinoraPipeline.from_pretrained()
 
@@ -24,9 +25,9 @@ def test_shipped_weights_fit_the_budget():
 
 def test_shipped_model_trained_with_the_shipped_vae(pipe):
     # The same VAE file, or a decoder fine-tune of it: the same latent space.
-    from kinora.vae import latent_id
+    from kinora.models.vae import latent_id
 
-    assert pipe.meta["vae_hash"] == latent_id(WEIGHTS_DIR / DEFAULT_VAE)
+    assert pipe.meta["vae_hash"] == latent_id(SHIPPED_VAE)
 
 
 @pytest.mark.parametrize("prompt, color", [("a red ball bounces on the floor", "red"),

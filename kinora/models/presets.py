@@ -1,6 +1,6 @@
 """The one registry of named model presets: VAE config + DiT config + training and sampling defaults.
 
-    from kinora.presets import get_preset, PRESETS
+    from kinora.models.presets import get_preset, PRESETS
     p = get_preset("small")        # p.vae (VAEConfig), p.dit (DiTConfig), p.train, p.sample
 
 The CLI offers `sorted(PRESETS)` as choices (DiT's models.py does the same with its
@@ -15,7 +15,7 @@ checkpoint.
 | base   | 768 x 16 (12, 1x2x2)             | 158 M  | one GPU; 128x128 and longer clips           |
 | large  | 1152 x 28 (16, 1x2x2)            | 610 M  | several GPUs under torchrun                 |
 
-Why patch 1x2x2 for "small" (measure with `python -m kinora.presets --time small --threads 1`):
+Why patch 1x2x2 for "small" (measure with `python -m kinora.models.presets --time small --threads 1`):
 4 s of 64x64 at 8 fps is 33 frames -> 9 x 8 x 8 = 576 latent cells. One CFG forward
 (batch 2) of "small" on one thread takes about 0.1 s on a quiet machine (0.21-0.24 s on a
 busy shared one) at 144 tokens (patch 1x2x2), but 0.93-0.99 s at 576 tokens (patch
@@ -33,10 +33,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from kinora.dit import DiTConfig
+from kinora.models.dit import DiTConfig
 from kinora.errors import KinoraError
-from kinora.flow import DEFAULT_TASK_PROBS
-from kinora.vae import VAE_PRESETS, VAEConfig
+from kinora.diffusion.flow import DEFAULT_TASK_PROBS
+from kinora.models.vae import VAE_PRESETS, VAEConfig
 
 
 @dataclass
@@ -52,7 +52,7 @@ class TrainDefaults:
     grad_clip: float = 1.0
     text_dropout: float = 0.2  # captions replaced by "" for classifier-free guidance (Open-Sora: ~0.3)
     task_probs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_PROBS))
-    shift_scale: float = 1.0  # multiplies the resolution/length time shift (kinora.flow)
+    shift_scale: float = 1.0  # multiplies the resolution/length time shift (kinora.diffusion.flow)
     log_every: int = 25
     ckpt_every: int = 500
     # Data: clips are resized to about width x height (aspect kept by buckets), resampled
@@ -76,7 +76,7 @@ class SampleDefaults:
 @dataclass
 class Preset:
     name: str
-    vae_name: str  # key into kinora.vae.VAE_PRESETS (and the default VAE checkpoint's name)
+    vae_name: str  # key into kinora.models.vae.VAE_PRESETS (and the default VAE checkpoint's name)
     vae: VAEConfig
     dit: DiTConfig
     train: TrainDefaults = field(default_factory=TrainDefaults)
@@ -131,7 +131,7 @@ def get_preset(name: str) -> Preset:
 
 
 # ---------------------------------------------------------------------------------
-# `python -m kinora.presets [--time] [--threads N]`: the table above, measured
+# `python -m kinora.models.presets [--time] [--threads N]`: the table above, measured
 # ---------------------------------------------------------------------------------
 
 
@@ -142,7 +142,7 @@ def describe(name: str, time_forward: bool = False, batch: int = 2, frames: int 
 
     import torch
 
-    from kinora.dit import DiT
+    from kinora.models.dit import DiT
 
     p = get_preset(name)
     h, w = p.train.height // 8, p.train.width // 8
@@ -173,7 +173,7 @@ if __name__ == "__main__":
 
     import torch
 
-    ap = argparse.ArgumentParser(prog="python -m kinora.presets", description="Print the preset table.")
+    ap = argparse.ArgumentParser(prog="python -m kinora.models.presets", description="Print the preset table.")
     ap.add_argument("--time", nargs="*", metavar="PRESET", help="also time a forward pass of these presets")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()

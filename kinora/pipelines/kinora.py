@@ -1,6 +1,6 @@
 """The generation pipeline: prompt (+ optional images or video) in, frames out.
 
-    from kinora.pipeline import KinoraPipeline
+    from kinora.pipelines.kinora import KinoraPipeline
     pipe = KinoraPipeline.from_pretrained()            # the shipped model
     out = pipe("a red ball bounces on the floor", num_frames=32, generator=torch.Generator().manual_seed(0))
     frames = out.frames[0]                              # (T, H, W, 3) uint8
@@ -30,14 +30,11 @@ from typing import Callable
 import numpy as np
 import torch
 
+from kinora.defaults import MAX_SECONDS, SHIPPED_DIT
 from kinora.errors import KinoraError
 from kinora.io.hashing import sha256_file
-from kinora.vae import latent_id
+from kinora.models.vae import latent_id
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_DIT = "dit-small-ema.safetensors"
-DEFAULT_VAE = "vae-small.safetensors"
-MAX_SECONDS = 600.0
 
 
 @dataclass
@@ -120,7 +117,7 @@ class KinoraPipeline:
     """Text (and image / video) to video with the VAE, the DiT and a rectified-flow sampler."""
 
     def __init__(self, dit, vae, text_encoder, meta: dict, dit_path: Path | None = None):
-        from kinora.presets import get_preset
+        from kinora.models.presets import get_preset
 
         self.dit = dit.eval()
         self.vae = vae.eval()
@@ -142,13 +139,13 @@ class KinoraPipeline:
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
                         device: str = "cpu") -> "KinoraPipeline":
         """Load a DiT checkpoint (default: the shipped one) and the VAE it was trained with."""
-        from kinora.dit import load_dit
-        from kinora.text import TextEncoder
-        from kinora.vae import load_vae
+        from kinora.models.dit import load_dit
+        from kinora.models.text import TextEncoder
+        from kinora.models.vae import load_vae
 
-        path = Path(path) if path else WEIGHTS_DIR / DEFAULT_DIT
+        path = Path(path) if path else SHIPPED_DIT
         if path.is_dir():
-            path = path / DEFAULT_DIT
+            path = path / SHIPPED_DIT.name
         if not path.exists():
             raise KinoraError(f"no model weights at {path}; train one with 'kinora train' or pass --model PATH")
         dit, meta = load_dit(path, device=device)
@@ -203,7 +200,7 @@ class KinoraPipeline:
         `edit_mask` (T, H, W) bool True = regenerate, to inpaint. raw_prompt=True skips
         the planner and conditions on the prompt text as it is.
         """
-        from kinora.sampling import CFG, SAMPLERS, get_sigmas
+        from kinora.diffusion.sampling import CFG, SAMPLERS, get_sigmas
 
         if not isinstance(prompt, str) or not prompt.strip():
             raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
@@ -266,7 +263,7 @@ class KinoraPipeline:
                 uncond.update(mask=lmask, known=known_lat * lmask)
                 pix_mask = pmask
             x = torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=g)  # (1, C, F, h, w)
-            from kinora.flow import resolution_shift
+            from kinora.diffusion.flow import resolution_shift
 
             shift = resolution_shift(F, h, w, scale=self.shift_scale)
             sigmas = get_sigmas(steps, shift=shift)

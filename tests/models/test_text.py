@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kinora.errors import KinoraError
-from kinora.text import TEXT_DIM, encode, encode_pair, get_encoder, pad_states
+from kinora.models.text import TEXT_DIM, encode, encode_pair, get_encoder, pad_states
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_matches_transformers(enc):
 
 
 def test_no_transformers_import():
-    """Importing kinora.text and loading the encoder never pulls in transformers (slow import)."""
-    code = ("import sys, torch; torch.set_num_threads(1); import kinora.text as t; t.TextEncoder(); "
+    """Importing kinora.models.text and loading the encoder never pulls in transformers (slow import)."""
+    code = ("import sys, torch; torch.set_num_threads(1); import kinora.models.text as t; t.TextEncoder(); "
             "assert 'transformers' not in sys.modules, 'transformers was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from kinora.dit import DiT, DiTConfig, apply_rope, load_dit, read_dit_metadata, rope_3d, rope_axis_split, save_dit
+from kinora.models.dit import DiT, DiTConfig, apply_rope, load_dit, read_dit_metadata, rope_3d, rope_axis_split, save_dit
 from kinora.errors import KinoraError
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kinora.errors import KinoraError
-from kinora.pipeline import KinoraPipeline, latent_known_mask
+from kinora.pipelines.kinora import KinoraPipeline, latent_known_mask
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +104,8 @@ def test_bad_input(pipe, kw, message):
 def test_dit_loads_only_with_the_vae_it_was_trained_on(tiny_weights, tmp_path):
     import shutil
 
-    from kinora.dit import load_dit, save_dit
-    from kinora.pipeline import sha256_file
+    from kinora.models.dit import load_dit, save_dit
+    from kinora.pipelines.kinora import sha256_file
 
     model, meta = load_dit(tiny_weights / "dit-small-ema.safetensors")
     meta.pop("dit_config")

@@ -5,10 +5,10 @@ import argparse
 import pytest
 import torch
 
-from kinora.dit import DiT
+from kinora.models.dit import DiT
 from kinora.errors import KinoraError
-from kinora.presets import PRESETS, get_preset
-from kinora.vae import VAE_PRESETS, VideoVAE
+from kinora.models.presets import PRESETS, get_preset
+from kinora.models.vae import VAE_PRESETS, VideoVAE
 
 # Parameter counts in millions (ranges, so small fixes do not break the test).
 EXPECTED_M = {"tiny": (0.1, 0.5), "small": (5, 10), "base": (120, 200), "large": (500, 800)}
@@ -63,7 +63,7 @@ def test_unknown_preset():
 
 
 def test_cli_choices_are_the_registry():
-    from kinora.train import add_arguments
+    from kinora.train.dit import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

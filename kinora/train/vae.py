@@ -1,16 +1,16 @@
-"""Train the causal video VAE (kinora.vae) on micro-world clips.
+"""Train the causal video VAE (kinora.models.vae) on micro-world clips.
 
     # the shipped weights (one CPU thread; resumable, just run it again with --resume)
-    python -m kinora.train_vae --preset small --out checkpoints/vae --steps 20000
-    python -m kinora.train_vae --preset small --out checkpoints/vae --steps 20000 --resume
+    python -m kinora.train.vae --preset small --out checkpoints/vae --steps 20000
+    python -m kinora.train.vae --preset small --out checkpoints/vae --steps 20000 --resume
     # from shards written by `kinora world sample --n N --out DIR` instead of simulating
-    python -m kinora.train_vae --preset small --out runs/vae --steps 20000 --data DIR
+    python -m kinora.train.vae --preset small --out runs/vae --steps 20000 --data DIR
     # a smoke test (seconds)
-    python -m kinora.train_vae --preset tiny --out /tmp/vae-tiny --steps 20 --pool 8 --eval-clips 2
+    python -m kinora.train.vae --preset tiny --out /tmp/vae-tiny --steps 20 --pool 8 --eval-clips 2
     # held-out PSNR of a checkpoint
-    python -m kinora.train_vae --eval checkpoints/vae/vae-small.safetensors --eval-clips 64
+    python -m kinora.train.vae --eval checkpoints/vae/vae-small.safetensors --eval-clips 64
     # a run stopped between evaluations: ship and evaluate the EMA of its last saved state
-    python -m kinora.train_vae --out checkpoints/vae --export
+    python -m kinora.train.vae --out checkpoints/vae --export
 
 Data. Without --data, clips are simulated on the fly into an in-memory pool of
 several sizes (64x64 33-frame clips, plus 128x128 and non-square 17-frame clips); the
@@ -33,10 +33,10 @@ decoder round off the corners of a small cube and smear a tiny object into the f
 Decoder fine-tuning. `--init VAE --decoder-only` starts from a trained VAE and trains
 only its decoder: the encoder, its normalisation (scaling/shift factors) and so the
 latent space stay as they are. The result records its parent's latent identity
-(`kinora.vae.latent_id`), so a DiT trained on the parent's latents decodes with it
+(`kinora.models.vae.latent_id`), so a DiT trained on the parent's latents decodes with it
 unchanged, and training caches are shared:
 
-    python -m kinora.train_vae --init checkpoints/vae/vae-small.safetensors --decoder-only \
+    python -m kinora.train.vae --init checkpoints/vae/vae-small.safetensors --decoder-only \
         --edge-weight 4 --data data/world --out checkpoints/vae-dec --steps 1500 --lr 2e-4
 
 Outputs in --out: vae-<preset>.safetensors (EMA weights, float16, with
@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from kinora.errors import KinoraError
-from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, latent_id, load_vae, save_vae
+from kinora.models.vae import VAE_PRESETS, VAEConfig, VideoVAE, latent_id, load_vae, save_vae
 
 HELDOUT_SEED_BASE = 10_000_000  # same as kinora.world.dataset: never trained on
 
@@ -553,7 +553,7 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
 
 def main(argv: list[str] | None = None) -> int:
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m kinora.train_vae", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m kinora.train.vae", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", choices=sorted(VAE_PRESETS), default=d.preset)
     p.add_argument("--out", help="checkpoint directory (required unless --eval)")
     p.add_argument("--steps", type=int, default=d.steps)

@@ -4,7 +4,7 @@ The straight path between data and noise (Liu et al. 2022; SD3; Open-Sora 1.2 / 
 
     x_t = (1 - t) * x0 + t * eps,   eps ~ N(0, I),   t in [0, 1] (t = 1 is pure noise)
     the model predicts the velocity  v = dx_t/dt = eps - x0,  and sampling integrates
-    dx/dt = v from t = 1 down to t = 0 (kinora/sampling.py).
+    dx/dt = v from t = 1 down to t = 0 (kinora/diffusion/sampling.py).
 
 Training timesteps follow Open-Sora 2.0 / SD3: t = sigmoid(n), n ~ N(0, 1) (logit-normal,
 most samples in the middle where the task is hardest), then a time shift

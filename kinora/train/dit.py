@@ -1,4 +1,4 @@
-"""Train the diffusion transformer (kinora.dit) with rectified flow on cached VAE latents.
+"""Train the diffusion transformer (kinora.models.dit) with rectified flow on cached VAE latents.
 
     # micro-world shards, then the shipped CPU model (resumable: add --resume)
     kinora world sample --n 20000 --out data/world
@@ -22,7 +22,7 @@ How it works, top to bottom (nanoGPT-style: one loop, DDP inline):
    frame 0 is always a lone first frame (what image-to-video conditions on).
 2. Each step draws a bucket (weighted by its size) and a batch from it, one random caption
    per clip (English captions and the canonical one), replaced by "" with probability
-   text_dropout (for classifier-free guidance), one task mask per clip (kinora.flow.TASKS),
+   text_dropout (for classifier-free guidance), one task mask per clip (kinora.diffusion.flow.TASKS),
    logit-normal timesteps shifted for the bucket's size, and takes the flow loss on the
    unknown positions. AdamW, linear warm-up, gradient clipping, EMA weights.
 3. Every step's random draws come from a generator seeded by (seed, rank, step), so a
@@ -54,16 +54,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kinora.dit import DiT, save_dit
+from kinora.models.dit import DiT, save_dit
+from kinora.defaults import HELDOUT_SEED_BASE, WEIGHTS_DIR, vae_filename
 from kinora.errors import KinoraError
-from kinora.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
+from kinora.diffusion.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
 from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from kinora.io.hashing import sha256_file
-from kinora.presets import PRESETS, Preset, get_preset
-from kinora.text import pad_states
+from kinora.models.presets import PRESETS, Preset, get_preset
+from kinora.models.text import pad_states
 
-HELDOUT_SEED_BASE = 10_000_000  # same as kinora.world.dataset: never trained on
-NULL_TEXT = ""  # the unconditional caption (kinora.text)
+NULL_TEXT = ""  # the unconditional caption (kinora.models.text)
 
 # ---------------------------------------------------------------------------------
 # Text: every caption encoded once, kept memory-mapped
@@ -105,7 +105,7 @@ class TextBank:
             bank = cls.load(folder)
             if set(texts) <= set(bank.texts):
                 return bank
-        from kinora.text import get_encoder
+        from kinora.models.text import get_encoder
 
         enc = get_encoder()
         states: list[torch.Tensor] = []
@@ -342,7 +342,7 @@ def synthetic_data(preset: Preset, train: "TrainSettings", seed: int, n: int = 8
 
 
 def default_vae_path(preset: Preset) -> Path:
-    return Path(__file__).resolve().parent.parent / "checkpoints" / "vae" / f"vae-{preset.vae_name}.safetensors"
+    return WEIGHTS_DIR / vae_filename(preset.vae_name)  # the shipped VAE (package data)
 
 
 # ---------------------------------------------------------------------------------
@@ -502,11 +502,11 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
 
     if s.synthetic:
         return synthetic_data(preset, s, s.seed), {"hash": "none"}
-    from kinora.vae import latent_id, load_vae
+    from kinora.models.vae import latent_id, load_vae
 
     vae_path = Path(s.vae) if s.vae else default_vae_path(preset)
     if not vae_path.exists():
-        raise KinoraError(f"no VAE weights at {vae_path}; train them first (python -m kinora.train_vae) or pass --vae")
+        raise KinoraError(f"no VAE weights at {vae_path}; train them first (python -m kinora.train.vae) or pass --vae")
     vae_info = {"hash": latent_id(vae_path), "path": str(vae_path)}  # a decoder fine-tune shares its caches
     cache = Path(s.cache) if s.cache else out / "cache" / vae_info["hash"]
     files = None
@@ -614,7 +614,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             # Warm start from exported weights when the full train_state.pt (optimizer
             # included, several times the model's size) was not kept: the step count and
             # the EMA carry on, AdamW's moments start afresh.
-            from kinora.dit import load_dit
+            from kinora.models.dit import load_dit
 
             folder = Path(s.init)
             raw, meta = load_dit(folder / f"dit-{preset.name}.safetensors")
@@ -704,7 +704,7 @@ def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model, ema, opt
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", required=True, choices=sorted(PRESETS), help="model size (kinora/presets.py)")
+    p.add_argument("--preset", required=True, choices=sorted(PRESETS), help="model size (kinora/models/presets.py)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, log, plot")
     src = p.add_argument_group("data (exactly one)")
     src.add_argument("--data", help="folder written by 'kinora world sample'")

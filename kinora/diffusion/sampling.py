@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from kinora.errors import KinoraError
-from kinora.flow import impose_known, shift_time
+from kinora.diffusion.flow import impose_known, shift_time
 
 # ---------------------------------------------------------------------------------
 # Schedules
@@ -34,7 +34,7 @@ def get_sigmas(steps: int, shift: float = 1.0, t_max: float = 1.0) -> torch.Tens
     """Flow times for `steps` steps: uniform in t from t_max to 0, then time-shifted. (steps + 1,)
 
     `shift` should be the training shift for the same latent grid
-    (`kinora.flow.resolution_shift`), so sampling spends its steps where training did.
+    (`kinora.diffusion.flow.resolution_shift`), so sampling spends its steps where training did.
     """
     if steps < 1:
         raise KinoraError(f"steps must be at least 1, got {steps}")

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from kinora.dit import load_dit, read_dit_metadata, save_dit
+from kinora.models.dit import load_dit, read_dit_metadata, save_dit
 from kinora.errors import KinoraError
-from kinora.train import TrainSettings, bucket_size, lr_at, run, valid_frames
+from kinora.train.dit import TrainSettings, bucket_size, lr_at, run, valid_frames
 
 
 
@@ -43,7 +43,7 @@ def test_synthetic_run_writes_checkpoints_log_and_plot(tmp_path):
 def test_training_fits_a_two_clip_world(tmp_path):
     # Two constant clips told apart only by their captions: the loss must fall far below
     # its starting value of about 2 (|eps - x0|^2 with unit-variance latents).
-    from kinora.train import Bucket, LatentData, TextBank
+    from kinora.train.dit import Bucket, LatentData, TextBank
 
     C = 4
     lat = torch.stack([torch.ones(C, 3, 4, 4), -torch.ones(C, 3, 4, 4)]).half()
@@ -57,7 +57,7 @@ def test_training_fits_a_two_clip_world(tmp_path):
     assert log[-1] < 0.3 * log[0]
 
     # ...and sampling the trained model with each caption gives that caption's clip.
-    from kinora.sampling import CFG, get_sigmas, sample_euler
+    from kinora.diffusion.sampling import CFG, get_sigmas, sample_euler
 
     model = model.eval()
     text, mask = bank.lookup(["up", "down"])
@@ -155,7 +155,7 @@ def test_frames_and_buckets():
 
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory):
-    from kinora.vae import VAE_PRESETS, VideoVAE, save_vae
+    from kinora.models.vae import VAE_PRESETS, VideoVAE, save_vae
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("vae") / "vae-tiny.safetensors"
@@ -175,7 +175,7 @@ def test_world_shards_are_encoded_once_and_held_out_clips_skipped(tmp_path, tiny
     cache = tmp_path / "cache"
     run(settings(tmp_path / "run", synthetic=False, data=str(tmp_path / "world"), vae=str(tiny_vae),
                  cache=str(cache), steps=2))
-    from kinora.train import TextBank, load_bucket
+    from kinora.train.dit import TextBank, load_bucket
 
     b = load_bucket(cache / "world-shard-00000.safetensors")
     assert b.latents.shape == (2, 4, 3, 4, 4)  # 10 frames -> 9 -> 3 latent frames; held-out clip skipped
@@ -190,7 +190,7 @@ def test_world_shards_are_encoded_once_and_held_out_clips_skipped(tmp_path, tiny
     assert meta["vae_config"]["latent_channels"] == 4
 
     # A second run finds the caches and encodes nothing.
-    import kinora.train as train_mod
+    import kinora.train.dit as train_mod
 
     monkeypatch.setattr(train_mod, "encode_videos", lambda *a, **k: pytest.fail("re-encoded a cached shard"))
     run(settings(tmp_path / "run2", synthetic=False, data=str(tmp_path / "world"), vae=str(tiny_vae),
@@ -206,7 +206,7 @@ def test_real_videos_from_csv_keep_their_aspect(tmp_path, tiny_vae):
     (tmp_path / "videos.csv").write_text('path,text\nwide.mp4,"a wide shot, of a street"\nsquare.mp4,a square clip\n')
     run(settings(tmp_path / "run", synthetic=False, data_csv=str(tmp_path / "videos.csv"), vae=str(tiny_vae),
                  cache=str(tmp_path / "cache"), steps=2, width=64, height=64, max_frames=17))
-    from kinora.train import load_bucket
+    from kinora.train.dit import load_bucket
 
     shapes = {}
     for f in sorted((tmp_path / "cache").glob("csv-*x*.safetensors")):
@@ -234,8 +234,8 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path):
     a = torch.load(tmp_path / "rank0.pt")
     b = torch.load(tmp_path / "rank1.pt")
     assert states_equal(a, b)
-    from kinora.dit import DiT
-    from kinora.presets import get_preset
+    from kinora.models.dit import DiT
+    from kinora.models.presets import get_preset
 
     torch.manual_seed(0)
     init = DiT(get_preset("tiny").dit).state_dict()

@@ -136,32 +136,30 @@ def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, s
     or the preset with random weights written to `folder`."""
     import torch
 
-    from kinora.dit import DiT, save_dit
-    from kinora.pipeline import DEFAULT_DIT, WEIGHTS_DIR
-    from kinora.presets import get_preset
-    from kinora.vae import VideoVAE, load_vae, save_vae
+    from kinora.models.dit import DiT, save_dit
+    from kinora.defaults import SHIPPED_DIT, WEIGHTS_DIR
+    from kinora.models.presets import get_preset
+    from kinora.models.vae import VideoVAE, load_vae, save_vae
 
     if model:
         path = Path(model)
         if not path.exists():
             raise KinoraError(f"no model weights at {path}")
         return path, str(path)
-    if preset == "small" and (WEIGHTS_DIR / DEFAULT_DIT).exists():
+    if preset == "small" and SHIPPED_DIT.exists():
         return WEIGHTS_DIR, "shipped"
     p = get_preset(preset)
     torch.manual_seed(0)
     folder.mkdir(parents=True, exist_ok=True)
-    vae_src = [WEIGHTS_DIR / f"vae-{p.vae_name}.safetensors",
-               Path(__file__).resolve().parent.parent / "checkpoints" / "vae" / f"vae-{p.vae_name}.safetensors"]
-    vae_src = next((v for v in vae_src if v.exists()), None)
-    if vae_src is not None and load_vae(vae_src).cfg == p.vae:
+    vae_src = WEIGHTS_DIR / f"vae-{p.vae_name}.safetensors"
+    if vae_src.exists() and load_vae(vae_src).cfg == p.vae:
         shutil.copy(vae_src, folder / f"vae-{p.vae_name}.safetensors")
     else:
         save_vae(VideoVAE(p.vae), folder / f"vae-{p.vae_name}.safetensors")
     meta = {"preset": p.name, "vae_name": p.vae_name}
     if preset == "tiny":
         meta["train_args"] = {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}
-    save_dit(folder / DEFAULT_DIT, DiT(p.dit), meta)
+    save_dit(folder / SHIPPED_DIT.name, DiT(p.dit), meta)
     return folder, f"random {preset} preset (shipped weights not found)"
 
 
@@ -170,7 +168,7 @@ def generation_runs(cfg: dict) -> dict:
     t_import = time.perf_counter()
     import torch
 
-    from kinora.pipeline import KinoraPipeline, window_spans
+    from kinora.pipelines.kinora import KinoraPipeline, window_spans
 
     import_s = time.perf_counter() - t_import  # 0 when already imported (--tiny runs in-process)
 
@@ -211,7 +209,7 @@ def generation_runs(cfg: dict) -> dict:
 
 def run_child(cfg: dict, timeout: float = 1800) -> dict:
     """generation_runs(cfg) in a fresh Python process; its last stdout line is the JSON."""
-    cmd = [sys.executable, "-m", "kinora.bench", "--child", json.dumps(cfg)]
+    cmd = [sys.executable, "-m", "kinora.eval.bench", "--child", json.dumps(cfg)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -256,9 +254,9 @@ def wan_like(cfg):
 def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
     import torch
 
-    from kinora.dit import DiT
-    from kinora.pipeline import latent_frames
-    from kinora.presets import get_preset
+    from kinora.models.dit import DiT
+    from kinora.pipelines.kinora import latent_frames
+    from kinora.models.presets import get_preset
 
     cfg = get_preset(preset).dit
     torch.manual_seed(0)
@@ -312,11 +310,11 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from kinora.dit import DiT
-    from kinora.flow import flow_loss
-    from kinora.pipeline import latent_frames
-    from kinora.presets import get_preset
-    from kinora.train import Bucket, LatentData, TextBank, TrainSettings, read_log, run
+    from kinora.models.dit import DiT
+    from kinora.diffusion.flow import flow_loss
+    from kinora.pipelines.kinora import latent_frames
+    from kinora.models.presets import get_preset
+    from kinora.train.dit import Bucket, LatentData, TextBank, TrainSettings, read_log, run
 
     p = get_preset(preset)
     cfg = p.dit

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from kinora.errors import KinoraError
-from kinora.flow import (DEFAULT_TASK_PROBS, TASKS, add_noise, flow_loss, frames_mask, impose_known,
+from kinora.diffusion.flow import (DEFAULT_TASK_PROBS, TASKS, add_noise, flow_loss, frames_mask, impose_known,
                          resolution_shift, sample_masks, sample_t, shift_time)
 
 

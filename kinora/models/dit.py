@@ -3,7 +3,7 @@
 A velocity predictor for rectified flow, `v = model(x, t, cond)`:
 
     x     (B, C, F, h, w)   noisy latents x_t of the video VAE (C channels, F latent frames)
-    t     (B,)              flow time in [0, 1]; 1 is pure noise (see kinora/flow.py)
+    t     (B,)              flow time in [0, 1]; 1 is pure noise (see kinora/diffusion/flow.py)
     cond  dict              "text" (B, L, 384) MiniLM token states, "text_mask" (B, L) bool,
                             optional "mask" (B, 1, F, h, w) float (1 = known latent) and
                             "known" (B, C, F, h, w) the clean latents where mask = 1.
@@ -21,9 +21,9 @@ with the video changes of Open-Sora and Wan 2.1:
   (DiT's adaLN-zero) at a sixth of DiT's per-block modulation parameters;
 * conditioning on known frames by channel concatenation [x_t, known * mask, mask]
   (Open-Sora-Plan's inpainting model), so one model does t2v, i2v, extension, bridging,
-  looping and inpainting; the tasks are masks (kinora/flow.py).
+  looping and inpainting; the tasks are masks (kinora/diffusion/flow.py).
 Attention is `torch.nn.functional.scaled_dot_product_attention`; fp32 on CPU by default.
-Size presets live in kinora/presets.py; checkpoints are safetensors with the config inside.
+Size presets live in kinora/models/presets.py; checkpoints are safetensors with the config inside.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class DiTConfig:
     depth: int = 8
     heads: int = 6
     mlp_ratio: float = 4.0
-    text_dim: int = 384  # MiniLM-L6 hidden size (kinora/text.py)
+    text_dim: int = 384  # MiniLM-L6 hidden size (kinora/models/text.py)
     rope_theta: float = 10000.0
     grad_checkpoint: bool = False  # recompute blocks in backward: less memory, ~30 % slower
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kinora.errors import KinoraError
-from kinora.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
+from kinora.models.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
 
 
 
@@ -165,7 +165,7 @@ def test_overfits_one_clip():
 
 def test_train_main_smoke(tmp_path):
     """The training CLI runs end to end on the tiny preset and writes what it promises."""
-    from kinora.train_vae import main, read_log
+    from kinora.train.vae import main, read_log
 
     out = tmp_path / "vae"
     assert main(["--preset", "tiny", "--out", str(out), "--steps", "4", "--pool", "3",
@@ -188,7 +188,7 @@ def test_train_main_smoke(tmp_path):
 
 
 def test_edge_map_marks_both_sides_of_an_outline():
-    from kinora.train_vae import edge_map
+    from kinora.train.vae import edge_map
 
     x = -torch.ones(1, 3, 1, 8, 8)
     x[..., 2:5, 2:5] = 1.0  # a 3x3 white square on black
@@ -202,9 +202,9 @@ def test_decoder_fine_tune_keeps_the_latent_space(tmp_path, tiny_weights):
     """--init --decoder-only trains the decoder alone: same encoder and normalisation, and
     the file carries its parent's latent identity, so a DiT trained on the parent accepts it."""
     from kinora.io.hashing import file_hash
-    from kinora.pipeline import check_vae
-    from kinora.train_vae import main, read_log
-    from kinora.vae import latent_id
+    from kinora.pipelines.kinora import check_vae
+    from kinora.train.vae import main, read_log
+    from kinora.models.vae import latent_id
 
     parent = tiny_weights / "vae-tiny.safetensors"
     out = tmp_path / "dec"
@@ -227,7 +227,7 @@ def test_decoder_fine_tune_keeps_the_latent_space(tmp_path, tiny_weights):
 
 
 def test_decoder_fine_tune_bad_options(tmp_path, tiny_weights, capsys):
-    from kinora.train_vae import main
+    from kinora.train.vae import main
 
     out = str(tmp_path / "x")
     assert main(["--preset", "tiny", "--decoder-only", "--out", out, "--steps", "1"]) == 2

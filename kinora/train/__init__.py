@@ -1,0 +1,1 @@
+"""Training: the DiT on cached VAE latents (`dit`), the VAE itself (`vae`)."""

@@ -1,0 +1,59 @@
+"""The shipped model makes the same frames for the same seed as before the architecture
+move: every task, recorded at commit 387a04a (one torch thread) into
+tests/data/frames-before-move.npz."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kinora.defaults import SHIPPED_DIT
+
+RECORDED = Path(__file__).resolve().parent.parent / "data" / "frames-before-move.npz"
+pytestmark = pytest.mark.skipif(not SHIPPED_DIT.exists(), reason="no shipped weights")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    from kinora.pipelines import KinoraPipeline
+
+    pipe = KinoraPipeline.from_pretrained()
+
+    def g(seed):
+        return torch.Generator().manual_seed(seed)
+
+    out = {}
+    t2v = pipe("a red ball bounces on the floor", num_frames=9, num_inference_steps=4, generator=g(1)).frames[0]
+    out["t2v"] = t2v
+    out["t2v_zh_heun"] = pipe("一个蓝色的方块向右滑动，镜头向左平移", num_frames=9, num_inference_steps=2, sampler="heun",
+                              guidance_scale=2.0, negative_prompt="a green ball", generator=g(2)).frames[0]
+    out["i2v"] = pipe("a green ball rolls left", image=t2v[0], num_frames=9, num_inference_steps=3,
+                      generator=g(3)).frames[0]
+    out["bridge"] = pipe("a green ball", image=t2v[0], last_image=t2v[-1], num_frames=9, num_inference_steps=3,
+                         generator=g(4)).frames[0]
+    out["loop"] = pipe("a yellow cylinder topples", loop=True, num_frames=9, num_inference_steps=3,
+                       generator=g(5)).frames[0]
+    out["extend_fwd"] = pipe("the ball keeps rolling", video=t2v, num_frames=8, num_inference_steps=3,
+                             generator=g(6)).frames[0]
+    out["extend_back"] = pipe("the ball keeps rolling", video=t2v, num_frames=8, extend="backward",
+                              num_inference_steps=3, generator=g(7)).frames[0]
+    m = np.zeros(t2v.shape[:3], bool)
+    m[2:7, :, :32] = True
+    out["inpaint"] = pipe("a blue cube stays still", video=t2v, edit_mask=m, num_inference_steps=3,
+                          generator=g(8)).frames[0]
+    out["long"] = pipe("a purple ball rolls right", num_frames=48, num_inference_steps=2, generator=g(9)).frames[0]
+    out["wide"] = pipe("two cyan cubes slide left", num_frames=5, width=128, height=64, num_inference_steps=2,
+                       generator=g(10)).frames[0]
+    return out
+
+
+@pytest.mark.parametrize("task", ["t2v", "t2v_zh_heun", "i2v", "bridge", "loop", "extend_fwd", "extend_back",
+                                  "inpaint", "long", "wide"])
+def test_same_frames_as_before_the_move(runs, task):
+    with np.load(RECORDED) as z:
+        want = z[task]
+    got = runs[task]
+    assert got.shape == want.shape
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.max() == 0, f"{task}: {int((diff > 0).sum())} values differ, max {diff.max()}"
