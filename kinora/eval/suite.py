@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinora.errors import KinoraError
-from kinora.world.dataset import HELDOUT_SEED_BASE
+from kinora.defaults import EVAL_SEED0, HELDOUT_SEED_BASE
 from kinora.world.spec import ShotSpec, SpecDistribution, random_spec
 
 SUITE_PATH = Path(__file__).with_name("heldout.jsonl")
-EVAL_SEED0 = HELDOUT_SEED_BASE + 1_000_000  # 11,000,000
 SUITE_SIZE = 120
 SUITE_DISTRIBUTION = SpecDistribution(min_objects=1, max_objects=3, duration=(4.0, 4.0), fps=8, width=64, height=64)
 LANGUAGES = ("en", "zh")

@@ -1,30 +1,81 @@
-"""Atomic file writing: write to a temporary file beside the target, then rename.
+"""Atomic file writing, and claiming an output before the work that fills it.
 
-A crash or a bad input half-way through never leaves a truncated output behind, and an
-existing file is only replaced once the new one is complete.
+`atomic_path` writes to a temporary file beside the target, then renames it: a crash or
+a bad input half-way through never leaves a truncated output behind, and an existing
+file is only replaced once the new one is complete. A temporary name carries the
+writer's process id, so a write killed with `kill -9` leaves a file that the next write
+to the same path recognises as stale and removes.
+
+`claim_output` is what a command does before its (slow) work: it checks that the path
+can be written (not a folder, not under a file), refuses an existing file unless the
+caller forces it, and holds a lock so that two writers of one path cannot both report
+success. `next_free` picks a fresh name for outputs whose path the user did not choose.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from kinora.errors import KinoraError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove temporary files of `path` left by writers that no longer run; return them."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp*"):
+        parts = tmp.name[len(path.name) + 2:].split(".", 1)
+        if parts[0].isdigit() and not _alive(int(parts[0])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Refuse, in one line, an output path that cannot be written: a folder, a path under
+    a file, or a folder this process may not write to. Creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise KinoraError(f"output {path} is a folder; name a file inside it, e.g. {path / 'out.mp4'}")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise KinoraError(f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise KinoraError(f"cannot write {path}: the folder {parent} is not writable; choose another output")
+    return path
+
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str | None = None, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto `path` on success.
 
     The temporary name keeps the target's extension (`suffix`) because some writers
-    (PyAV, PIL) pick the container format from it.
+    (PyAV, PIL) pick the container format from it. With replace=False an existing
+    `path` is never replaced, even one that appeared while the temporary was written.
     """
-    path = Path(path)
+    path = check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -33,10 +84,60 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        if replace:
+            os.replace(tmp_path, path)
+        else:
+            try:
+                os.link(tmp_path, path)  # fails if path exists: no clobbering, even in a race
+            except FileExistsError:
+                raise KinoraError(f"{path} already exists; add --force to replace it or choose another output") \
+                    from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def claim_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+    """Hold `path` for one writer while it is made: refuse an existing file (unless
+    `force`) and a path another process is writing. Leaves nothing behind."""
+    path = check_writable(path)
+    if path.exists() and not force:
+        raise KinoraError(f"{path} already exists; add --force to replace it or choose another output")
+    lock = path.parent / f".{path.name}.lock"
+    made = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise KinoraError(f"another process is writing {path}; wait for it or choose another output") \
+                    from None
+            raise
+        ok = False
+        try:
+            yield path
+            ok = True
+        finally:
+            os.unlink(lock)
+            if not ok:  # a failed or interrupted run leaves no empty folders it made
+                for folder in made:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+    finally:
+        os.close(fd)
+
+
+def next_free(path: str | os.PathLike) -> Path:
+    """`path` if it does not exist, else the first of NAME-2.EXT, NAME-3.EXT, ... that does not."""
+    base = candidate = Path(path)
+    k = 2
+    while candidate.exists():
+        candidate = base.with_name(f"{base.stem}-{k}{base.suffix}")
+        k += 1
+    return candidate
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -1,48 +1,55 @@
-"""The generation pipeline: prompt (+ optional images or video) in, frames out.
+"""Kinora's generation pipeline: prompt (+ optional images or video) in, frames and plan out.
 
-    from kinora.pipelines.kinora import KinoraPipeline
+    from kinora.pipelines import KinoraPipeline
     pipe = KinoraPipeline.from_pretrained()            # the shipped model
     out = pipe("a red ball bounces on the floor", num_frames=32, generator=torch.Generator().manual_seed(0))
     frames = out.frames[0]                              # (T, H, W, 3) uint8
+    out.spec, out.warnings, out.task, out.seed          # the plan the frames were made from
 
 The call mirrors diffusers' video pipelines (prompt, negative_prompt, num_frames, height,
 width, num_inference_steps, guidance_scale, generator, output_type,
-callback_on_step_end), and the denoising loop is written out here in full.
+callback_on_step_end), and like them `__call__` writes its steps out in order: check
+the inputs, plan the prompt, encode it, lay out the task's known pixels, sample window
+by window, return the frames with the plan.
 
-Every task is data, not a branch: the caller's pixels that must stay as they are (a first
-frame, a prefix of a video, its last frames, both ends, everything outside an edit
-region) form a pixel mask. It becomes a latent mask (a latent cell is known when every
-pixel it encodes is known), the known latents are imposed at every sampling step, and at
-the end the known pixels are pasted back, so conditioned frames come back exactly.
+Every task is data, not a branch (`kinora.diffusion.tasks`): the caller's pixels that
+must stay as they are (a first frame, a prefix of a video, its last frames, both ends,
+everything outside an edit region) form a pixel mask. It becomes a latent mask (a latent
+cell is known when every pixel it encodes is known), the known latents are imposed at
+every sampling step, and at the end the known pixels are pasted back, so conditioned
+frames come back exactly.
 
 Clips longer than the model's window are made by extension: each new window keeps the
-last `context` frames of the previous one as known frames, so time grows linearly with
-length and memory stays flat.
+last `context_frames` frames of the previous one as known frames, so time grows
+linearly with length and memory stays flat.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from kinora.defaults import MAX_SECONDS, SHIPPED_DIT
+from kinora.defaults import CONTEXT_FRAMES, DEFAULT_SECONDS, MAX_SECONDS, MIN_WINDOW, SHIPPED_DIT, vae_filename
+from kinora.diffusion.tasks import (
+    TASK_INPUTS,
+    Task,
+    fill_unknown,
+    latent_frames,
+    latent_known_mask,
+    task_of,
+    window_spans,
+)
 from kinora.errors import KinoraError
 from kinora.io.hashing import sha256_file
 from kinora.models.vae import latent_id
+from kinora.pipelines.output import GenerationOutput
 
-
-
-@dataclass
-class GenerationOutput:
-    frames: list  # one (T, H, W, 3) uint8 array (or float tensor) per prompt, diffusers-style
-    prompt: str = ""
-    canonical: str = ""  # the English caption the model was conditioned on
-    warnings: list[str] = field(default_factory=list)
+MAX_SIDE = 512  # the largest frame side the pipeline accepts (the model was trained at 64)
 
 
 def to_model_range(frames: np.ndarray) -> torch.Tensor:
@@ -57,30 +64,32 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(1, 2, 3, 0).numpy()
 
 
-def latent_frames(num_frames: int) -> int:
-    """Latent frames for a clip padded to 1 + 4k frames."""
-    return 1 + math.ceil((num_frames - 1) / 4)
+# ---------------------------------------------------------------------------------
+# Loading: the DiT by its recorded config, and the VAE it was trained with
+# ---------------------------------------------------------------------------------
 
 
-def latent_known_mask(pixel_known: torch.Tensor, time_factor: int = 4, space_factor: int = 8) -> torch.Tensor:
-    """Pixel mask (T, H, W) bool, T = 1 + 4k -> latent mask (1, 1, F, h, w) float.
-
-    Latent frame 0 encodes pixel frame 0 alone; latent frame j >= 1 encodes pixel frames
-    4j-3 .. 4j. A latent cell is known only when all the pixels it encodes are known.
-    """
-    T, H, W = pixel_known.shape
-    first = pixel_known[:1]  # (1, H, W)
-    rest = pixel_known[1:].reshape((T - 1) // time_factor, time_factor, H, W).all(1)  # (k, H, W)
-    groups = torch.cat([first, rest])  # (F, H, W)
-    F = groups.shape[0]
-    cells = groups.reshape(F, H // space_factor, space_factor, W // space_factor, space_factor).all(4).all(2)
-    return cells.float()[None, None]  # (1, 1, F, h, w)
+def find_dit(path: Path) -> Path:
+    """A DiT checkpoint file, or the one checkpoint of a weights or run folder (the EMA
+    weights when both are there); any preset: the file records its own config."""
+    if not path.is_dir():
+        if not path.exists():
+            raise KinoraError(f"no model weights at {path}; train one with 'kinora train' or pass --model PATH")
+        return path
+    found = sorted(path.glob("dit-*-ema.safetensors")) or sorted(path.glob("dit-*.safetensors"))
+    if not found:
+        raise KinoraError(f"no DiT checkpoint (dit-PRESET-ema.safetensors) in {path}; "
+                          f"train one with 'kinora train' or pass the file itself")
+    if len(found) > 1:
+        raise KinoraError(f"{path} holds several DiT checkpoints ({', '.join(p.name for p in found)}); "
+                          f"pass the file you mean")
+    return found[0]
 
 
 def find_vae(dit_path: Path, meta: dict) -> Path:
     """The VAE next to the DiT (vae-NAME.safetensors, as in kinora/weights), else the one
     the DiT was trained with (its recorded path, e.g. a training run's checkpoint)."""
-    sibling = dit_path.parent / f"vae-{meta.get('vae_name', 'small')}.safetensors"
+    sibling = dit_path.parent / vae_filename(meta.get("vae_name", "small"))
     recorded = meta.get("vae_path")
     if not sibling.exists() and recorded and Path(recorded).exists():
         return Path(recorded)
@@ -99,22 +108,30 @@ def check_vae(vae_path: Path, meta: dict, dit_path: Path) -> None:
                           f"put the VAE it was trained with next to the DiT")
 
 
-def window_spans(T: int, window: int, context: int = 9) -> list[tuple[int, int]]:
-    """The [start, end) frames of each window that makes a T-frame clip: each window after
-    the first repeats the previous one's last `context` frames (what `_long` samples)."""
-    if T <= window:
-        return [(0, T)]
-    context = max(1, min(context, window - 4))  # every window adds at least one latent frame
-    spans, done = [], 0
-    while done < T:
-        start = max(0, done - context) if done else 0
-        done = min(T, start + window)
-        spans.append((start, done))
-    return spans
+# ---------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Sampling:
+    """What every window of one call shares: size, conditioning, guided model, noise source."""
+
+    height: int
+    width: int
+    cond: dict
+    uncond: dict
+    model: Callable
+    generator: torch.Generator
+    steps: int
+    sample_fn: Callable
+    callback: Callable | None
 
 
 class KinoraPipeline:
     """Text (and image / video) to video with the VAE, the DiT and a rectified-flow sampler."""
+
+    supported_tasks = frozenset(TASK_INPUTS)
 
     def __init__(self, dit, vae, text_encoder, meta: dict, dit_path: Path | None = None):
         from kinora.models.presets import get_preset
@@ -127,44 +144,135 @@ class KinoraPipeline:
         self.model_name = f"kinora-{self.preset.name}"
         self.checkpoint_sha256 = sha256_file(dit_path) if dit_path else "0" * 64
         train = meta.get("train_args", {})
-        # frames per window (at least 5: one lone first frame and one group of 4)
-        self.window = max(5, int(train.get("max_frames", self.preset.train.max_frames)))
+        self.window = max(MIN_WINDOW, int(train.get("max_frames", self.preset.train.max_frames)))
         self.default_fps = int(train.get("fps", self.preset.train.fps))
         self.default_height = int(train.get("height", self.preset.train.height))
         self.default_width = int(train.get("width", self.preset.train.width))
         self.shift_scale = float(train.get("shift_scale", self.preset.train.shift_scale))
 
-    # --- loading ---------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
                         device: str = "cpu") -> "KinoraPipeline":
-        """Load a DiT checkpoint (default: the shipped one) and the VAE it was trained with."""
+        """Load a DiT checkpoint or weights folder (default: the shipped one) and the VAE it was trained with."""
         from kinora.models.dit import load_dit
         from kinora.models.text import TextEncoder
         from kinora.models.vae import load_vae
 
-        path = Path(path) if path else SHIPPED_DIT
-        if path.is_dir():
-            path = path / SHIPPED_DIT.name
-        if not path.exists():
-            raise KinoraError(f"no model weights at {path}; train one with 'kinora train' or pass --model PATH")
+        path = find_dit(Path(path) if path else SHIPPED_DIT)
         dit, meta = load_dit(path, device=device)
         vae_path = Path(vae_path) if vae_path else find_vae(path, meta)
         check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
         return cls(dit, vae, TextEncoder(device=device), meta, dit_path=path)
 
-    # --- text ------------------------------------------------------------------------
-    def plan_prompt(self, prompt: str, seconds: float | None = None) -> tuple[str, list[str], object]:
-        """English or Chinese prompt -> (canonical English caption, warnings, ParseResult)."""
+    # --- the steps of a call ------------------------------------------------------------
+    def check_inputs(self, prompt, output_type, video, image, edit_mask, height, width, num_frames,
+                     num_inference_steps, guidance_scale, sampler, extend, context_frames):
+        """Refuse what cannot be generated; return (height, width, num_frames, steps, scale, sample_fn)."""
+        from kinora.diffusion.sampling import SAMPLERS
+
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
+        if output_type not in ("np", "pt"):
+            raise KinoraError(f"output_type must be 'np' or 'pt', got {output_type!r}")
+        if extend not in ("forward", "backward"):
+            raise KinoraError(f"extend must be 'forward' or 'backward', got {extend!r}")
+        height = height or (video.shape[1] if video is not None else image.shape[0] if image is not None
+                            else self.default_height)
+        width = width or (video.shape[2] if video is not None else image.shape[1] if image is not None
+                          else self.default_width)
+        for name, v in (("height", height), ("width", width)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 16 or v > MAX_SIDE or v % 16:
+                raise KinoraError(f"{name} {v!r} is not supported; use a multiple of 16 from 16 to {MAX_SIDE} "
+                                  f"(the model was trained at {self.default_height})")
+        if num_frames is None:
+            editing = video is not None and edit_mask is not None
+            num_frames = video.shape[0] if editing else int(DEFAULT_SECONDS * self.default_fps)
+        max_frames = int(MAX_SECONDS * 60)
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int) or not 1 <= num_frames <= max_frames:
+            raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {max_frames}")
+        steps = num_inference_steps or self.preset.sample.steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
+            raise KinoraError(f"num_inference_steps {steps!r} is out of range; use 1 to 1000")
+        scale = self.preset.sample.guidance if guidance_scale is None else float(guidance_scale)
+        if not 0.0 <= scale <= 30.0:  # also refuses NaN
+            raise KinoraError(f"guidance_scale {scale!r} is out of range; use 0 to 30")
+        sample_fn = SAMPLERS.get(sampler or self.preset.sample.sampler)
+        if sample_fn is None:
+            raise KinoraError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+        if isinstance(context_frames, bool) or not isinstance(context_frames, int) or context_frames < 1:
+            raise KinoraError(f"context_frames must be a whole number of at least 1, got {context_frames!r}")
+        return height, width, num_frames, steps, scale, sample_fn
+
+    def plan_prompt(self, prompt: str, seconds: float | None = None, fps: int | None = None,
+                    height: int | None = None, width: int | None = None):
+        """English or Chinese prompt -> the reader's ParseResult (ShotSpec, canonical caption, warnings)."""
         from kinora.plan.parse import parse
 
-        result = parse(prompt, duration=seconds or 2.0)
-        return result.canonical, list(result.warnings), result
+        return parse(prompt, duration=seconds or DEFAULT_SECONDS, fps=fps or self.default_fps,
+                     width=width or self.default_width, height=height or self.default_height)
 
     def encode_text(self, texts: list[str]) -> dict:
         states, mask = self.text_encoder(texts)
         return {"text": states, "text_mask": mask}
+
+    def sample_window(self, s: _Sampling, known_pixels: np.ndarray | None, known_mask: np.ndarray | None,
+                      T: int) -> np.ndarray:
+        """Sample one window of T frames with optional known pixels; (T, H, W, 3) uint8."""
+        from kinora.diffusion.flow import resolution_shift
+        from kinora.diffusion.sampling import get_sigmas
+
+        height, width = s.height, s.width
+        Tp = 1 + 4 * math.ceil((T - 1) / 4)  # the VAE's valid length, 1 + 4k
+        F, h, w = latent_frames(T), height // 8, width // 8
+        cond, uncond = dict(s.cond), dict(s.uncond)
+        pix_mask = None
+        if known_mask is not None and known_mask.any():
+            # Pad to 1 + 4k by repeating the last frame; padded frames are unknown.
+            pix = np.concatenate([known_pixels, np.repeat(known_pixels[-1:], Tp - T, 0)]) if Tp > T else known_pixels
+            pmask = np.concatenate([known_mask, np.zeros((Tp - T, height, width), bool)]) if Tp > T else known_mask
+            filled = fill_unknown(pix, pmask)
+            lmask = latent_known_mask(torch.from_numpy(pmask))  # (1, 1, F, h, w)
+            # The encoder is causal in time, so the latents up to the last known latent
+            # frame need only the pixels up to it: an extension window encodes its
+            # context frames, not the whole window (same latents, a fraction of the cost).
+            known_f = torch.nonzero(lmask[0, 0].flatten(1).any(1)).flatten()
+            last = int(known_f.max()) if len(known_f) else 0
+            known_lat = torch.zeros(1, self.dit.cfg.latent_channels, F, h, w)  # (1, C, F, h, w)
+            known_lat[:, :, : last + 1] = self.vae.encode(to_model_range(filled[: 1 + 4 * last]))
+            cond.update(mask=lmask, known=known_lat * lmask)
+            uncond.update(mask=lmask, known=known_lat * lmask)
+            pix_mask = pmask
+        x = torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)  # (1, C, F, h, w)
+        sigmas = get_sigmas(s.steps, shift=resolution_shift(F, h, w, scale=self.shift_scale))
+
+        def callback(info):
+            if s.callback is not None:
+                s.callback(self, info["i"], float(info["sigma"]), {"latents": info["x"]})
+
+        z = s.sample_fn(s.model, x, sigmas, extra_args={"cond": cond, "uncond": uncond}, callback=callback)
+        out = to_uint8(self.vae.decode(z))[:T]  # (T, H, W, 3)
+        if pix_mask is not None:
+            # Paste the known pixels back: conditioned frames come back exactly.
+            out = np.where(pix_mask[:T, :, :, None], known_pixels[:T], out)
+        return out
+
+    def sample_long(self, s: _Sampling, known: np.ndarray, kmask: np.ndarray, context: int) -> np.ndarray:
+        """Fill a clip window by window; each window after the first starts with the
+        previous window's last `context` frames as known frames."""
+        T = known.shape[0]
+        if T <= self.window:
+            return self.sample_window(s, known, kmask, T)
+        out = np.zeros_like(known)
+        done = 0
+        for start, end in window_spans(T, self.window, context):
+            kp, km = known[start:end].copy(), kmask[start:end].copy()
+            if done:
+                kp[: done - start] = out[start:done]
+                km[: done - start] = True
+            out[start:end] = self.sample_window(s, kp, km, end - start)
+            done = end
+        return out
 
     # --- the call ----------------------------------------------------------------------
     @torch.no_grad()
@@ -185,7 +293,7 @@ class KinoraPipeline:
         video: np.ndarray | None = None,
         extend: str = "forward",
         edit_mask: np.ndarray | None = None,
-        context_frames: int = 9,
+        context_frames: int = CONTEXT_FRAMES,
         sampler: str | None = None,
         callback_on_step_end: Callable | None = None,
         raw_prompt: bool = False,
@@ -195,168 +303,92 @@ class KinoraPipeline:
         image: (H, W, 3) uint8 first frame (image-to-video). last_image: last frame
         (with `image`: bridging). loop=True: the last frame equals the first, so the
         clip plays seamlessly on repeat (bridging from the first frame to itself; the
-        first frame is `image` or, without one, generated from the prompt). video: (T, H, W, 3) uint8 to extend (`extend` =
-        "forward" appends num_frames new frames, "backward" prepends them) or, with
-        `edit_mask` (T, H, W) bool True = regenerate, to inpaint. raw_prompt=True skips
-        the planner and conditions on the prompt text as it is.
+        first frame is `image` or, without one, generated from the prompt). video:
+        (T, H, W, 3) uint8 to extend (`extend` = "forward" appends num_frames new frames,
+        "backward" prepends them) or, with `edit_mask` (T, H, W) bool True = regenerate,
+        to inpaint. raw_prompt=True skips the planner and conditions on the prompt text
+        as it is.
         """
-        from kinora.diffusion.sampling import CFG, SAMPLERS, get_sigmas
+        from kinora.diffusion.sampling import CFG
 
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
-        if output_type not in ("np", "pt"):
-            raise KinoraError(f"output_type must be 'np' or 'pt', got {output_type!r}")
-        height = height or (video.shape[1] if video is not None else image.shape[0] if image is not None else self.default_height)
-        width = width or (video.shape[2] if video is not None else image.shape[1] if image is not None else self.default_width)
-        for name, v in (("height", height), ("width", width)):
-            if not isinstance(v, int) or v < 16 or v > 512 or v % 16:
-                raise KinoraError(f"{name} {v!r} is not supported; use a multiple of 16 from 16 to 512 (the model was trained at 64)")
-        if num_frames is None:
-            num_frames = 2 * self.default_fps if video is None or edit_mask is None else video.shape[0]
-        if not isinstance(num_frames, int) or num_frames < 1 or num_frames > MAX_SECONDS * 60:
-            raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {int(MAX_SECONDS * 60)}")
-        steps = num_inference_steps or self.preset.sample.steps
-        if not isinstance(steps, int) or not 1 <= steps <= 1000:
-            raise KinoraError(f"num_inference_steps {steps!r} is out of range; use 1 to 1000")
-        scale = self.preset.sample.guidance if guidance_scale is None else float(guidance_scale)
-        if not 0.0 <= scale <= 30.0:
-            raise KinoraError(f"guidance_scale {scale!r} is out of range; use 0 to 30")
-        sample_fn = SAMPLERS.get(sampler or self.preset.sample.sampler)
-        if sample_fn is None:
-            raise KinoraError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
-        if extend not in ("forward", "backward"):
-            raise KinoraError(f"extend must be 'forward' or 'backward', got {extend!r}")
+        # 1. Check inputs: which task, what size, how many frames and steps.
+        task = task_of(image=image is not None, last_image=last_image is not None, loop=loop,
+                       video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward")
+        height, width, num_frames, steps, scale, sample_fn = self.check_inputs(
+            prompt, output_type, video, image, edit_mask, height, width, num_frames, num_inference_steps,
+            guidance_scale, sampler, extend, context_frames)
 
-        warnings: list[str] = []
-        if raw_prompt:
-            canonical = prompt.strip()
-        else:
-            canonical, warnings, _ = self.plan_prompt(prompt)
-        cond_text = self.encode_text([canonical])
-        uncond_text = self.encode_text([negative_prompt or ""])
-        model = CFG(self.dit, scale)
+        # 2. Plan: the prompt -> a ShotSpec and the canonical English caption the DiT was trained on.
+        seconds = min(num_frames / self.default_fps, MAX_SECONDS)
+        plan = None if raw_prompt else self.plan_prompt(prompt, seconds, self.default_fps, height, width)
+        canonical = prompt.strip() if plan is None else plan.canonical
+
+        # 3. Encode the prompt and the negative prompt.
         g = generator if generator is not None else torch.Generator().manual_seed(0)
+        s = _Sampling(height=height, width=width, cond=self.encode_text([canonical]),
+                      uncond=self.encode_text([negative_prompt or ""]), model=CFG(self.dit, scale), generator=g,
+                      steps=steps, sample_fn=sample_fn, callback=callback_on_step_end)
 
-        def run_window(known_pixels: np.ndarray | None, known_mask: np.ndarray | None, T: int) -> np.ndarray:
-            """Sample one window of T frames with optional known pixels; (T, H, W, 3) uint8."""
-            Tp = 1 + 4 * math.ceil((T - 1) / 4)  # the VAE's valid length, 1 + 4k
-            F, h, w = latent_frames(T), height // 8, width // 8
-            cond = dict(cond_text)
-            uncond = dict(uncond_text)
-            pix_mask = None
-            if known_mask is not None and known_mask.any():
-                # Pad to 1 + 4k by repeating the last frame; padded frames are unknown.
-                pix = np.concatenate([known_pixels, np.repeat(known_pixels[-1:], Tp - T, 0)]) if Tp > T else known_pixels
-                pmask = np.concatenate([known_mask, np.zeros((Tp - T, height, width), bool)]) if Tp > T else known_mask
-                # Unknown pixels are filled from the nearest known frame before encoding, so
-                # the encoder sees a plausible clip rather than holes.
-                filled = _fill_unknown(pix, pmask)
-                lmask = latent_known_mask(torch.from_numpy(pmask))  # (1, 1, F, h, w)
-                # The encoder is causal in time, so the latents up to the last known latent
-                # frame need only the pixels up to it: an extension window encodes its
-                # context frames, not the whole window (same latents, a fraction of the cost).
-                known_f = torch.nonzero(lmask[0, 0].flatten(1).any(1)).flatten()
-                last = int(known_f.max()) if len(known_f) else 0
-                known_lat = torch.zeros(1, self.dit.cfg.latent_channels, F, h, w)  # (1, C, F, h, w)
-                known_lat[:, :, : last + 1] = self.vae.encode(to_model_range(filled[: 1 + 4 * last]))
-                cond.update(mask=lmask, known=known_lat * lmask)
-                uncond.update(mask=lmask, known=known_lat * lmask)
-                pix_mask = pmask
-            x = torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=g)  # (1, C, F, h, w)
-            from kinora.diffusion.flow import resolution_shift
-
-            shift = resolution_shift(F, h, w, scale=self.shift_scale)
-            sigmas = get_sigmas(steps, shift=shift)
-
-            def callback(info):
-                if callback_on_step_end is not None:
-                    callback_on_step_end(self, info["i"], float(info["sigma"]), {"latents": info["x"]})
-
-            z = sample_fn(model, x, sigmas, extra_args={"cond": cond, "uncond": uncond}, callback=callback)
-            out = to_uint8(self.vae.decode(z))[:T]  # (T, H, W, 3)
-            if pix_mask is not None:
-                out = np.where(pix_mask[:T, :, :, None], known_pixels[:T], out)
-            return out
-
-        # --- assemble the known pixels of the first window from the inputs ---
-        window = self.window
+        # 4. The task's known pixels, at the output size.
         if video is not None:
             video = _check_frames(video, "video", height, width)
         if image is not None:
             image = _check_frames(image[None], "image", height, width)[0]
         if last_image is not None:
             last_image = _check_frames(last_image[None], "last_image", height, width)[0]
-        if loop:
-            if video is not None or last_image is not None:
-                raise KinoraError("loop makes its own last frame; it cannot be combined with video or last_image")
+        if task.name == "loop":
             if image is None:
-                image = run_window(None, None, 1)[0]  # the opening frame, from the prompt alone
+                image = self.sample_window(s, None, None, 1)[0]  # the opening frame, from the prompt alone
             last_image = image
 
-        if video is not None and edit_mask is not None:
-            # Inpainting: same length as the input, regenerate only where edit_mask is True.
+        # 5. Sample window by window, and splice the result into the caller's frames.
+        frames = self._frames(task, s, video, image, last_image, edit_mask, num_frames, context_frames)
+
+        # 6. The frames with the plan they were made from.
+        settings = {"steps": steps, "guidance": scale, "sampler": sample_fn.__name__.removeprefix("sample_"),
+                    "height": height, "width": width, "frames": int(frames.shape[0]),
+                    "threads": torch.get_num_threads()}
+        return GenerationOutput(frames=[frames if output_type == "np" else torch.from_numpy(frames)], prompt=prompt,
+                                canonical=canonical, warnings=list(plan.warnings) if plan else [],
+                                spec=plan.spec if plan else None, task=task.name, seed=g.initial_seed(),
+                                settings=settings)
+
+    def _frames(self, task: Task, s: _Sampling, video, image, last_image, edit_mask, num_frames: int,
+                context: int) -> np.ndarray:
+        """The known pixels each task gives, sampled into the whole clip."""
+        if task.name == "inpaint":
+            # Same length as the input; regenerate only where edit_mask is True.
             edit_mask = np.asarray(edit_mask, bool)
             if edit_mask.shape != video.shape[:3]:
                 raise KinoraError(f"edit_mask must have shape {video.shape[:3]}, got {edit_mask.shape}")
-            frames = self._long(run_window, video.copy(), ~edit_mask, video.shape[0], window)
-        elif video is not None:
-            ctx = min(context_frames, video.shape[0])
-            if extend == "forward":
-                new = self._extend(run_window, video[-ctx:], num_frames, window)
-                frames = np.concatenate([video, new[ctx:]])
-            else:
-                new = self._extend(run_window, video[:ctx], num_frames, window, backward=True)
-                frames = np.concatenate([new[:num_frames], video])
-        else:
-            known = np.zeros((num_frames, height, width, 3), np.uint8)
-            kmask = np.zeros((num_frames, height, width), bool)
-            if image is not None:
-                known[0], kmask[0] = image, True
-            if last_image is not None:
-                if num_frames < 2:
-                    raise KinoraError("bridging needs at least 2 frames")
-                known[-1], kmask[-1] = last_image, True
-            if last_image is not None and num_frames > window:
-                raise KinoraError(f"bridging works within one window of {window} frames; ask for fewer frames")
-            frames = self._long(run_window, known, kmask, num_frames, window)
-
-        result = frames if output_type == "np" else torch.from_numpy(frames)
-        return GenerationOutput(frames=[result], prompt=prompt, canonical=canonical, warnings=warnings)
-
-    # --- long clips: windows with overlapping known context ---------------------------
-    def _long(self, run_window, known: np.ndarray, kmask: np.ndarray, T: int, window: int,
-              context: int = 9) -> np.ndarray:
-        """Fill T frames window by window; each window after the first starts with the
-        previous window's last `context` frames as known frames."""
-        if T <= window:
-            return run_window(known, kmask, T)
-        out = np.zeros_like(known)
-        done = 0
-        for start, end in window_spans(T, window, context):
-            kp, km = known[start:end].copy(), kmask[start:end].copy()
-            if done:
-                kp[: done - start] = out[start:done]
-                km[: done - start] = True
-            out[start:end] = run_window(kp, km, end - start)
-            done = end
-        return out
-
-    def _extend(self, run_window, context: np.ndarray, n_new: int, window: int,
-                backward: bool = False) -> np.ndarray:
-        """The c `context` frames plus n_new generated frames after them, or before them
-        when `backward` (the backward-extension mask: a known suffix); context included."""
-        c = context.shape[0]
-        T = c + n_new
-        known = np.zeros((T, *context.shape[1:]), np.uint8)
-        kmask = np.zeros(known.shape[:3], bool)
-        where = slice(n_new, T) if backward else slice(0, c)
-        known[where], kmask[where] = context, True
-        if backward:
-            if T > window:
-                raise KinoraError(f"backward extension works within one window of {window} frames; "
-                                  f"ask for at most {window - c} new frames")
-            return run_window(known, kmask, T)
-        return self._long(run_window, known, kmask, T, window)
+            return self.sample_long(s, video.copy(), ~edit_mask, context)
+        if task.name in ("extend", "extend_backward"):
+            # Only the last (first) `context` frames of the video condition the new ones.
+            c = min(context, video.shape[0])
+            ctx = video[:c] if task.backward else video[-c:]
+            T = c + num_frames
+            known = np.zeros((T, *ctx.shape[1:]), np.uint8)
+            kmask = np.zeros(known.shape[:3], bool)
+            where = slice(num_frames, T) if task.backward else slice(0, c)
+            known[where], kmask[where] = ctx, True
+            if not task.backward:
+                return np.concatenate([video, self.sample_long(s, known, kmask, context)[c:]])
+            if T > self.window:
+                raise KinoraError(f"backward extension works within one window of {self.window} frames; "
+                                  f"ask for at most {self.window - c} new frames")
+            return np.concatenate([self.sample_window(s, known, kmask, T)[:num_frames], video])
+        # t2v, i2v, bridge, loop: known first and/or last frames of a new clip.
+        known = np.zeros((num_frames, s.height, s.width, 3), np.uint8)
+        kmask = np.zeros((num_frames, s.height, s.width), bool)
+        if image is not None:
+            known[0], kmask[0] = image, True
+        if last_image is not None:
+            if num_frames < 2:
+                raise KinoraError("bridging needs at least 2 frames")
+            if num_frames > self.window:
+                raise KinoraError(f"bridging works within one window of {self.window} frames; ask for fewer frames")
+            known[-1], kmask[-1] = last_image, True
+        return self.sample_long(s, known, kmask, context)
 
 
 def _check_frames(frames: np.ndarray, what: str, height: int, width: int) -> np.ndarray:
@@ -368,20 +400,3 @@ def _check_frames(frames: np.ndarray, what: str, height: int, width: int) -> np.
 
         frames = np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC)) for f in frames])
     return frames
-
-
-def _fill_unknown(pix: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Fill unknown pixels from the nearest frame in time that knows them (else grey)."""
-    out = pix.copy()
-    T = pix.shape[0]
-    known_any = mask.reshape(T, -1).any(1)
-    if not known_any.any():
-        return out
-    idx = np.nonzero(known_any)[0]
-    for t in range(T):
-        if mask[t].all():
-            continue
-        src = idx[np.argmin(np.abs(idx - t))]
-        fill = np.where(mask[src][..., None], pix[src], 128).astype(np.uint8)
-        out[t] = np.where(mask[t][..., None], pix[t], fill)
-    return out

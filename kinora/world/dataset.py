@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
 from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from kinora.world.spec import SpecDistribution, ShotSpec, random_spec
 
-HELDOUT_SEED_BASE = 10_000_000  # seeds >= this are never used for training data
 
 
 def make_record(seed: int, dist: SpecDistribution, with_truth: bool = True) -> tuple[np.ndarray, dict]:

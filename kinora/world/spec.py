@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kinora.defaults import DEFAULT_SECONDS, MAX_SECONDS
 from kinora.errors import KinoraError
 
 SPEC_VERSION = 1
@@ -80,7 +81,7 @@ CAMERA_MOTIONS = ("static", "pan_left", "pan_right", "orbit_left", "orbit_right"
 
 SIZE_MIN, SIZE_MAX = 32, 512
 FPS_MIN, FPS_MAX = 1, 60
-DURATION_MAX_S = 600.0  # ten minutes; longer films are sequences of shots
+DURATION_MAX_S = MAX_SECONDS  # ten minutes; longer films are sequences of shots
 MAX_OBJECTS = 6
 
 # The stage: objects start inside this rectangle (metres) of the floor.
@@ -134,7 +135,7 @@ class CameraSpec:
 class ShotSpec:
     objects: list[ObjectSpec] = field(default_factory=list)
     camera: CameraSpec = field(default_factory=CameraSpec)
-    duration: float = 2.0  # seconds
+    duration: float = DEFAULT_SECONDS  # seconds
     fps: int = 8
     width: int = 64
     height: int = 64
@@ -484,7 +485,7 @@ class SpecDistribution:
 
     min_objects: int = 1
     max_objects: int = 3
-    duration: tuple[float, float] = (2.0, 2.0)
+    duration: tuple[float, float] = (DEFAULT_SECONDS, DEFAULT_SECONDS)
     fps: int = 8
     width: int = 64
     height: int = 64

@@ -1,0 +1,30 @@
+"""The one protocol every generator implements, so the timeline, the story planner, the
+studio and the CLI call any of them the same way.
+
+Kinora's own pipeline (`kinora.pipelines.kinora`) is one implementation; adapters to
+open-weight models through diffusers (Wan, CogVideoX, LTX) are to be others. A
+generator says which tasks it supports (names of `kinora.diffusion.tasks.TASK_INPUTS`)
+and refuses the rest with a one-line `KinoraError`; its call follows diffusers'
+convention and returns a `GenerationOutput` that keeps the plan with the frames.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from kinora.pipelines.output import GenerationOutput
+
+
+@runtime_checkable
+class Generator(Protocol):
+    model_name: str  # recorded in every file's provenance
+    checkpoint_sha256: str  # the weights' identity, 64 hex digits
+    supported_tasks: frozenset[str]
+    default_fps: int
+    default_height: int
+    default_width: int
+
+    def __call__(self, prompt: str, *, num_frames: int | None = None, height: int | None = None,
+                 width: int | None = None, num_inference_steps: int | None = None,
+                 guidance_scale: float | None = None, generator=None, **task_inputs) -> GenerationOutput:
+        ...
