@@ -64,6 +64,9 @@ class Provenance:
     truth_mode: str  # one of TRUTH_MODES
     task: str  # t2v, i2v, extend, edit, storyboard, ... (lower-case identifier)
     kinora_version: str = ""  # filled from kinora.__version__ when empty
+    # How it was made, so it can be made again: steps, guidance, sampler, size, frames and
+    # the torch thread count (float sums round differently on another count).
+    settings: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.model, str) or not self.model.strip():
@@ -82,6 +85,8 @@ class Provenance:
             raise KinoraError(f"provenance.task must be a short lower-case identifier like 't2v', got {self.task!r}")
         if not isinstance(self.kinora_version, str):
             raise KinoraError("provenance.kinora_version must be a string")
+        if not isinstance(self.settings, dict):
+            raise KinoraError("provenance.settings must be a dict")
         if not self.kinora_version:
             from kinora import __version__
 
@@ -101,6 +106,7 @@ class Provenance:
             "truth_mode": self.truth_mode,
             "task": self.task,
             "kinora_version": self.kinora_version,
+            **({"settings": dict(self.settings)} if self.settings else {}),
         }
 
 

@@ -69,11 +69,13 @@ def write_generated_video(
     fps: int,
     provenance: Provenance,
     config: LabelConfig | None = None,
+    replace: bool = False,
 ) -> Path:
     """Label and write generated frames (T, H, W, 3) uint8 as an MP4 at `path`; return it.
 
     Frames whose shortest side is under `config.min_display_size` are upscaled first
-    (see `kinora.label.visible`), so the file can be larger than `frames`.
+    (see `kinora.label.visible`), so the file can be larger than `frames`. An existing
+    file at `path` is replaced only with replace=True.
     """
     config = LabelConfig() if config is None else config
     path = Path(path)
@@ -94,7 +96,7 @@ def write_generated_video(
         "frame_size": [labeled.shape[2], labeled.shape[1]],
     }
     metadata = build_metadata(provenance, config, label)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace=replace) as tmp:
         if config.signs_c2pa:
             unsigned = tmp.with_name(tmp.name[:-len(".mp4")] + ".unsigned.mp4")
             try:
