@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kinora.defaults import DEFAULT_SECONDS
 from kinora.errors import KinoraError
 from kinora.plan.building import build
 from kinora.plan.lexicon import CJK, nearest_known
@@ -48,8 +49,8 @@ def detect_language(text: str) -> str:
     return "zh" if CJK.search(text) else "en"
 
 
-def parse(text: str, duration: float = 2.0, fps: int = 8, width: int = 64, height: int = 64, seed: int = 0,
-          encoder=None) -> ParseResult:
+def parse(text: str, duration: float = DEFAULT_SECONDS, fps: int = 8, width: int = 64, height: int = 64,
+          seed: int = 0, encoder=None) -> ParseResult:
     """Read a prompt (English or Chinese) into a ShotSpec; see the module docstring.
 
     `encoder` (optional, a kinora.models.text.TextEncoder) lets warnings about unknown words
