@@ -12,7 +12,9 @@ first) in tables built from `kinora.world.captions` (which extends the vocabular
 and everything else (motions, directions, speeds, camera moves, relations such as
 "into the cube" or "从方块上") attaches to the subject of its clause. It reads every
 caption `kinora.world.captions` writes (tests/world/test_captions.py checks the round
-trip) and ordinary prompts in both languages.
+trip) and ordinary prompts in both languages. A prompt in a language it does not read
+(Russian, Japanese, Arabic, Korean: see `language_is_read`) gets one warning that says
+so, and an empty floor.
 
 The steps live in their own modules: `kinora.plan.lexicon` (the words),
 `kinora.plan.tokens` (text into tokens), `kinora.plan.reading` (tokens into objects and
@@ -23,6 +25,7 @@ or that the parser invented it; see that module). This one is the entry point.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from kinora.defaults import DEFAULT_SECONDS
@@ -34,7 +37,7 @@ from kinora.plan.tokens import Tok, tokens_en, tokens_zh
 from kinora.world import captions as C
 from kinora.world.spec import ShotSpec, validate
 
-__all__ = ["ParseResult", "Tok", "detect_language", "nearest_known", "parse"]
+__all__ = ["ParseResult", "Tok", "detect_language", "language_is_read", "nearest_known", "parse"]
 
 
 @dataclass
@@ -49,6 +52,40 @@ def detect_language(text: str) -> str:
     return "zh" if CJK.search(text) else "en"
 
 
+NOT_READ = ("the prompt is not in a language Kinora reads (it reads English and Chinese); "
+            "the shot shows an empty floor")
+
+
+def language_is_read(text: str) -> bool:
+    """False when most of the prompt's words are in a script other than the two Kinora
+    reads, Latin (English) and Chinese characters: Russian, Japanese kana, Arabic, Korean.
+
+    A word is a run of letters (and their marks); one with a letter of another script is
+    foreign. A run of Chinese characters counts one word per character, Chinese writing
+    no spaces. A mostly-English or mostly-Chinese prompt with a foreign word is read as
+    usual; a language written in Latin letters (French) cannot be told from English with
+    unknown words this way and is read as English.
+    """
+    read = foreign = 0
+    word: list[str] = []
+    for ch in text + " ":
+        if unicodedata.category(ch)[0] in "LM":
+            word.append(ch)
+            continue
+        if word:
+            letters = [c for c in word if unicodedata.category(c)[0] == "L"]
+            if not letters:
+                pass  # marks alone
+            elif any(not CJK.match(c) and "LATIN" not in unicodedata.name(c, "") for c in letters):
+                foreign += 1
+            elif all(CJK.match(c) for c in letters):
+                read += len(letters)
+            else:
+                read += 1
+            word = []
+    return foreign <= read
+
+
 def parse(text: str, duration: float = DEFAULT_SECONDS, fps: int = 8, width: int = 64, height: int = 64,
           seed: int = 0, encoder=None) -> ParseResult:
     """Read a prompt (English or Chinese) into a ShotSpec; see the module docstring.
@@ -61,11 +98,16 @@ def parse(text: str, duration: float = DEFAULT_SECONDS, fps: int = 8, width: int
     if not text.strip():
         raise KinoraError("the prompt is empty; describe the shot, e.g. 'a red ball rolls left'")
     lang = detect_language(text)
-    toks = tokens_zh(text) if lang == "zh" else tokens_en(text)
+    read = language_is_read(text)
+    # A prompt in a language Kinora does not read is not read word by word (a warning per
+    # letter it does not know): it gets one warning, and an empty floor.
+    toks = (tokens_zh(text) if lang == "zh" else tokens_en(text)) if read else []
     reader = Reader(text, toks, lang, encoder)
     reader.run()
     objects, camera = build(reader, text, seed)
-    if not objects:
+    if not read:
+        reader.warn(NOT_READ)
+    elif not objects:
         reader.warn("the prompt names no object (a ball, cube or cylinder); the shot shows an empty floor")
     spec = ShotSpec(objects=objects, camera=camera, duration=duration, fps=fps, width=width, height=height,
                     seed=seed, text=text)
