@@ -190,3 +190,39 @@ def test_each_other_and_fall_onto():
 def test_parsed_specs_resolve(text):
     spec = resolve(parse(text).spec)
     assert all(o.position is not None for o in spec.objects)
+
+
+NOT_READ = ("the prompt is not in a language Kinora reads (it reads English and Chinese); "
+            "the shot shows an empty floor")
+
+
+@pytest.mark.parametrize("text", [
+    "Красный мяч прыгает",  # Russian
+    "ボールが跳ねる",  # Japanese: kana and one kanji
+    "ぼーるがはねる",  # Japanese: kana only
+    "كرة حمراء تقفز",  # Arabic
+    "빨간 공이 튄다",  # Korean
+    "Ο κόκκινος μπάλα πέφτει",  # Greek
+])
+def test_a_language_kinora_does_not_read_gets_one_warning(text):
+    r = parse(text)
+    assert r.warnings == [NOT_READ]  # one warning, not one per letter or word it does not know
+    assert "English and Chinese" in r.warnings[0] and "not in a language Kinora reads" in r.warnings[0]
+    assert r.spec.objects == [] and r.spec.camera.motion == "static"
+    assert r.spec.camera.source == {"invented": True, "fields": {"motion": {"invented": True},
+                                                                 "speed": {"invented": True}}}
+    assert r.canonical == "the camera is static."
+
+
+def test_one_foreign_word_in_a_prompt_kinora_reads_is_warned_about_on_its_own():
+    r = parse("a red ball rolls left ボール")
+    assert [(o.shape, o.color, o.motion, o.direction) for o in r.spec.objects] == [("sphere", "red", "roll", "left")]
+    assert r.warnings == [f"unknown word '{c}'; nearest known word is 'advance'" for c in "ボール"]
+    r = parse("a red ball bounces, 빨간")
+    assert len(r.warnings) == 2 and NOT_READ not in r.warnings
+    assert [(o.shape, o.motion) for o in r.spec.objects] == [("sphere", "fall")]
+    r = parse("一个红球 прыгает")
+    assert r.language == "zh" and r.warnings == [] and [o.shape for o in r.spec.objects] == ["sphere"]
+    # Latin letters are the script English is read in: a French prompt gets the usual per-word warnings.
+    r = parse("une balle rouge tombe à gauche")
+    assert NOT_READ not in r.warnings and "unknown word 'balle'; nearest known word is 'ball'" in r.warnings

@@ -1,0 +1,313 @@
+"""The lexicons: every English and Chinese word or phrase the prompt reader knows.
+
+An entry maps a word or phrase to one or more items (category, value). The tables are
+built from `kinora.world.captions` (which extends the vocabulary of `kinora.world.spec`),
+so every word a caption writes is here, plus the synonyms ordinary prompts use. A word
+for something the micro-world lacks (a pyramid, an orange ball) is matched to the nearest
+thing it has (`nearest_known`), which the reader's warnings name. `kinora.plan.tokens`
+looks words up here, longest phrase first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from kinora.world import captions as C
+from kinora.world.spec import SHAPES
+
+# categories: det (indef|def|another|other), count (n), vague (n), one, size, color,
+# material, shape ((shape, plural)), motion, effect (bounce|no_bounce|glide), dir, speed,
+# cam, camverb ((kind, dir|None)), rel (target|on|off|from), relverb (target), post,
+# scenery, pron, which, bound (sentence|clause), and, known, stop, de
+
+EN_TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _en_key(phrase: str) -> tuple[str, ...]:
+    return tuple(EN_TOKEN.findall(phrase.lower().replace("’", "'")))
+
+
+def _build_en() -> dict[tuple[str, ...], list[tuple]]:
+    lex: dict[tuple[str, ...], list[tuple]] = {}
+
+    def add(words, *items):
+        for w in words.split("|") if isinstance(words, str) else words:
+            lex[_en_key(w)] = list(items)
+
+    def table(main: dict, also: dict, cat: str):
+        for value in main:
+            add(list(main[value]) + list(also.get(value, ())), (cat, value))
+
+    for shape in SHAPES:
+        for w in C.EN_SHAPES[shape] + C.EN_SHAPES_ALSO[shape]:
+            add([w], ("shape", (shape, False)))
+            add([C.plural(w)], ("shape", (shape, True)))
+    table(C.EN_COLORS, C.EN_COLORS_ALSO, "color")
+    table(C.EN_SIZES, C.EN_SIZES_ALSO, "size")
+    table(C.EN_MATERIALS, {"rubber": ("rubbery", "springy"), "wood": ("timber",), "ice": ("frozen",)}, "material")
+    add("made of|made from|made out of", ("stop",))
+    table(C.EN_DIRECTIONS, C.EN_DIRECTIONS_ALSO, "dir")
+    table(C.EN_SPEEDS, C.EN_SPEEDS_ALSO, "speed")
+    add("a|an", ("det", "indef"))
+    add("the|this|that|these|those", ("det", "def"))
+    add("another", ("det", "another"))
+    add("other", ("det", "other"))
+    add("one", ("one", False))
+    add("ones", ("one", True))
+    for n, w in list(C.EN_COUNTS.items()) + [(7, "seven"), (8, "eight"), (9, "nine"), (10, "ten")]:
+        add([w, str(n)], ("count", n))
+    add("a pair of|a couple of|pair of|couple of", ("count", 2))
+    add("several|some|a few|few|many|multiple|a number of", ("vague", 3))
+    add("both", ("det", "def"))
+
+    add("sit|sits|sitting|sat|rest|rests|resting|rested|stand|stands|standing|stood|stay|stays|staying|stayed|"
+        "lie|lies|lying|still|motionless|stationary|static|fixed|unmoving|immobile|at rest|remain|remains|remaining|"
+        "does not move|do not move|doesn't move|don't move|not moving|stays put|stay put|sits tight|wait|waits|"
+        "waiting|hold still|holds still|holding still|locked|locked off|locked-off|steady", ("motion", "still"))
+    add("fall|falls|falling|fell|fallen|drop|drops|dropping|dropped|plunge|plunges|plunging|plummet|plummets|"
+        "descend|descends|descending|sink|sinks|falls down|fall down|drops down|drop down|land|lands|landing|"
+        "landed", ("motion", "fall"))
+    add("roll|rolls|rolling|rolled|rolls over|roll over", ("motion", "roll"))
+    add("slide|slides|sliding|slid|skid|skids|skidding|skidded|slip|slips|slipping|slipped|scoot|scoots",
+        ("motion", "slide"))
+    add("topple|topples|toppling|toppled|tumble|tumbles|tumbling|tumbled|tip over|tips over|tipping over|"
+        "tipped over|falls over|fall over|fell over|tips|tip|tipping|tilts over|keels over|wobbles off",
+        ("motion", "topple"))
+    add("move|moves|moving|moved|head|heads|heading|headed|travel|travels|travelling|traveling|travelled|"
+        "go|goes|going|went|race|races|racing|raced|run|runs|running|ran|drift|drifts|drifting|cross|crosses|"
+        "crossing|shoot|shoots|speed|speeds|speeding|zip|zips|coast|coasts|coasting|advance|advances",
+        ("motion", "move"))
+    add("bounce|bounces|bouncing|bounced|rebound|rebounds|rebounding|bounces back|bounce back|bounces back up|"
+        "bounce back up|bounces up|bounce up", ("effect", "bounce"))
+    add("without bouncing|without a bounce|does not bounce|do not bounce|doesn't bounce|don't bounce|no bounce|"
+        "never bounces|barely bounces|hardly bounces|without any bounce|dead|thud|thuds|with a thud",
+        ("effect", "no_bounce"))
+    add("glide|glides|gliding|glided|a long way|glides smoothly|long way", ("effect", "glide"))
+
+    add("camera|view|shot|viewpoint|lens|cam|camera view|point of view", ("cam",))
+    add("pan|pans|panning|panned|pans across|pan across", ("camverb", ("pan", None)))
+    add("orbit|orbits|orbiting|orbited|circle|circles|circling|circled|circles around|circle around|revolve|"
+        "revolves|revolving|arc|arcs|arcing|orbits around|orbit around", ("camverb", ("orbit", None)))
+    # Camera moves only when the camera is what does them ("the ball turns" is not a pan).
+    add("rotate|rotates|rotating|rotated", ("camverb", ("orbit", "cam")))
+    add("swing|swings|swinging|turn|turns|turning|turned", ("camverb", ("pan", "cam")))
+    add("zoom in|zooms in|zooming in|zoomed in|push in|pushes in|pushing in|pushed in|dolly in|dollies in|"
+        "dollying in|dollied in|moves in|move in|moving in|closes in|close in|zoom closer|zooms closer",
+        ("camverb", ("zoom_in", None)))
+    add("zoom out|zooms out|zooming out|zoomed out|pull back|pulls back|pulling back|pulled back|pull out|"
+        "pulls out|pulling out|pulled out|pull away|pulls away|dolly out|dollies out|dollying out|dollied out|"
+        "zooms away|zoom away|backs away|backs up", ("camverb", ("zoom_out", None)))
+    add("zoom|zooms|zooming|zoomed|dolly|dollies", ("camverb", ("zoom", None)))
+
+    add("into|against|toward|towards|at", ("rel", "target"))
+    add("hit|hits|hitting|strike|strikes|striking|struck|push|pushes|pushing|pushed|knock|knocks|knocking|"
+        "knocked|bump|bumps|bumping|bumped|ram|rams|ramming|rammed|shove|shoves|shoving|shoved|collide with|"
+        "collides with|colliding with|collided with|crash into|crashes into|crashing into|crashed into|"
+        "bump into|bumps into|bumping into|bumped into|run into|runs into|running into|ran into|knock into|"
+        "knocks into|knocking into|slam into|slams into|slamming into|smash into|smashes into|smashing into|"
+        "crash|crashes|crashing|crashed|collide|collides|colliding|tap|taps|nudge|nudges|nudging|nudged|"
+        "runs into|knocks over|knock over|pushes it along|pushing it away", ("relverb", "target"))
+    add("is pushed by|is hit by|gets hit by|is struck by|is knocked by|is bumped by|pushed by|hit by|struck by|"
+        "knocked by|bumped by|is rammed by|rammed by|gets pushed by|is pushed along by|is shoved by|shoved by",
+        ("rel", "by"))
+    add("on|onto|on top of|atop|upon|on to|on the top of|stacked on|stacked on top of|perched on|"
+        "balanced on|resting on", ("rel", "on"))
+    add("off|off of|from on top of|from the top of|off the top of", ("rel", "off"))
+    add("top of|the top of|top", ("post",))
+    add("from", ("rel", "from"))
+    add("floor|ground|air|mid-air|midair|sky|above|scene|stage|surface|background|world|table|ground plane|"
+        "grey floor|gray floor|white sky|distance|objects|picture|frame|screen|height|up high|overhead|"
+        "the air|the floor", ("scenery",))
+    add("it|they|them|itself|themselves", ("pron",))
+    add("which", ("which",))
+    add("one after another|one after the other|one by one|in turn|in sequence|in order", ("timing",))
+    add("towards each other|toward each other|at each other|into each other|to each other|"
+        "towards one another|toward one another", ("mutual",))
+    add(".|!|?|\n", ("bound", "sentence"))
+    add(",|;|:|—|–|and then|then|while|whilst|as|but|meanwhile|when|after|before|so|afterwards|"
+        "at the same time|simultaneously|after that|next|finally|later|also", ("bound", "clause"))
+    add("and|&", ("and",))
+    add("across|along|stop|stops|stopped|stopping|comes to a stop|come to a stop|comes to rest|come to rest|"
+        "halt|halts|smoothly|back|up|down|around|over|away from|hard|softly|gently down|"
+        "far|straight|across the floor|through|past|by|onward|onwards|sideways|continues|continue|keeps|keep|"
+        "starts|start|begins|begin|slightly|somewhat|suddenly|immediately|then stops|where|until|watches|"
+        "watch|watching|looks|look|looking|seen|shows|shown|showing|see|appears|appear|there|here|"
+        "clip|video|footage|scene|slow motion|gets|get|comes|come|sends|sending|sent|along the ground|"
+        "nothing|happens|happen|happening|something|object|objects|thing|things|on its side|on their sides|"
+        "on its side|on its end|upright|together|at once",
+        ("known",))
+    add("is|are|was|were|be|been|being|of|to|in|with|for|its|their|his|her|just|very|too|also|all|each|"
+        "own|do|does|did|not|no|now|again|first|second|third|last|we|you|i|our|your|my|has|have|had|can|will|"
+        "would|should|may|might|must|who|what|whose|whom|other's|same|such|than|like|s|'s|up to|out|about|"
+        "within|inside|outside|near|next to|beside|behind|in front of|under|below|underneath|between|among|"
+        "shot of|there's|it's|that's|let|lets|make|makes|please|show|render|generate|create|"
+        "video of|clip of|image of|picture of|both of|one of|on its own|by itself", ("stop",))
+    return lex
+
+
+def _build_zh() -> dict[str, list[tuple]]:
+    lex: dict[str, list[tuple]] = {}
+
+    def add(words, *items):
+        for w in words.split("|") if isinstance(words, str) else words:
+            lex[w] = list(items)
+
+    def table(main: dict, also: dict, cat: str):
+        for value in main:
+            add(list(main[value]) + list(also.get(value, ())), (cat, value))
+
+    for shape in SHAPES:
+        add(list(C.ZH_SHAPES[shape]) + list(C.ZH_SHAPES_ALSO[shape]), ("shape", (shape, False)))
+    # 小球 is also 小 + 球: keep it a plain noun here, 小 as a size is read before it when separate.
+    lex.pop("小球", None)
+    table(C.ZH_COLORS, C.ZH_COLORS_ALSO, "color")
+    table(C.ZH_SIZES, C.ZH_SIZES_ALSO, "size")
+    table(C.ZH_MATERIALS, {"rubber": ("橡皮", "弹力"), "metal": ("铁制", "钢制", "金属制"), "wood": ("木制的", "木头做的")},
+          "material")
+    table(C.ZH_DIRECTIONS, C.ZH_DIRECTIONS_ALSO, "dir")
+    for d, side in C.ZH_SIDES.items():
+        for pre in ("向", "朝", "往", "朝着", "向着"):
+            lex.setdefault(pre + side, [("dir", d)])
+    table(C.ZH_SPEEDS, C.ZH_SPEEDS_ALSO, "speed")
+    measures = "个只颗块根枚件粒团"
+    nums = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+    for ch, n in nums.items():
+        for m in measures:
+            add([ch + m], ("det", "indef") if n == 1 else ("count", n))
+    for m in measures:
+        add(["那" + m, "这" + m], ("det", "def"))
+        add(["另一" + m, "另外一" + m, "其中一" + m], ("det", "another"))
+    add("一些|几个|若干|好几个|许多|很多|一堆", ("vague", 3))
+    add("那些|这些|它们俩|两者", ("det", "def"))
+    add("的", ("de",))
+
+    add("静止|静止不动|一动不动|不动|静静地|静静|停在原地|待在原地|放着|摆着|立着|停着|静置|保持静止|保持不动|固定|"
+        "固定不动|纹丝不动|没有移动|原地不动|稳稳地|停留|静止着", ("motion", "still"))
+    add("停在|停留在|静止在|待在", ("motion", "still"), ("rel", "on"))
+    add("放在|叠放在|叠在|摆在|立在|站在|搁在|压在|堆在|位于", ("rel", "on"))
+    add("落下|掉下|下落|坠落|掉落|落到|掉到|落了下来|掉了下来|掉下来|落下来|跌落|下坠|落|掉|落地|坠下|砸下|砸落|"
+        "摔下|摔落|滚落|翻落|掉了|落了", ("motion", "fall"))
+    add("滚动|滚|滚去|滚过|滚来|滚过去|滚了过去|滚着", ("motion", "roll"))
+    add("滑动|滑|滑去|滑行|滑过|滑来|滑过去|滑了过去|滑着|滑移", ("motion", "slide"))
+    add("翻倒|倾倒|倒下|翻下|跌下|翻倒落下|倾覆|翻滚下来|歪倒|倒了下来|翻", ("motion", "topple"))
+    add("移动|运动|冲|冲去|前进|行进|跑|飞奔|驶|走|移|冲过去", ("motion", "move"))
+    add("弹起|弹跳|反弹|弹起来|弹了起来|弹了几下|弹几下|跳起|蹦|弹|蹦起|弹了一下", ("effect", "bounce"))
+    add("没有弹起|没有反弹|不反弹|没弹起|没有弹跳|不会弹起|不弹|没有弹|不会反弹|几乎不反弹", ("effect", "no_bounce"))
+    add("滑出很远|滑得很远|滑了很远|滑很远|滑出老远|一路滑行|滑出去很远", ("effect", "glide"))
+
+    add("镜头|摄像机|相机|画面|视角|机位|摄影机|摄像头|视野", ("cam",))
+    add("平移|摇动|摇|横摇|摇镜头|平摇|移镜", ("camverb", ("pan", None)))
+    add("左摇|左移", ("camverb", ("pan", "left")))
+    add("右摇|右移", ("camverb", ("pan", "right")))
+    add("环绕|环绕拍摄|绕|绕着|环拍|围绕|环视|绕行", ("camverb", ("orbit", None)))
+    add("旋转", ("camverb", ("orbit", "cam")))
+    add("转动|转|转向", ("camverb", ("pan", "cam")))
+    add("推近|拉近|推进|放大|推镜头|靠近|凑近|拉到近处", ("camverb", ("zoom_in", None)))
+    add("拉远|缩小|后拉|拉开|拉镜头|远离|拉到远处", ("camverb", ("zoom_out", None)))
+
+    add("撞上|撞向|撞到|撞击|撞|碰到|碰上|推动|推|推着|推开|撞在|撞进|砸向|碰撞|撞开|冲向|撞倒|顶着|碰", ("relverb", "target"))
+    add("向|朝|往|朝着|向着|把|对着", ("rel", "target"))
+    add("被", ("rel", "by"))
+    add("在", ("rel", "on"))
+    add("从", ("rel", "from"))
+    add("上|上面|顶上|上方|之上|顶部|上边|顶端", ("post",))
+    add("冰块|冰方块|冰立方体", ("material", "ice"), ("shape", ("cube", False)))
+    add("地上|地面|地板|空中|半空|半空中|高处|天上|天空|场景|原地|地面上|地板上|空中中|远处|场地|桌上|桌面|舞台", ("scenery",))
+    add("它|它们|其", ("pron",))
+    add("相向|相对|互相|彼此|迎面", ("mutual",))
+    add("，|。|；|：|！|？|、|,|.|;|:|!|?", ("bound", "clause"))
+    for p in "。！？.!?":
+        lex[p] = [("bound", "sentence")]
+    add("并|并且|然后|接着|随后|同时|的同时|与此同时|而|之后|后来|而且|此时|这时|接下来|紧接着|最后|随即|便", ("bound", "clause"))
+    add("和|与|跟|以及|及", ("and",))
+    add("依次|先后|陆续|一个接一个|轮流", ("timing",))
+    add("停了下来|停下来|停下|停住|停止|几乎|又|后|一路|原本|起来|下来|过去|拍摄|逐渐|开始|正在|一起|都|也|就|还|再|"
+        "很|非常|轻轻地|一下|慢慢停下|最终|渐渐|缓缓停下|稳稳|落地后|着地|一段距离|距离|持续|继续|然后停下|穿过|经过|越过",
+        ("known",))
+    add("地|了|着|过|得|是|有|之|一|个|这|那|里|中|内|边|面|旁边|旁|附近|其中|们|只|些|我们|看到|可以|出现|"
+        "视频|一段|展示|生成|请|画|场面|时|当|中间|所有|每个|各自|分别|同样|已经|突然|立刻|马上|正|不|没有|会|能|要|"
+        "去|来|出|到|做|成|为|给|让|使|将|用|起|下|把它", ("stop",))
+    return lex
+
+
+EN_LEX = _build_en()
+ZH_LEX = _build_zh()
+EN_MAX = max(len(k) for k in EN_LEX)
+ZH_MAX = max(len(k) for k in ZH_LEX)
+
+# Words that are not in the micro-world, with the nearest thing it has. A warning names it.
+_NEAR_EN = {
+    "pyramid": "cube", "cone": "cylinder", "disc": "cylinder", "disk": "cylinder", "coin": "cylinder",
+    "pipe": "cylinder", "rod": "cylinder", "pole": "cylinder", "bottle": "cylinder", "cup": "cylinder",
+    "egg": "ball", "marble": "ball", "bead": "ball", "planet": "ball", "bubble": "ball", "apple": "ball",
+    "dice": "cube", "die": "cube", "crate": "cube", "book": "cube", "brick": "cube", "tetrahedron": "cube",
+    "orange": "red", "pink": "red", "brown": "red", "maroon": "red", "indigo": "blue", "olive": "green",
+    "beige": "yellow", "tan": "yellow",
+    "medium": "small", "average": "small", "enormous": "large", "massive": "large", "wee": "small",
+    "jump": "bounce", "jumps": "bounce", "hop": "bounce", "hops": "bounce", "leap": "bounce", "leaps": "bounce",
+    "spin": "roll", "spins": "roll", "spinning": "roll", "twirl": "roll", "wobble": "topple", "wobbles": "topple",
+    "flip": "topple", "flips": "topple", "fly": "fall", "flies": "fall", "float": "still", "floats": "still",
+    "rise": "fall", "rises": "fall", "hover": "still", "hovers": "still",
+    "glass": "ice", "plastic": "rubber", "stone": "metal", "rock": "metal", "paper": "wood", "foam": "rubber",
+    "tilt": "pan", "tilts": "pan", "tracks": "pan", "tracking": "pan", "truck": "pan", "trucks": "pan",
+    "crane": "zoom", "shake": "static", "shakes": "static", "follow": "pan", "follows": "pan", "following": "pan",
+    "heavy": "metal", "light": "wood", "shiny": "metal", "hard": "metal", "soft": "rubber", "round": "ball",
+    "square": "cube", "cubic": "cube", "spherical": "ball", "cylindrical": "cylinder", "tall": "large",
+}
+_NEAR_ZH = {
+    "金字塔": "方块", "锥": "圆柱", "圆锥": "圆柱", "锥体": "圆柱", "圆盘": "圆柱", "硬币": "圆柱", "管子": "圆柱",
+    "瓶子": "圆柱", "杯子": "圆柱", "鸡蛋": "球", "蛋": "球", "弹珠": "球", "玻璃球": "球", "苹果": "球", "骰子": "方块",
+    "砖": "方块", "砖块": "方块", "书": "方块", "橙色": "红色", "橙": "红色", "粉色": "红色", "粉红色": "红色",
+    "棕色": "红色", "褐色": "红色", "跳": "弹起", "跳跃": "弹起", "蹦跳": "弹起", "飞": "落下", "飘": "静止",
+    "漂浮": "静止", "升起": "落下", "上升": "落下", "玻璃": "冰", "塑料": "橡胶", "石头": "金属", "纸": "木头",
+    "俯仰": "平移", "倾斜": "平移", "跟拍": "平移", "升降": "推近", "中等": "小", "中号": "小",
+}
+NO_SUCH_COLOR = {"white", "black", "grey", "gray", "silver", "白色", "黑色", "灰色", "银色", "白", "黑", "灰"}
+
+
+def _content_words(lang: str, cats: tuple[str, ...] | None = None) -> list[str]:
+    cats = set(cats or ("shape", "color", "size", "material", "motion", "effect", "dir", "speed", "cam", "camverb",
+                        "relverb"))
+    if lang == "en":
+        return sorted({k[0] for k, v in EN_LEX.items() if len(k) == 1 and v[0][0] in cats})
+    return sorted({k for k, v in ZH_LEX.items() if v[0][0] in cats})
+
+
+def nearest_known(word: str, lang: str = "en", encoder=None, cats: tuple[str, ...] | None = None) -> str:
+    """The known word nearest to an unknown one: a table of near concepts first, then a
+    close spelling (a typo), then, given a MiniLM `encoder` (kinora.models.text.TextEncoder),
+    embedding similarity, else the closest spelling. `cats` limits the candidates to some
+    kinds of word (("shape",) for a word where a noun belongs)."""
+    w = word.lower()
+    near = _NEAR_EN if lang == "en" else _NEAR_ZH
+    if w in near:
+        return near[w]
+    if lang == "en" and w.endswith("s") and w[:-1] in near:
+        return near[w[:-1]]
+    vocab = _content_words(lang, cats)
+    if lang == "zh":
+        for k, v in near.items():  # a known near word inside the unknown one: 大金字塔
+            if k in w:
+                return v
+        shared = [(len(set(w) & set(k)), difflib.SequenceMatcher(None, w, k).ratio(), k) for k in vocab]
+        best = max(shared)
+        if best[0] > 0:
+            return best[2]
+    else:
+        close = difflib.get_close_matches(w, vocab, n=1, cutoff=0.75)
+        if close:
+            return close[0]
+    if encoder is not None:
+        try:
+            import torch
+
+            states, mask = encoder([w] + vocab)
+            m = mask.unsqueeze(-1).float()
+            e = (states * m).sum(1) / m.sum(1)
+            e = torch.nn.functional.normalize(e, dim=-1)
+            return vocab[int((e[1:] @ e[0]).argmax())]
+        except Exception:  # noqa: BLE001 - the encoder is a nicety; fall back to spelling
+            pass
+    return max(vocab, key=lambda k: difflib.SequenceMatcher(None, w, k).ratio())

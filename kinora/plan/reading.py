@@ -1,0 +1,492 @@
+"""The reader: tokens into objects, a camera and warnings.
+
+It is a small rule-based reader, not a grammar: noun phrases become objects ("two blue
+cubes" is two objects, "the red ball" names one already there), and everything else
+(motions, directions, speeds, camera moves, relations such as "into the cube" or
+"从方块上") attaches to the subject of its clause. What it collects is still raw, every
+value with the span of the words that said it; `kinora.plan.building` turns it into
+ObjectSpecs and a CameraSpec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kinora.errors import KinoraError
+from kinora.plan.lexicon import NO_SUCH_COLOR, nearest_known
+from kinora.plan.tokens import Tok
+from kinora.world.spec import COLORS, MAX_OBJECTS
+
+Span = tuple[int, int]
+
+
+@dataclass
+class _Group:
+    members: list["_Obj"]
+    open: bool = True  # members still waiting to be told apart ("two balls: a red one ...")
+
+
+@dataclass
+class _Obj:
+    span: Span
+    fields: dict[str, tuple[Any, Span]] = field(default_factory=dict)
+    motions: list[tuple[str, Span]] = field(default_factory=list)
+    effects: list[tuple[str, Span]] = field(default_factory=list)
+    dirs: list[tuple[str, Span]] = field(default_factory=list)
+    speeds: list[tuple[str, Span]] = field(default_factory=list)
+    target: tuple["_Obj", Span] | None = None
+    on: tuple["_Obj", Span] | None = None
+    off: Span | None = None
+    group: _Group | None = None
+    filled: bool = False
+    mentioned: int = 0
+
+
+@dataclass
+class _Camera:
+    spans: list[Span] = field(default_factory=list)
+    moves: list[tuple[str, str | None, Span]] = field(default_factory=list)
+    dirs: list[tuple[str, Span]] = field(default_factory=list)
+    speeds: list[tuple[str, Span]] = field(default_factory=list)
+
+
+@dataclass
+class _NP:
+    start: int
+    end: int
+    det: str | None = None
+    other: bool = False
+    count: tuple[int, Span] | None = None
+    vague: bool = False
+    attrs: dict[str, tuple[Any, Span]] = field(default_factory=dict)
+    head: str | None = None  # "shape" | "one" | "unknown" | None
+    unknowns: list[Tok] = field(default_factory=list)  # words it does not know ("a red pyramid")
+    plural: bool = False
+    mods: list[Tok] = field(default_factory=list)  # speed words inside ("a fast red ball")
+
+
+_NP_START = {"det", "count", "vague", "size", "color", "material", "shape", "one"}
+_ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
+
+
+class Reader:
+    """Reads tokens left to right, keeping the subject of the current clause.
+
+    Noun phrases become objects (new, or ones already named); motion, direction, speed,
+    effect and relation words attach to the clause's subject; words that come before
+    any subject wait in `pending` ("Slowly, a ball rolls"; 地上放着一个方块), and a clause
+    without a subject continues the previous one ("falls and bounces", "，又弹了起来").
+    """
+
+    def __init__(self, text: str, toks: list[Tok], lang: str, encoder=None):
+        self.text, self.toks, self.lang, self.encoder = text, toks, lang, encoder
+        self.objs: list[_Obj] = []
+        self.cam = _Camera()
+        self.warnings: list[str] = []
+        self.subject: list[_Obj] | str | None = None  # objects, "camera", or None
+        self.prev_subject: list[_Obj] | str | None = None
+        self.clause_subject = False
+        self.clause_attached = False
+        self.clause_at_sentence_start = True
+        self.pending: list[tuple] = []
+        self.expect: Tok | None = None
+        self.compound = False
+        self.passive: _Obj | None = None
+        self.last_np_shape: tuple[str, Span] | None = None
+        self.counter = 0
+
+    # -- helpers ----------------------------------------------------------------------
+    def warn(self, msg: str) -> None:
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def mention(self, objs: list[_Obj]) -> None:
+        for o in objs:
+            self.counter += 1
+            o.mentioned = self.counter
+
+    def open_group(self, np: _NP) -> _Group | None:
+        shape = np.attrs.get("shape", (None,))[0]
+        for o in reversed(self.objs):
+            g = o.group
+            if g is None or not g.open:
+                continue
+            gshape = g.members[0].fields.get("shape", (None,))[0]
+            if shape is not None and gshape is not None and shape != gshape:
+                continue
+            free = [m for m in g.members if not m.filled]
+            if not free:
+                continue
+            m = free[0]
+            if any(k in m.fields and m.fields[k][0] != v[0] for k, v in np.attrs.items()):
+                continue
+            return g
+        return None
+
+    # -- noun phrases -------------------------------------------------------------------
+    def read_np(self, i: int) -> tuple[_NP | None, int]:
+        toks = self.toks
+        t0 = toks[i]
+        np = _NP(start=t0.start, end=t0.end)
+        j = i
+        while j < len(toks):
+            t = toks[j]
+            nxt = toks[j + 1] if j + 1 < len(toks) else None
+            if t.cat == "det" and not np.attrs and np.head is None:
+                if t.value == "other":
+                    np.other = True
+                    np.det = np.det or "def"
+                elif t.value == "another":
+                    np.det, np.other = "another", True
+                else:
+                    np.det = np.det if np.det and t.value == "indef" else t.value
+            elif t.cat in ("count", "vague") and not np.attrs and np.head is None:
+                np.count = (t.value, (t.start, t.end))
+                np.vague = t.cat == "vague"
+                np.det = np.det or "count"
+            elif t.cat == "one" and np.head is None and nxt is not None and nxt.cat in ("size", "color", "material",
+                                                                                       "shape") and not np.attrs:
+                np.det = np.det or "indef"  # "one red ball"
+            elif t.cat in ("size", "color", "material"):
+                if t.cat in np.attrs and np.attrs[t.cat][0] != t.value:
+                    self.warn(f"'{np.attrs[t.cat][0]}' and '{t.value}' both describe one object; using '{t.value}'")
+                np.attrs[t.cat] = (t.value, (t.start, t.end))
+            elif t.cat == "de":
+                if np.head is not None:
+                    break
+            elif t.cat == "shape" and np.head is None:
+                np.attrs["shape"] = (t.value[0], (t.start, t.end))
+                np.plural = t.value[1]
+                np.head = "shape"
+                np.end = t.end
+                j += 1
+                break
+            elif t.cat == "one" and np.head is None:
+                np.head, np.plural, np.end = "one", t.value, t.end
+                j += 1
+                break
+            elif t.cat == "speed" and nxt is not None and nxt.cat in ("size", "color", "material", "shape"):
+                np.mods.append(t)  # "a fast red ball"
+            elif t.cat == "unknown" and (np.det or np.count or np.attrs) and np.head is None:
+                np.unknowns.append(t)  # "a red pyramid", 一个粉色的金字塔: an object all the same
+            else:
+                break
+            if t.cat != "de":
+                np.end = t.end
+            j += 1
+        if np.head is None and np.unknowns:
+            np.head = "unknown"
+        if not np.attrs and np.head is None and np.count is None:
+            return None, j if j > i else i + 1  # a lone article ("the floor", "a long way")
+        if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and np.det != "def":
+            np.vague = True  # "balls roll left": how many?
+        return np, j
+
+    def np_objects(self, np: _NP, relation: bool) -> list[_Obj]:
+        """Existing objects the phrase refers to, or new ones it introduces."""
+        exclude = set()
+        if relation or np.other:
+            for s in (self.subject if isinstance(self.subject, list) else [],
+                      self.prev_subject if isinstance(self.prev_subject, list) and not self.clause_subject else []):
+                exclude |= {id(o) for o in s}
+        n = np.count[0] if np.count else (2 if np.vague else 1)
+        if np.vague:
+            self.warn(f"'{self.text[np.start:np.end]}' does not say how many; assuming {n}")
+        # 1. a member of a counted group waiting to be told apart ("two balls: a red one ...")
+        if n == 1 and np.det != "def":
+            g = self.open_group(np)
+            if g is not None:
+                m = next(x for x in g.members if not x.filled)
+                m.filled = True
+                m.span = (np.start, np.end)
+                for k, v in np.attrs.items():
+                    m.fields.setdefault(k, v)
+                if all(x.filled for x in g.members):
+                    g.open = False
+                return [m]
+        # 2. a definite or bare phrase names an object already there ("the red ball", 红球)
+        # ("another" in a relation names one already there when there is one: 撞上另一个红球)
+        if (np.det in ("def", None) and (np.det == "def" or self.lang == "zh" or not np.plural)) or (
+                relation and np.det == "another"):
+            want = {k: v[0] for k, v in np.attrs.items() if k in ("shape", "color", "size")}
+            if np.head == "one" and "shape" not in want and self.last_np_shape and not want:
+                want["shape"] = self.last_np_shape[0]
+            cands = [o for o in self.objs if id(o) not in exclude
+                     and all(o.fields.get(k, (None,))[0] == v for k, v in want.items())]
+            if cands and want:
+                cands.sort(key=lambda o: -o.mentioned)
+                found = cands if np.plural and np.det == "def" else cands[:1]
+                for o in found:  # "the icy purple cube": what the phrase adds
+                    for k, v in np.attrs.items():
+                        o.fields.setdefault(k, v)
+                return found
+        # 3. new objects
+        attrs = dict(np.attrs)
+        if "shape" not in attrs:
+            if np.head == "one" or (np.det is not None and np.head is None):
+                if self.last_np_shape is not None:
+                    attrs["shape"] = self.last_np_shape
+        objs = []
+        group = _Group(members=objs) if n > 1 else None
+        for _ in range(n):
+            o = _Obj(span=(np.start, np.end), fields=dict(attrs), group=group)
+            if np.count and n > 1:
+                o.fields["count"] = (n, np.count[1])
+            objs.append(o)
+        self.objs.extend(objs)
+        if len(self.objs) > MAX_OBJECTS:
+            raise KinoraError(f"the prompt asks for {len(self.objs)} objects; the micro-world holds at most "
+                              f"{MAX_OBJECTS}")
+        return objs
+
+    # -- attaching words to subjects ----------------------------------------------------
+    def attach(self, item: tuple, to) -> None:
+        kind = item[0]
+        if kind == "camverb" or to == "camera":
+            self.attach_camera(item)
+            return
+        for o in to:
+            if o.group is not None and o.group.open and all(m in to for m in o.group.members):
+                o.group.open = False  # the group acts as one ("two balls fall")
+            if kind == "motion":
+                o.motions.append((item[1], item[2]))
+            elif kind == "effect":
+                o.effects.append((item[1], item[2]))
+            elif kind == "dir":
+                o.dirs.append((item[1], item[2]))
+            elif kind == "speed":
+                o.speeds.append((item[1], item[2]))
+            elif kind == "attr":
+                name, value, span = item[1], item[2], item[3]
+                if name in o.fields and o.fields[name][0] != value:
+                    self.warn(f"'{o.fields[name][0]}' and '{value}' both describe one object; using '{value}'")
+                o.fields[name] = (value, span)
+            elif kind == "rel":
+                self.relate(o, item[1], item[2], item[3])
+
+    def attach_camera(self, item: tuple) -> None:
+        kind = item[0]
+        span = item[-1]
+        self.cam.spans.append(span)
+        if kind == "camverb":
+            move, d = item[1]
+            if d == "cam":
+                d = None
+            self.cam.moves.append((move, d, span))
+        elif kind == "motion":
+            if item[1] == "still":
+                self.cam.moves.append(("static", None, span))
+            elif item[1] == "move":
+                self.cam.moves.append(("move", None, span))
+            else:
+                self.warn(f"the camera cannot {item[1]}; ignoring '{self.text[span[0]:span[1]]}'")
+        elif kind == "dir":
+            self.cam.dirs.append((item[1], span))
+        elif kind == "speed":
+            self.cam.speeds.append((item[1], span))
+        elif kind in ("effect", "attr"):
+            self.warn(f"'{self.text[span[0]:span[1]]}' does not apply to the camera; ignoring it")
+
+    def relate(self, o: _Obj, kind: str, ref: _Obj, span: Span) -> None:
+        if ref is o:
+            return
+        # Refuse loops (a pushes b pushes a) and stacks three high: resolve() cannot build them.
+        chain, x = set(), ref
+        while x is not None and id(x) not in chain:
+            if x is o:
+                self.warn(f"'{self.text[span[0]:span[1]]}' would make objects depend on each other in a circle; "
+                          "ignoring it")
+                return
+            chain.add(id(x))
+            x = (x.target or x.on or (None,))[0]
+        if kind == "target":
+            if o.target is None:
+                o.target = (ref, span)
+        else:
+            if ref.on is not None:
+                self.warn(f"stacks are at most two high; ignoring '{self.text[span[0]:span[1]]}'")
+                return
+            if o.on is None:
+                o.on = (ref, span)
+            if kind == "off":
+                o.off = span
+
+    def give(self, item: tuple) -> None:
+        """Attach to the clause's subject, or hold until the clause has one."""
+        if item[0] == "camverb" and item[1][1] == "cam" and self.subject != "camera":
+            # "turns", 旋转: a camera move only when the camera is what turns
+            span = item[2]
+            word = self.text[span[0]:span[1]]
+            self.warn(f"unknown word '{word}'; nearest known word is '{'滚动' if self.lang == 'zh' else 'roll'}'")
+            return
+        if item[0] == "camverb":
+            self.subject = "camera"
+            self.clause_subject = True
+        if self.passive is not None and item[0] in ("dir", "speed"):
+            self.attach(item, [self.passive])
+        elif self.clause_subject and self.subject is not None:
+            self.attach(item, self.subject)
+            self.clause_attached = True
+        else:
+            self.pending.append(item)
+
+    def set_subject(self, subj) -> None:
+        if self.compound and isinstance(self.subject, list) and isinstance(subj, list):
+            subj = self.subject + [o for o in subj if o not in self.subject]
+        self.compound = False
+        self.subject = subj
+        self.clause_subject = True
+        for item in self.pending:
+            self.attach(item, subj)
+        if self.pending:
+            self.clause_attached = True
+        self.pending = []
+
+    def end_clause(self, sentence: bool) -> None:
+        if self.expect is not None:
+            self.unfilled_expect()
+        if self.pending and not self.clause_subject:
+            # "..., and bounces": the previous subject; "Slowly, a ball ...": the next one.
+            if not self.clause_at_sentence_start and self.subject is not None:
+                for item in self.pending:
+                    self.attach(item, self.subject)
+                self.pending = []
+        if self.clause_subject:
+            self.prev_subject = self.subject
+        self.clause_subject = False
+        self.clause_attached = False
+        self.compound = False
+        self.passive = None
+        self.clause_at_sentence_start = sentence
+
+    def unfilled_expect(self) -> None:
+        t = self.expect
+        self.expect = None
+        if t.cat == "rel" and t.value == "off":  # "topples off." / "falls off"
+            self.give(("motion", "topple", (t.start, t.end)))
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        toks = self.toks
+        i = 0
+        while i < len(toks):
+            t = toks[i]
+            if self.expect is not None and t.cat not in _NP_START | {"pron", "scenery", "stop", "de", "post",
+                                                                      "unknown"}:
+                self.unfilled_expect()
+            if t.cat in _NP_START:
+                np, j = self.read_np(i)
+                if np is None:
+                    i = j
+                    continue
+                self.handle_np(np)
+                i = j
+                continue
+            if t.cat == "cam":
+                self.set_subject("camera")
+                self.cam.spans.append((t.start, t.end))
+            elif t.cat in _ATTACH:
+                self.give((t.cat, t.value, (t.start, t.end)))
+            elif t.cat == "relverb":
+                if self.passive is None:
+                    self.give(("motion", "push", (t.start, t.end)))
+                    self.expect = t
+            elif t.cat == "rel":
+                self.expect = t
+            elif t.cat == "scenery":
+                if self.expect is not None:
+                    self.expect = None  # "from above", "on the floor", 从空中
+            elif t.cat == "pron":
+                if self.expect is not None and self.expect.value in ("target", "on", "off"):
+                    self.expect = None  # "pushes it": already related
+                elif not self.clause_subject and isinstance(self.subject, list):
+                    self.set_subject(self.subject)  # "It bounces."
+            elif t.cat == "which":
+                others = [o for o in self.objs if not (isinstance(self.subject, list) and o in self.subject)]
+                if others:
+                    self.end_clause(False)
+                    self.set_subject([max(others, key=lambda o: o.mentioned)])
+            elif t.cat == "mutual":
+                # "a red ball and a blue ball roll towards each other": from both sides to the middle
+                pair = self.subject if isinstance(self.subject, list) else []
+                if len(pair) == 2:
+                    for o, d in zip(pair, ("right", "left")):
+                        o.dirs.append((d, (t.start, t.end)))
+                else:
+                    self.warn(f"'{t.text}' needs two objects; ignoring it")
+            elif t.cat == "timing":
+                self.warn(f"every object starts moving at the start of the shot; ignoring '{t.text}'")
+            elif t.cat == "bound":
+                self.end_clause(t.value == "sentence")
+            elif t.cat == "and":
+                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                if (self.clause_subject and not self.clause_attached and isinstance(self.subject, list)
+                        and nxt is not None and nxt.cat in _NP_START):
+                    self.compound = True  # "a red ball and a blue cube fall"
+                else:
+                    self.end_clause(False)
+            elif t.cat == "unknown":
+                self.unknown(t)
+            i += 1
+        self.end_clause(True)
+        if self.pending:
+            if isinstance(self.subject, list) or self.subject == "camera":
+                for item in self.pending:
+                    self.attach(item, self.subject)
+            else:
+                words = ", ".join(f"'{self.text[it[-1][0]:it[-1][1]]}'" for it in self.pending)
+                self.warn(f"{words} does not say which object it applies to; ignoring it")
+            self.pending = []
+
+    def handle_np(self, np: _NP) -> None:
+        for k, t in enumerate(np.unknowns):
+            # Last word of the phrase: a noun, so name the nearest shape; before it, an adjective.
+            cats = ("shape",) if k == len(np.unknowns) - 1 and np.head == "unknown" else ("color", "size", "material")
+            self.unknown(t, cats)
+        if self.expect is not None and self.subject == "camera" and self.clause_subject:
+            self.expect = None  # "zooms in on the red ball": the camera has no relations
+        # Bare adjectives after a subject ("the ball is red", "made of rubber") describe it.
+        if np.head is None and np.det is None and np.count is None and self.clause_subject and \
+                isinstance(self.subject, list) and self.expect is None:
+            for name, (value, span) in np.attrs.items():
+                self.give(("attr", name, value, span))
+            return
+        if self.expect is not None:  # the object of "into", "on top of", "off", 从, 向, 被 ...
+            rel = self.expect
+            self.expect = None
+            objs = self.np_objects(np, relation=True)
+            self.mention(objs)
+            span = (rel.start, np.end)
+            if rel.value == "by":  # "the box is pushed by a ball", 方块被红球撞开: the other way round
+                if isinstance(self.subject, list) and self.clause_subject:
+                    self.passive = objs[0]  # 被红球推向左边: the words after it are the pusher's
+                    objs[0].motions.append(("push", span))
+                    for o in self.subject:
+                        self.relate(objs[0], "target", o, span)
+                else:
+                    self.warn(f"'{self.text[span[0]:span[1]]}' does not say what is pushed; ignoring it")
+            else:
+                kind = {"target": "target", "on": "on", "off": "off", "from": "off"}[rel.value]
+                self.give(("rel", kind, objs[0], span))
+            if "shape" in np.attrs:
+                self.last_np_shape = np.attrs["shape"]
+            return
+        objs = self.np_objects(np, relation=False)
+        self.mention(objs)
+        if "shape" in np.attrs:
+            self.last_np_shape = np.attrs["shape"]
+        if not self.compound and self.clause_subject:
+            # A second subject in one clause without a boundary: a new clause begins.
+            self.end_clause(False)
+        self.set_subject(objs)
+        for t in np.mods:
+            self.give((t.cat, t.value, (t.start, t.end)))
+
+    def unknown(self, t: Tok, cats: tuple[str, ...] | None = None) -> None:
+        w = t.value
+        if w.lower() in NO_SUCH_COLOR:
+            self.warn(f"unknown colour '{t.text}'; the micro-world's colours are {', '.join(COLORS)}")
+            return
+        near = nearest_known(w, self.lang, self.encoder, cats)
+        self.warn(f"unknown word '{t.text}'; nearest known word is '{near}'")
