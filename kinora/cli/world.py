@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
-from kinora.errors import KinoraError
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'64' -> (64, 64); '128x64' -> (width 128, height 64)."""
-    try:
-        if "x" in text.lower():
-            w, h = text.lower().split("x")
-            return int(w), int(h)
-        return int(text), int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT or one number (e.g. 64 or 128x64)") from None
+from kinora.cli.args import at_least, count, finite, seed, size
+from kinora.defaults import MAX_FPS
 
 
 def register(sub) -> None:
@@ -29,11 +18,13 @@ def register(sub) -> None:
     p.add_argument("spec", nargs="?", help="ShotSpec JSON file; omit for a random spec from --seed")
     p.add_argument("-o", "--out", required=True, help="output MP4")
     p.add_argument("--truth", help="also write the ground truth JSON here")
+    p.add_argument("--force", action="store_true", help="replace the outputs if they exist")
     _dist_args(p, duration=4.0)
     p.set_defaults(func=cmd_render)
 
     p = wsub.add_parser("random", help="print (or write) a random, resolved ShotSpec")
     p.add_argument("-o", "--out", help="write the spec here instead of printing it")
+    p.add_argument("--force", action="store_true", help="replace the output if it exists")
     _dist_args(p, duration=2.0)
     p.set_defaults(func=cmd_random)
 
@@ -41,29 +32,29 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_schema)
 
     p = wsub.add_parser("sample", help="write a dataset of random clips (MP4 + JSON + training shards)")
-    p.add_argument("--n", type=int, required=True, help="number of clips")
+    p.add_argument("--n", type=count, required=True, help="number of clips")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--shard-size", type=int, default=256)
+    p.add_argument("--workers", type=count, default=None, help="processes (default: all cores)")
+    p.add_argument("--shard-size", type=count, default=256)
     p.add_argument("--no-clips", action="store_true", help="write only training shards, no per-clip MP4/JSON")
-    p.add_argument("--max-objects", type=int, default=3)
+    p.add_argument("--max-objects", type=count, default=3)
     _dist_args(p, duration=2.0)
     p.set_defaults(func=cmd_sample)
 
     p = wsub.add_parser("validate", help="measure the analyzer against ground truth on held-out clips")
     p.add_argument("--n", type=int, default=200, help="number of clips (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="offset into the held-out seed range")
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--size", type=parse_size, default=(64, 64), help="frame size, e.g. 64 or 128x128")
+    p.add_argument("--seed", type=at_least(0), default=0, help="offset into the held-out seed range")
+    p.add_argument("--workers", type=count, default=None)
+    p.add_argument("--size", type=size, default=(64, 64), help="frame size, e.g. 64 or 128x128")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_validate)
 
 
 def _dist_args(p, duration: float) -> None:
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=parse_size, default=(64, 64), help="frame size, e.g. 64 or 128x128 (default 64)")
-    p.add_argument("--fps", type=int, default=8)
-    p.add_argument("--duration", type=float, default=duration, help=f"seconds (default {duration:g})")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--size", type=size, default=(64, 64), help="frame size, e.g. 64 or 128x128 (default 64)")
+    p.add_argument("--fps", type=count, default=8, help=f"frames per second, 1 to {MAX_FPS} (default 8)")
+    p.add_argument("--duration", type=finite, default=duration, help=f"seconds (default {duration:g})")
 
 
 def _dist(args, **extra):
@@ -74,19 +65,11 @@ def _dist(args, **extra):
 
 
 def cmd_render(args) -> int:
-    from kinora.world.sim import render_to_mp4, simulate
+    from kinora.world.sim import render_files
     from kinora.world.spec import ShotSpec, random_spec
 
     spec = ShotSpec.load(args.spec) if args.spec else random_spec(args.seed, _dist(args))
-    if args.truth:
-        from kinora.io.atomic import write_json_atomic
-        from kinora.io.video import write_mp4
-
-        clip = simulate(spec)
-        write_mp4(clip.frames, args.out, spec.fps)
-        write_json_atomic(args.truth, {"spec": clip.spec.to_dict(), "truth": clip.truth})
-    else:
-        render_to_mp4(spec, args.out)
+    render_files(spec, args.out, truth=args.truth, force=args.force)
     print(f"wrote {args.out} ({spec.num_frames} frames, {spec.width}x{spec.height}, {spec.fps} fps)")
     return 0
 
@@ -94,14 +77,12 @@ def cmd_render(args) -> int:
 def cmd_random(args) -> int:
     from kinora.world.spec import random_spec
 
-    text = random_spec(args.seed, _dist(args)).to_json()
+    spec = random_spec(args.seed, _dist(args))
     if args.out:
-        from kinora.io.atomic import write_text_atomic
-
-        write_text_atomic(args.out, text + "\n")
+        spec.save(args.out, force=args.force)
         print(f"wrote {args.out}")
     else:
-        print(text)
+        print(spec.to_json())
     return 0
 
 
@@ -115,8 +96,6 @@ def cmd_schema(args) -> int:
 def cmd_sample(args) -> int:
     from kinora.world.dataset import write_dataset
 
-    if args.max_objects < 1:
-        raise KinoraError("--max-objects must be at least 1")
     index = write_dataset(args.out, args.n, seed=args.seed, dist=_dist(args, max_objects=args.max_objects),
                           workers=args.workers, shard_size=args.shard_size, clips=not args.no_clips,
                           progress=sys.stderr.isatty())

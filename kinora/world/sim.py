@@ -25,6 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
+from kinora.errors import KinoraError
 from kinora.world.spec import COLORS, MATERIALS, SIZES, SPEEDS, ShotSpec, resolve, validate
 
 ASSETS = Path(__file__).parent / "assets"
@@ -397,9 +398,37 @@ def simulate(spec: ShotSpec, isolated: bool = False) -> Clip:
     return Clip(spec=spec, frames=np.stack(frames), seg=np.stack(segs), truth=truth)
 
 
+RENDER_COMMENT = "Kinora micro-world render (simulated, not AI-generated)"
+
+
 def render_to_mp4(spec: ShotSpec, path: str | Path) -> Path:
     """Simulate `spec` and write it as an (unlabeled: computer graphics) MP4."""
     from kinora.io.video import write_mp4
 
     clip = simulate(spec)
-    return write_mp4(clip.frames, path, spec.fps, metadata={"comment": "Kinora micro-world render (simulated, not AI-generated)"})
+    return write_mp4(clip.frames, path, spec.fps, metadata={"comment": RENDER_COMMENT})
+
+
+def render_files(spec: ShotSpec, out: str | Path, truth: str | Path | None = None, force: bool = False) -> Path:
+    """`kinora world render`: the simulator's MP4 of `spec` at `out` and, when `truth` is
+    given, its ground truth (the resolved spec and every object's state per frame) as
+    JSON. An existing file is replaced only with `force`; both are claimed first."""
+    import contextlib
+
+    from kinora.io.atomic import claim_output, write_json_atomic
+    from kinora.io.video import write_mp4
+
+    if Path(out).suffix.lower() != ".mp4":
+        raise KinoraError(f"output {str(out)!r} must end in .mp4")
+    if truth is not None and Path(truth).resolve() == Path(out).resolve():
+        raise KinoraError("--truth must be another file than the video")
+    with contextlib.ExitStack() as claims:
+        claims.enter_context(claim_output(out, force=force))
+        if truth is not None:
+            claims.enter_context(claim_output(truth, force=force))
+        clip = simulate(spec)
+        path = write_mp4(clip.frames, out, spec.fps, metadata={"comment": RENDER_COMMENT})
+        if truth is not None:
+            write_json_atomic(truth, {"spec": clip.spec.to_dict(), "truth": clip.truth})
+    return path
+

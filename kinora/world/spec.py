@@ -193,6 +193,14 @@ class ShotSpec:
             raise KinoraError(f"{where}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
         return cls.from_dict(d, where)
 
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the spec as JSON at `path`; an existing file is replaced only with `force`."""
+        from kinora.io.atomic import claim_output, write_text_atomic
+
+        with claim_output(path, force=force) as path:
+            write_text_atomic(path, self.to_json() + "\n")
+        return path
+
     @classmethod
     def load(cls, path: str | Path) -> "ShotSpec":
         path = Path(path)
@@ -200,6 +208,8 @@ class ShotSpec:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise KinoraError(f"spec file not found: {path}") from None
+        except IsADirectoryError:
+            raise KinoraError(f"spec file {path} is a folder; give a JSON file ('kinora world schema')") from None
         except (OSError, UnicodeDecodeError) as e:
             raise KinoraError(f"cannot read spec file {path}: {e}") from None
         return cls.from_json(text, where=str(path))
