@@ -8,4 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -x .venv/bin/python ]; then . .venv/bin/activate; fi
-python -m kinora.eval.results "$@"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+python -m kinora results --out docs --commit "$commit" "$@"

@@ -17,7 +17,7 @@ from kinora.errors import KinoraError
 
 # Command modules, in the order they appear in `kinora --help`.
 COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.world", "kinora.cli.inspect", "kinora.cli.train",
-                   "kinora.cli.eval", "kinora.cli.bench"]
+                   "kinora.cli.eval", "kinora.cli.bench", "kinora.cli.results", "kinora.cli.presets"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +42,10 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return e.code if isinstance(e.code, int) else 2
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     try:

@@ -451,6 +451,28 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
     return result
 
 
+def bench_to_folder(mode: str = "full", model: str | None = None, threads: int | None = None,
+                    out: str | Path | None = None) -> tuple[dict, str, Path]:
+    """`kinora bench`: run the bench and write bench.md and bench.json into `out`
+    (default out/bench); return (result, markdown, folder)."""
+    from kinora.eval.report import bench_markdown
+    from kinora.io.atomic import check_writable, write_json_atomic, write_text_atomic
+
+    if threads is not None and threads < 1:
+        raise KinoraError(f"--threads must be at least 1, got {threads}")
+    folder = Path(out or "out/bench")
+    if folder.exists() and not folder.is_dir():
+        raise KinoraError(f"--out {folder} is a file; the bench writes a folder (bench.md, bench.json)")
+    check_writable(folder / "bench.json")
+    if model is not None and not Path(model).exists():
+        raise KinoraError(f"no model weights at {model}")
+    result = run_bench(mode, model=model, threads=threads)
+    md = bench_markdown(result)
+    write_text_atomic(folder / "bench.md", md)
+    write_json_atomic(folder / "bench.json", result)
+    return result, md, folder
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         print(json.dumps(generation_runs(json.loads(sys.argv[2]))), flush=True)

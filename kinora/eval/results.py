@@ -1,7 +1,7 @@
 """Regenerate docs/RESULTS.md: eval and bench of the shipped model, with plots.
 
     bash scripts/results.sh                    # the whole suite and the full bench
-    python -m kinora.eval.results --quick      # 12 prompts and the quick bench (a few minutes)
+    kinora results --quick --out docs          # 12 prompts and the quick bench (a few minutes)
 
 It evaluates three generators on the held-out suite (the shipped model, when its
 weights are in kinora/weights/; the simulator, the oracle every metric is calibrated
@@ -14,16 +14,13 @@ on; a frozen first frame, the floor), runs `kinora bench`, and writes
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from kinora.eval.metrics import DIMENSIONS
 from kinora.eval.report import NAMES, bench_markdown, write_eval_plots
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _pct(v) -> str:
@@ -69,15 +66,22 @@ def comparison_table(model: dict | None, sim: dict, frozen: dict, vae: dict | No
     return "\n".join(lines)
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=ROOT, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+@dataclass
+class ResultsSettings:
+    """What one regeneration of the results page runs (`kinora results` flags of the same names)."""
+
+    out: str = "docs"  # folder for RESULTS.md and results/
+    quick: bool = False  # 12 prompts and the quick bench
+    n: int | None = None  # prompts (default: the whole suite, or 12 with quick)
+    model: str | None = None  # DiT weights (default: the shipped ones, if present)
+    bench: str | None = None  # full, quick or none (default: full, or quick with quick)
+    bench_threads: int | None = None  # torch threads for the bench (default: all)
+    threads: int = 1  # torch threads for the evals
+    commit: str = "unknown"  # the source revision the page is made from, as the caller knows it
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_results(a: ResultsSettings) -> Path:
+    """Run the evals and the bench as `a` says and write the page; return RESULTS.md's path."""
     import torch
 
     from kinora.eval.bench import run_bench
@@ -87,16 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     from kinora.io.atomic import write_json_atomic, write_text_atomic
     from kinora.defaults import SHIPPED_DIT, SHIPPED_VAE
 
-    ap = argparse.ArgumentParser(prog="python -m kinora.eval.results", description="Regenerate docs/RESULTS.md.")
-    ap.add_argument("--quick", action="store_true", help="12 prompts and the quick bench")
-    ap.add_argument("--n", type=int, default=None, help="prompts (default: the whole suite, or 12 with --quick)")
-    ap.add_argument("--model", default=None, help="DiT weights (default: the shipped ones, if present)")
-    ap.add_argument("--bench", choices=["full", "quick", "none"], default=None,
-                    help="which bench to run (default: full, or quick with --quick)")
-    ap.add_argument("--bench-threads", type=int, default=None, help="torch threads for the bench (default: all)")
-    ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for RESULTS.md and results/ (default: docs)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for the evals (the bench uses all cores)")
-    a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     res = out / "results"
@@ -130,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     main_eval = model or rs.summary
     prefix = "model-" if model else "simulator-"
     su = main_eval["suite"]
-    cmd = "python -m kinora.eval.results" + (" --quick" if a.quick else "") + (f" --n {a.n}" if a.n else "") + (
+    cmd = "kinora results" + (" --quick" if a.quick else "") + (f" --n {a.n}" if a.n else "") + (
         f" --bench {a.bench}" if a.bench else "") + (f" --bench-threads {a.bench_threads}" if a.bench_threads else "")
     lines = ["# Kinora results", ""]
     if model is None:
@@ -139,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                   "spec: the oracle that calibrates the metrics) and a frozen-frame floor; the bench timed the "
                   "shipped architecture with random weights (speed does not depend on the weights' values). "
                   "Regenerate this page with `bash scripts/results.sh` once the weights land.", ""]
-    lines += [f"Made by `{cmd}` at commit `{_git_commit()}` on "
+    lines += [f"Made by `{cmd}` at commit `{a.commit}` on "
               f"{datetime.date.today().isoformat()}: {su['cases']} held-out prompts of `kinora/eval/heldout.jsonl` "
               f"({', '.join(f'{v} {k}' for k, v in su['languages'].items())}), {su['frames']} frames at {su['fps']} fps, "
               f"{main_eval['physics'].get('cases', 0)} physics continuations. Definitions: `kinora/eval/metrics.py` and "
@@ -182,15 +176,4 @@ def main(argv: list[str] | None = None) -> int:
               "kinora bench                   # speed and memory on this machine", "bash scripts/results.sh        # this page",
               "```", ""]
     write_text_atomic(out / "RESULTS.md", "\n".join(lines))
-    print(out / "RESULTS.md")
-    return 0
-
-
-if __name__ == "__main__":
-    from kinora.errors import KinoraError
-
-    try:
-        sys.exit(main())
-    except KinoraError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    return out / "RESULTS.md"

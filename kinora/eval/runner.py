@@ -131,3 +131,110 @@ def weakest(summary: dict, k: int = 3) -> list[tuple[str, float]]:
                  "consistency": summary["consistency"], "smoothness": summary["smoothness"],
                  "drift": summary["drift"].get("score")})
     return sorted(((n, v) for n, v in dims.items() if v is not None), key=lambda nv: nv[1])[:k]
+
+
+# ---------------------------------------------------------------------------------
+# One call for `kinora eval`: settings -> the run, its report and plots in a folder
+# ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalSettings:
+    """What `kinora eval` runs; None means the suite's or the backend's default."""
+
+    backend: str = "kinora"
+    model: str | None = None  # a DiT (kinora backend) or a VAE file (vae backend)
+    suite: str | None = None  # a prompt suite JSONL (default: the held-out suite)
+    n: int | None = None  # the first N prompts
+    quick: bool = False  # 12 prompts and 4 physics continuations
+    physics_n: int | None = None
+    no_physics: bool = False
+    seconds: float | None = None
+    context_frames: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    threads: int = 1
+    out: str | None = None  # folder for report.md, eval.json and plots (default: out/eval/BACKEND)
+
+
+# Which settings each backend takes beyond the suite's (the others are refused, not ignored).
+BACKEND_OPTIONS = {"kinora": ("model", "steps", "guidance"), "vae": ("model",), "simulator": (), "frozen": ()}
+
+
+def check_eval(s: EvalSettings) -> None:
+    """Refuse settings that cannot be measured, in one line, before any work."""
+    import math
+
+    from kinora.defaults import MAX_SECONDS
+    from kinora.errors import KinoraError
+
+    if s.backend not in BACKEND_OPTIONS:
+        raise KinoraError(f"unknown backend {s.backend!r}; use one of {', '.join(BACKEND_OPTIONS)}")
+    for name in ("model", "steps", "guidance"):
+        if getattr(s, name) is not None and name not in BACKEND_OPTIONS[s.backend]:
+            takes = [b for b, opts in BACKEND_OPTIONS.items() if name in opts]
+            raise KinoraError(f"--{name} only applies to --backend {' or '.join(takes)}")
+    if s.threads < 1:
+        raise KinoraError(f"--threads must be at least 1, got {s.threads}")
+    for name, lo in (("n", 1), ("physics_n", 0), ("steps", 1), ("context_frames", 1)):
+        v = getattr(s, name)
+        if v is not None and v < lo:
+            raise KinoraError(f"--{name.replace('_', '-')} must be at least {lo}, got {v}")
+    if s.guidance is not None and not 0.0 <= s.guidance <= 30.0:
+        raise KinoraError(f"--guidance {s.guidance:g} is out of range; use 0 to 30")
+    if s.seconds is not None and not (math.isfinite(s.seconds) and 0 < s.seconds <= MAX_SECONDS):
+        raise KinoraError(f"--seconds {s.seconds:g} is out of range; use more than 0 and at most {MAX_SECONDS:g}")
+    if s.no_physics and s.physics_n:
+        raise KinoraError("--no-physics and --physics-n contradict each other; give one")
+
+
+@dataclass
+class EvalRun:
+    result: EvalResult
+    report: str  # the markdown table
+    folder: object  # pathlib.Path of report.md, eval.json and the plots
+    plots: dict
+
+
+def run_eval(s: EvalSettings) -> EvalRun:
+    """Check, pick the cases and the backend, evaluate, write report.md, eval.json and plots."""
+    from pathlib import Path
+
+    import torch
+
+    from kinora.errors import KinoraError
+    from kinora.eval.backends import get_backend
+    from kinora.eval.report import eval_markdown, write_eval_plots
+    from kinora.eval.suite import read_suite, subset
+    from kinora.io.atomic import check_writable, write_json_atomic, write_text_atomic
+
+    check_eval(s)
+    out = Path(s.out or f"out/eval/{s.backend}")
+    if out.exists() and not out.is_dir():
+        raise KinoraError(f"--out {out} is a file; eval writes a folder (report.md, eval.json, plots)")
+    check_writable(out / "eval.json")
+    torch.set_num_threads(s.threads)
+    context = CONTEXT_FRAMES if s.context_frames is None else s.context_frames
+    cases = subset(read_suite(s.suite), s.n if s.n is not None else QUICK["n"] if s.quick else None)
+    physics_n = 0 if s.no_physics else s.physics_n if s.physics_n is not None else (
+        QUICK["physics_n"] if s.quick else None)
+    num_frames = None
+    if s.seconds is not None:
+        num_frames = max(2, int(round(s.seconds * cases[0].spec.fps)))
+        if num_frames <= context:
+            raise KinoraError(f"--seconds {s.seconds:g} gives {num_frames} frames; physics needs more than "
+                              f"--context-frames {context}")
+    kw = {k: getattr(s, k) for k in BACKEND_OPTIONS[s.backend]}
+    try:
+        backend = get_backend(s.backend, **kw)
+    except KinoraError as e:
+        raise KinoraError(f"{e}; or calibrate the metrics on the simulator with --backend simulator") from None
+
+    result = evaluate(backend, cases, physics_n=physics_n, context=context, num_frames=num_frames)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = write_eval_plots(result, out)
+    md = eval_markdown(result.summary)
+    write_text_atomic(out / "report.md", md + "\n" + "\n".join(f"![{k}]({Path(v).name})" for k, v in plots.items())
+                      + "\n")
+    write_json_atomic(out / "eval.json", result.summary)
+    return EvalRun(result=result, report=md, folder=out, plots=plots)

@@ -15,7 +15,7 @@ checkpoint.
 | base   | 768 x 16 (12, 1x2x2)             | 158 M  | one GPU; 128x128 and longer clips           |
 | large  | 1152 x 28 (16, 1x2x2)            | 610 M  | several GPUs under torchrun                 |
 
-Why patch 1x2x2 for "small" (measure with `python -m kinora.models.presets --time small --threads 1`):
+Why patch 1x2x2 for "small" (measure with `kinora presets --time small --threads 1`):
 4 s of 64x64 at 8 fps is 33 frames -> 9 x 8 x 8 = 576 latent cells. One CFG forward
 (batch 2) of "small" on one thread takes about 0.1 s on a quiet machine (0.21-0.24 s on a
 busy shared one) at 144 tokens (patch 1x2x2), but 0.93-0.99 s at 576 tokens (patch
@@ -131,7 +131,7 @@ def get_preset(name: str) -> Preset:
 
 
 # ---------------------------------------------------------------------------------
-# `python -m kinora.models.presets [--time] [--threads N]`: the table above, measured
+# `kinora presets [--time [PRESET ...]] [--threads N]`: the table above, measured
 # ---------------------------------------------------------------------------------
 
 
@@ -166,18 +166,3 @@ def describe(name: str, time_forward: bool = False, batch: int = 2, frames: int 
                     best = min(best, time.perf_counter() - t0)
         row[f"forward_ms_b{batch}"] = round(best * 1000, 1)
     return row
-
-
-if __name__ == "__main__":
-    import argparse
-
-    import torch
-
-    ap = argparse.ArgumentParser(prog="python -m kinora.models.presets", description="Print the preset table.")
-    ap.add_argument("--time", nargs="*", metavar="PRESET", help="also time a forward pass of these presets")
-    ap.add_argument("--threads", type=int, default=None)
-    a = ap.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    for name in PRESETS:
-        print(describe(name, time_forward=a.time is not None and name in (a.time or [name])))

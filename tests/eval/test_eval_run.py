@@ -124,9 +124,9 @@ def test_cli_eval_json_and_files(tmp_path, capsys):
 
 def test_cli_eval_bad_options(capsys):
     assert main(["eval", "--backend", "simulator", "--steps", "3"]) == 2
-    assert "only apply to --backend kinora" in capsys.readouterr().err
+    assert "--steps only applies to --backend kinora" in capsys.readouterr().err
     assert main(["eval", "--backend", "frozen", "--model", "x.safetensors"]) == 2
-    assert "--backend vae (a VAE file)" in capsys.readouterr().err
+    assert "--model only applies to --backend kinora or vae" in capsys.readouterr().err
     assert main(["eval", "--backend", "vae", "--model", "/nonexistent/vae.safetensors"]) == 2
     assert "VAE checkpoint not found" in capsys.readouterr().err
     assert main(["eval", "--backend", "simulator", "--n", "0"]) == 2
