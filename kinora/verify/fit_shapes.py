@@ -29,7 +29,8 @@ from multiprocessing import Pool
 import numpy as np
 
 from kinora.errors import KinoraError
-from kinora.verify.analyzer import SHAPE_NAMES, WEIGHTS_PATH, detect
+from kinora.verify.detect import detect
+from kinora.verify.shapes import SHAPE_NAMES, WEIGHTS_PATH
 
 TRAIN_SEED0 = 5_000_000  # validation uses >= 10_000_000; the world's datasets start at 0
 MAX_OCCLUSION = 0.7  # partly hidden views are samples too, so the classifier learns to doubt them

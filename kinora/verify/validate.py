@@ -126,7 +126,8 @@ def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int
                   h264_crf: int | None = None) -> dict:
     """Simulate one held-out clip, analyse it and count agreements with ground truth.
     With h264_crf the frames go through an H.264 MP4 at that quality and back first."""
-    from kinora.verify.analyzer import analyze, compare, significant_tracks
+    from kinora.verify.analyzer import analyze
+    from kinora.verify.compare import compare, significant_tracks
     from kinora.world.sim import simulate
     from kinora.world.spec import SpecDistribution, random_spec
 
