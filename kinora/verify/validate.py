@@ -56,7 +56,6 @@ ground-truth pixels, if that covers at least half of them. The metrics:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -273,7 +272,9 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
 
 
 def format_table(m: dict) -> str:
-    """The metrics as an aligned text table, with the targets."""
+    """The metrics (what `validate` returns) as an aligned text table, with the targets.
+
+    Each target is marked "ok" or "MISS"; missing one is a measurement, not an error."""
     codec = f", through H.264 crf {m['h264_crf']}" if m.get("h264_crf") is not None else ""
     lines = [f"analyzer vs ground truth: {m['n_clips']} held-out clips at {m['width']}x{m['height']}{codec} "
              f"(seeds from {m['seed0']}, 1-{m['max_objects']} objects), {m['wall_seconds']} s",
@@ -296,17 +297,3 @@ def format_table(m: dict) -> str:
                                 "seconds_per_clip") else "")
         lines.append(f"{name:<24}{val:>10}  {tgt:<16}{n}")
     return "\n".join(lines)
-
-
-def validate_main(n: int = 200, seed: int = 0, workers: int | None = None, size=(64, 64), as_json: bool = False,
-                  h264_crf: int | None = None) -> int:
-    """`kinora world validate`: print the table (or one JSON object); returns the exit code, 0.
-
-    The table marks each target "ok" or "MISS"; missing a target is a measurement, not
-    an error, so the exit code stays 0."""
-    m = validate(n=n, seed=seed, workers=workers, size=size, h264_crf=h264_crf, progress=True)
-    if as_json:
-        print(json.dumps(m))
-    else:
-        print(format_table(m))
-    return 0
