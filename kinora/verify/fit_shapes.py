@@ -4,17 +4,17 @@
     python -m kinora.verify.fit_shapes --n 200      # a quick look
 
 Training clips come from `random_spec` with seeds TRAIN_SEED0 + i, far from the
-held-out validation seeds (>= 10_000_000, see kinora.verify.validate). Every
-detection that lies on one ground-truth object (not cut by the frame border, at most
-70 % hidden) becomes a sample labelled with that object's shape; the features include
-how much of its outline touches another object, so partly hidden views, which look
-flat-sided, are learnt as such rather than read as cylinders. A quarter of the clips are
-128x128 and a third go through H.264 (crf 16 or 23) and back, so the classifier sees
-what files and generated videos look like. The model is softmax regression on top of
-one layer of 16 ReLU units, trained full-batch with Adam in numpy (plain softmax
-regression, --hidden 0, reaches 98.2 % on unoccluded test views against 99.3 %). Clips
-are split 85/15 into train and test; the test accuracy, on unoccluded and on partly
-hidden views, is printed and stored with the weights.
+held-out validation seeds (>= kinora.defaults.HELDOUT_SEED_BASE, see
+kinora.verify.validate). Every detection that lies on one ground-truth object (not cut
+by the frame border, at most 70 % hidden) becomes a sample labelled with that object's
+shape; the features include how much of its outline touches another object, so partly
+hidden views, which look flat-sided, are learnt as such rather than read as cylinders.
+A quarter of the clips are 128x128 and a third go through H.264 (crf 16 or 23) and
+back, so the classifier sees what files and generated videos look like. The model is
+softmax regression on top of one layer of 16 ReLU units, trained full-batch with Adam
+in numpy (plain softmax regression, --hidden 0, reaches 98.2 % on unoccluded test
+views against 99.3 %). Clips are split 85/15 into train and test; the test accuracy,
+on unoccluded and on partly hidden views, is printed and stored with the weights.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ from multiprocessing import Pool
 
 import numpy as np
 
+from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
 from kinora.verify.detect import detect
 from kinora.verify.shapes import SHAPE_NAMES, WEIGHTS_PATH
 
-TRAIN_SEED0 = 5_000_000  # validation uses >= 10_000_000; the world's datasets start at 0
+TRAIN_SEED0 = 5_000_000  # validation uses >= HELDOUT_SEED_BASE; the world's datasets start at 0
 MAX_OCCLUSION = 0.7  # partly hidden views are samples too, so the classifier learns to doubt them
 
 
@@ -87,6 +88,8 @@ def collect(n: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     """Features X (N, F), labels y (N,), clip index g (N,), occlusion o (N,) from n training clips."""
     from tqdm import tqdm
 
+    if TRAIN_SEED0 + n > HELDOUT_SEED_BASE:
+        raise KinoraError(f"{n} training clips from seed {TRAIN_SEED0} reach the held-out seeds (>= {HELDOUT_SEED_BASE})")
     X, y, g, o = [], [], [], []
     with Pool(workers) as pool:
         for i, (xs, ys, occ) in enumerate(tqdm(pool.imap(_clip_samples, range(n), chunksize=4), total=n, desc="clips")):

@@ -4,7 +4,7 @@
     kinora world validate --n 200 --json          # one JSON object
     kinora world validate --n 200 --size 128      # at 128x128
 
-Clip i is `random_spec(HELDOUT_SEED0 + seed + i)` with 1 to 4 objects, rendered with
+Clip i is `random_spec(HELDOUT_SEED_BASE + seed + i)` with 1 to 4 objects, rendered with
 `isolated=True` so that every object's occlusion is known; `validate(h264_crf=23)` also
 sends every clip through an H.264 MP4 and back, as a user's file would be. The
 analyzer's shape classifier is fitted on seeds from 5_000_000 (kinora.verify.fit_shapes)
@@ -64,9 +64,9 @@ from multiprocessing import Pool
 
 import numpy as np
 
+from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
 
-HELDOUT_SEED0 = 10_000_000
 CLEAN_MIN_AREA = 8  # pixels at 64x64
 OCCLUSION_MAX = 0.1
 MAX_OBJECTS = 4
@@ -244,7 +244,7 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
         raise KinoraError(f"--seed must be >= 0 (an offset into the held-out seeds), got {seed}")
     w, h = (size, size) if isinstance(size, int) else size
     workers = max(1, min(workers or os.cpu_count() or 1, n))
-    jobs = [(HELDOUT_SEED0 + seed + i, w, h, max_objects, h264_crf) for i in range(n)]
+    jobs = [(HELDOUT_SEED_BASE + seed + i, w, h, max_objects, h264_crf) for i in range(n)]
     total: dict[str, float] = {}
     t0 = time.time()
     from tqdm import tqdm
@@ -264,7 +264,7 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
         d = total.get(den, 0.0)
         out[name] = round(total.get(num, 0.0) / d, 4) if d else None
     out.update(n_clips=int(total.get("clips", 0)), skipped=int(total.get("skipped", 0)), width=w, height=h,
-               seed0=HELDOUT_SEED0 + seed, max_objects=max_objects, h264_crf=h264_crf,
+               seed0=HELDOUT_SEED_BASE + seed, max_objects=max_objects, h264_crf=h264_crf,
                object_frames=int(total.get("clean", 0)), count_frames=int(total.get("count_frames", 0)),
                direction_objects=int(total.get("dir_n", 0)), bounce_objects=int(total.get("bounce_n", 0)),
                stop_objects=int(total.get("stop_n", 0)), wall_seconds=round(time.time() - t0, 1))

@@ -1,6 +1,7 @@
 import pytest
 
-from kinora.verify.validate import HELDOUT_SEED0, RATIOS, evaluate_clip, format_table, validate
+from kinora.defaults import HELDOUT_SEED_BASE
+from kinora.verify.validate import RATIOS, evaluate_clip, format_table, validate
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def test_every_metric_with_sane_values(metrics):
 
 
 def test_held_out_seeds_and_h264():
-    c = evaluate_clip(HELDOUT_SEED0 + 7, h264_crf=23)
+    c = evaluate_clip(HELDOUT_SEED_BASE + 7, h264_crf=23)
     assert c["clips"] == 1 and c["matched"] > 0 and c["color_ok"] == c["matched"]
 
 
