@@ -1,7 +1,9 @@
 """Fit the analyzer's shape classifier on simulated clips; writes shape_weights.json.
 
-    python -m kinora.verify.fit_shapes              # the shipped weights (about 5 min on 2 cores)
-    python -m kinora.verify.fit_shapes --n 200      # a quick look
+    python scripts/fit_shapes.py              # the shipped weights (about 5 min on 2 cores)
+    python scripts/fit_shapes.py --n 200      # a quick look
+
+(`fit_shape_weights` here does the work; scripts/fit_shapes.py is its command line.)
 
 Training clips come from `random_spec` with seeds TRAIN_SEED0 + i, far from the
 held-out validation seeds (>= kinora.defaults.HELDOUT_SEED_BASE, see
@@ -19,7 +21,6 @@ on unoccluded and on partly hidden views, is printed and stored with the weights
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -150,45 +151,40 @@ def predict(model: dict, X: np.ndarray) -> np.ndarray:
     return (x @ model["w"] + model["b"]).argmax(1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=600, help="training clips (default 600)")
-    ap.add_argument("--hidden", type=int, default=16, help="hidden ReLU units (default 16; 0: softmax regression)")
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--out", default=str(WEIGHTS_PATH))
-    ap.add_argument("--cache", help="save / reuse the collected features in this .npz")
-    args = ap.parse_args(argv)
+def fit_shape_weights(n: int = 600, hidden: int = 16, steps: int = 2000, workers: int | None = None,
+                      out=WEIGHTS_PATH, cache: str | None = None, log=None) -> dict:
+    """Collect samples from n training clips (or reuse them from the `cache` .npz, saving
+    them there first when it does not exist), fit on 85 % of the clips and test on the
+    rest, refit on every clip and write the weights to `out`. Returns the "info" stored
+    with them; `log` (print, say) gets the progress lines."""
+    log = log or (lambda line: None)
+    workers = workers or os.cpu_count() or 1
     t0 = time.time()
-    if args.cache and os.path.exists(args.cache):
-        d = np.load(args.cache)
+    if cache and os.path.exists(cache):
+        d = np.load(cache)
         X, y, g, o = d["X"], d["y"], d["g"], d["o"]
     else:
-        X, y, g, o = collect(args.n, args.workers)
-        if args.cache:
-            np.savez(args.cache, X=X, y=y, g=g, o=o)
+        X, y, g, o = collect(n, workers)
+        if cache:
+            np.savez(cache, X=X, y=y, g=g, o=o)
     test = (g % 100) >= 85
     clean = o < 0.1
-    print(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape, {int(clean.sum())} unoccluded) "
-          f"in {time.time() - t0:.0f} s")
-    model = fit(X[~test], y[~test], hidden=args.hidden, steps=args.steps)
+    log(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape, {int(clean.sum())} unoccluded) "
+        f"in {time.time() - t0:.0f} s")
+    model = fit(X[~test], y[~test], hidden=hidden, steps=steps)
     acc_tr = float((predict(model, X[~test & clean]) == y[~test & clean]).mean())
     acc_te = float((predict(model, X[test & clean]) == y[test & clean]).mean())
     acc_occ = float((predict(model, X[test & ~clean]) == y[test & ~clean]).mean())
-    print(f"frame-level shape accuracy, unoccluded: train {acc_tr:.3f}  test {acc_te:.3f}; "
-          f"partly hidden (test): {acc_occ:.3f}")
-    model = fit(X, y, hidden=args.hidden, steps=args.steps)  # the shipped model sees every clip
-    out = {k: np.round(v, 5).tolist() for k, v in model.items()}
-    out["info"] = {"train_clips": args.n, "seed0": TRAIN_SEED0, "hidden": args.hidden, "steps": args.steps,
-                   "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
-                   "test_accuracy_frame_occluded": round(acc_occ, 4), "max_occlusion": MAX_OCCLUSION,
-                   "command": "python -m kinora.verify.fit_shapes" + (f" --n {args.n}" if args.n != 600 else "")
-                   + (f" --hidden {args.hidden}" if args.hidden != 16 else "") + (f" --steps {args.steps}" if args.steps != 2000 else "")}
-    with open(args.out, "w") as fh:
-        json.dump(out, fh, separators=(",", ":"))
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    log(f"frame-level shape accuracy, unoccluded: train {acc_tr:.3f}  test {acc_te:.3f}; "
+        f"partly hidden (test): {acc_occ:.3f}")
+    model = fit(X, y, hidden=hidden, steps=steps)  # the shipped model sees every clip
+    weights = {k: np.round(v, 5).tolist() for k, v in model.items()}
+    weights["info"] = {"train_clips": n, "seed0": TRAIN_SEED0, "hidden": hidden, "steps": steps,
+                       "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
+                       "test_accuracy_frame_occluded": round(acc_occ, 4), "max_occlusion": MAX_OCCLUSION,
+                       "command": "python scripts/fit_shapes.py" + (f" --n {n}" if n != 600 else "")
+                       + (f" --hidden {hidden}" if hidden != 16 else "") + (f" --steps {steps}" if steps != 2000 else "")}
+    with open(out, "w") as fh:
+        json.dump(weights, fh, separators=(",", ":"))
+    log(f"wrote {out}")
+    return weights["info"]

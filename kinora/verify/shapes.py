@@ -3,10 +3,11 @@
 units, softmax) over hand-made features of the silhouette and its shading.
 
 The weights are `shape_weights.json`, fitted on simulated clips by
-`python -m kinora.verify.fit_shapes`. The components come from steps 1-2
-(`kinora.verify.pixels`, mended in `kinora.verify.detect`); `kinora.verify.detect`
-calls `shape_features` and `shape_probabilities` on them, and each track's consensus
-shape (`kinora.verify.tracks`) follows from these per-frame probabilities.
+`python scripts/fit_shapes.py` (`kinora.verify.fit_shapes`). The components come from
+steps 1-2 (`kinora.verify.pixels`, mended in `kinora.verify.detect`);
+`kinora.verify.detect` calls `shape_features` and `shape_probabilities` on them, and
+each track's consensus shape (`kinora.verify.tracks`) follows from these per-frame
+probabilities.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def shape_probabilities(feats: np.ndarray) -> np.ndarray:
         return np.full((len(feats), len(SHAPE_NAMES)), 1 / len(SHAPE_NAMES), dtype=np.float32)
     if model["mean"].shape[0] != feats.shape[1]:
         raise RuntimeError(f"{WEIGHTS_PATH.name} expects {model['mean'].shape[0]} features, the analyzer makes "
-                           f"{feats.shape[1]}: refit with python -m kinora.verify.fit_shapes")
+                           f"{feats.shape[1]}: refit with python scripts/fit_shapes.py")
     x = (feats - model["mean"]) / model["std"]
     x = np.nan_to_num(np.clip(x, -8, 8))
     if "w1" in model:  # one hidden layer

@@ -7,7 +7,7 @@
 Clip i is `random_spec(HELDOUT_SEED_BASE + seed + i)` with 1 to 4 objects, rendered with
 `isolated=True` so that every object's occlusion is known; `validate(h264_crf=23)` also
 sends every clip through an H.264 MP4 and back, as a user's file would be. The
-analyzer's shape classifier is fitted on seeds from 5_000_000 (kinora.verify.fit_shapes)
+analyzer's shape classifier is fitted on seeds from 5_000_000 (scripts/fit_shapes.py)
 and the world's datasets start at 0, so these clips are never training clips; the
 analyzer's hand-set thresholds were tuned on clips from seeds 20_000_000 on.
 
