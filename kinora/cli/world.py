@@ -105,6 +105,9 @@ def cmd_sample(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from kinora.verify.validate import validate_main
+    from kinora.verify.validate import format_table, validate
 
-    return validate_main(n=args.n, seed=args.seed, workers=args.workers, size=args.size, as_json=args.json)
+    # Missing a target is a measurement, not an error: the table says MISS, the exit code stays 0.
+    m = validate(n=args.n, seed=args.seed, workers=args.workers, size=args.size, progress=True)
+    print(json.dumps(m) if args.json else format_table(m))
+    return 0

@@ -1,25 +1,26 @@
 """Fit the analyzer's shape classifier on simulated clips; writes shape_weights.json.
 
-    python -m kinora.verify.fit_shapes              # the shipped weights (about 5 min on 2 cores)
-    python -m kinora.verify.fit_shapes --n 200      # a quick look
+    python scripts/fit_shapes.py              # the shipped weights (about 5 min on 2 cores)
+    python scripts/fit_shapes.py --n 200      # a quick look
+
+(`fit_shape_weights` here does the work; scripts/fit_shapes.py is its command line.)
 
 Training clips come from `random_spec` with seeds TRAIN_SEED0 + i, far from the
-held-out validation seeds (>= 10_000_000, see kinora.verify.validate). Every
-detection that lies on one ground-truth object (not cut by the frame border, at most
-70 % hidden) becomes a sample labelled with that object's shape; the features include
-how much of its outline touches another object, so partly hidden views, which look
-flat-sided, are learnt as such rather than read as cylinders. A quarter of the clips are
-128x128 and a third go through H.264 (crf 16 or 23) and back, so the classifier sees
-what files and generated videos look like. The model is softmax regression on top of
-one layer of 16 ReLU units, trained full-batch with Adam in numpy (plain softmax
-regression, --hidden 0, reaches 98.2 % on unoccluded test views against 99.3 %). Clips
-are split 85/15 into train and test; the test accuracy, on unoccluded and on partly
-hidden views, is printed and stored with the weights.
+held-out validation seeds (>= kinora.defaults.HELDOUT_SEED_BASE, see
+kinora.verify.validate). Every detection that lies on one ground-truth object (not cut
+by the frame border, at most 70 % hidden) becomes a sample labelled with that object's
+shape; the features include how much of its outline touches another object, so partly
+hidden views, which look flat-sided, are learnt as such rather than read as cylinders.
+A quarter of the clips are 128x128 and a third go through H.264 (crf 16 or 23) and
+back, so the classifier sees what files and generated videos look like. The model is
+softmax regression on top of one layer of 16 ReLU units, trained full-batch with Adam
+in numpy (plain softmax regression, --hidden 0, reaches 98.2 % on unoccluded test
+views against 99.3 %). Clips are split 85/15 into train and test; the test accuracy,
+on unoccluded and on partly hidden views, is printed and stored with the weights.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -28,10 +29,12 @@ from multiprocessing import Pool
 
 import numpy as np
 
+from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
-from kinora.verify.analyzer import SHAPE_NAMES, WEIGHTS_PATH, detect
+from kinora.verify.detect import detect
+from kinora.verify.shapes import SHAPE_NAMES, WEIGHTS_PATH
 
-TRAIN_SEED0 = 5_000_000  # validation uses >= 10_000_000; the world's datasets start at 0
+TRAIN_SEED0 = 5_000_000  # validation uses >= HELDOUT_SEED_BASE; the world's datasets start at 0
 MAX_OCCLUSION = 0.7  # partly hidden views are samples too, so the classifier learns to doubt them
 
 
@@ -86,6 +89,8 @@ def collect(n: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     """Features X (N, F), labels y (N,), clip index g (N,), occlusion o (N,) from n training clips."""
     from tqdm import tqdm
 
+    if TRAIN_SEED0 + n > HELDOUT_SEED_BASE:
+        raise KinoraError(f"{n} training clips from seed {TRAIN_SEED0} reach the held-out seeds (>= {HELDOUT_SEED_BASE})")
     X, y, g, o = [], [], [], []
     with Pool(workers) as pool:
         for i, (xs, ys, occ) in enumerate(tqdm(pool.imap(_clip_samples, range(n), chunksize=4), total=n, desc="clips")):
@@ -146,45 +151,40 @@ def predict(model: dict, X: np.ndarray) -> np.ndarray:
     return (x @ model["w"] + model["b"]).argmax(1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=600, help="training clips (default 600)")
-    ap.add_argument("--hidden", type=int, default=16, help="hidden ReLU units (default 16; 0: softmax regression)")
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--out", default=str(WEIGHTS_PATH))
-    ap.add_argument("--cache", help="save / reuse the collected features in this .npz")
-    args = ap.parse_args(argv)
+def fit_shape_weights(n: int = 600, hidden: int = 16, steps: int = 2000, workers: int | None = None,
+                      out=WEIGHTS_PATH, cache: str | None = None, log=None) -> dict:
+    """Collect samples from n training clips (or reuse them from the `cache` .npz, saving
+    them there first when it does not exist), fit on 85 % of the clips and test on the
+    rest, refit on every clip and write the weights to `out`. Returns the "info" stored
+    with them; `log` (print, say) gets the progress lines."""
+    log = log or (lambda line: None)
+    workers = workers or os.cpu_count() or 1
     t0 = time.time()
-    if args.cache and os.path.exists(args.cache):
-        d = np.load(args.cache)
+    if cache and os.path.exists(cache):
+        d = np.load(cache)
         X, y, g, o = d["X"], d["y"], d["g"], d["o"]
     else:
-        X, y, g, o = collect(args.n, args.workers)
-        if args.cache:
-            np.savez(args.cache, X=X, y=y, g=g, o=o)
+        X, y, g, o = collect(n, workers)
+        if cache:
+            np.savez(cache, X=X, y=y, g=g, o=o)
     test = (g % 100) >= 85
     clean = o < 0.1
-    print(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape, {int(clean.sum())} unoccluded) "
-          f"in {time.time() - t0:.0f} s")
-    model = fit(X[~test], y[~test], hidden=args.hidden, steps=args.steps)
+    log(f"{len(y)} samples ({np.bincount(y, minlength=3).tolist()} per shape, {int(clean.sum())} unoccluded) "
+        f"in {time.time() - t0:.0f} s")
+    model = fit(X[~test], y[~test], hidden=hidden, steps=steps)
     acc_tr = float((predict(model, X[~test & clean]) == y[~test & clean]).mean())
     acc_te = float((predict(model, X[test & clean]) == y[test & clean]).mean())
     acc_occ = float((predict(model, X[test & ~clean]) == y[test & ~clean]).mean())
-    print(f"frame-level shape accuracy, unoccluded: train {acc_tr:.3f}  test {acc_te:.3f}; "
-          f"partly hidden (test): {acc_occ:.3f}")
-    model = fit(X, y, hidden=args.hidden, steps=args.steps)  # the shipped model sees every clip
-    out = {k: np.round(v, 5).tolist() for k, v in model.items()}
-    out["info"] = {"train_clips": args.n, "seed0": TRAIN_SEED0, "hidden": args.hidden, "steps": args.steps,
-                   "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
-                   "test_accuracy_frame_occluded": round(acc_occ, 4), "max_occlusion": MAX_OCCLUSION,
-                   "command": "python -m kinora.verify.fit_shapes" + (f" --n {args.n}" if args.n != 600 else "")
-                   + (f" --hidden {args.hidden}" if args.hidden != 16 else "") + (f" --steps {args.steps}" if args.steps != 2000 else "")}
-    with open(args.out, "w") as fh:
-        json.dump(out, fh, separators=(",", ":"))
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    log(f"frame-level shape accuracy, unoccluded: train {acc_tr:.3f}  test {acc_te:.3f}; "
+        f"partly hidden (test): {acc_occ:.3f}")
+    model = fit(X, y, hidden=hidden, steps=steps)  # the shipped model sees every clip
+    weights = {k: np.round(v, 5).tolist() for k, v in model.items()}
+    weights["info"] = {"train_clips": n, "seed0": TRAIN_SEED0, "hidden": hidden, "steps": steps,
+                       "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
+                       "test_accuracy_frame_occluded": round(acc_occ, 4), "max_occlusion": MAX_OCCLUSION,
+                       "command": "python scripts/fit_shapes.py" + (f" --n {n}" if n != 600 else "")
+                       + (f" --hidden {hidden}" if hidden != 16 else "") + (f" --steps {steps}" if steps != 2000 else "")}
+    with open(out, "w") as fh:
+        json.dump(weights, fh, separators=(",", ":"))
+    log(f"wrote {out}")
+    return weights["info"]

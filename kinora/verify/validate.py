@@ -4,10 +4,10 @@
     kinora world validate --n 200 --json          # one JSON object
     kinora world validate --n 200 --size 128      # at 128x128
 
-Clip i is `random_spec(HELDOUT_SEED0 + seed + i)` with 1 to 4 objects, rendered with
+Clip i is `random_spec(HELDOUT_SEED_BASE + seed + i)` with 1 to 4 objects, rendered with
 `isolated=True` so that every object's occlusion is known; `validate(h264_crf=23)` also
 sends every clip through an H.264 MP4 and back, as a user's file would be. The
-analyzer's shape classifier is fitted on seeds from 5_000_000 (kinora.verify.fit_shapes)
+analyzer's shape classifier is fitted on seeds from 5_000_000 (scripts/fit_shapes.py)
 and the world's datasets start at 0, so these clips are never training clips; the
 analyzer's hand-set thresholds were tuned on clips from seeds 20_000_000 on.
 
@@ -56,7 +56,6 @@ ground-truth pixels, if that covers at least half of them. The metrics:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -65,9 +64,9 @@ from multiprocessing import Pool
 
 import numpy as np
 
+from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
 
-HELDOUT_SEED0 = 10_000_000
 CLEAN_MIN_AREA = 8  # pixels at 64x64
 OCCLUSION_MAX = 0.1
 MAX_OBJECTS = 4
@@ -126,7 +125,8 @@ def evaluate_clip(seed: int, width: int = 64, height: int = 64, max_objects: int
                   h264_crf: int | None = None) -> dict:
     """Simulate one held-out clip, analyse it and count agreements with ground truth.
     With h264_crf the frames go through an H.264 MP4 at that quality and back first."""
-    from kinora.verify.analyzer import analyze, compare, significant_tracks
+    from kinora.verify.analyzer import analyze
+    from kinora.verify.compare import compare, significant_tracks
     from kinora.world.sim import simulate
     from kinora.world.spec import SpecDistribution, random_spec
 
@@ -244,7 +244,7 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
         raise KinoraError(f"--seed must be >= 0 (an offset into the held-out seeds), got {seed}")
     w, h = (size, size) if isinstance(size, int) else size
     workers = max(1, min(workers or os.cpu_count() or 1, n))
-    jobs = [(HELDOUT_SEED0 + seed + i, w, h, max_objects, h264_crf) for i in range(n)]
+    jobs = [(HELDOUT_SEED_BASE + seed + i, w, h, max_objects, h264_crf) for i in range(n)]
     total: dict[str, float] = {}
     t0 = time.time()
     from tqdm import tqdm
@@ -264,7 +264,7 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
         d = total.get(den, 0.0)
         out[name] = round(total.get(num, 0.0) / d, 4) if d else None
     out.update(n_clips=int(total.get("clips", 0)), skipped=int(total.get("skipped", 0)), width=w, height=h,
-               seed0=HELDOUT_SEED0 + seed, max_objects=max_objects, h264_crf=h264_crf,
+               seed0=HELDOUT_SEED_BASE + seed, max_objects=max_objects, h264_crf=h264_crf,
                object_frames=int(total.get("clean", 0)), count_frames=int(total.get("count_frames", 0)),
                direction_objects=int(total.get("dir_n", 0)), bounce_objects=int(total.get("bounce_n", 0)),
                stop_objects=int(total.get("stop_n", 0)), wall_seconds=round(time.time() - t0, 1))
@@ -272,7 +272,9 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
 
 
 def format_table(m: dict) -> str:
-    """The metrics as an aligned text table, with the targets."""
+    """The metrics (what `validate` returns) as an aligned text table, with the targets.
+
+    Each target is marked "ok" or "MISS"; missing one is a measurement, not an error."""
     codec = f", through H.264 crf {m['h264_crf']}" if m.get("h264_crf") is not None else ""
     lines = [f"analyzer vs ground truth: {m['n_clips']} held-out clips at {m['width']}x{m['height']}{codec} "
              f"(seeds from {m['seed0']}, 1-{m['max_objects']} objects), {m['wall_seconds']} s",
@@ -295,17 +297,3 @@ def format_table(m: dict) -> str:
                                 "seconds_per_clip") else "")
         lines.append(f"{name:<24}{val:>10}  {tgt:<16}{n}")
     return "\n".join(lines)
-
-
-def validate_main(n: int = 200, seed: int = 0, workers: int | None = None, size=(64, 64), as_json: bool = False,
-                  h264_crf: int | None = None) -> int:
-    """`kinora world validate`: print the table (or one JSON object); returns the exit code, 0.
-
-    The table marks each target "ok" or "MISS"; missing a target is a measurement, not
-    an error, so the exit code stays 0."""
-    m = validate(n=n, seed=seed, workers=workers, size=size, h264_crf=h264_crf, progress=True)
-    if as_json:
-        print(json.dumps(m))
-    else:
-        print(format_table(m))
-    return 0

@@ -89,3 +89,24 @@ def test_no_traceback_in_a_real_process(tmp_path):
 def test_schema_command(capsys):
     code, out, _ = _run(["world", "schema"], capsys)
     assert code == 0 and json.loads(out)["title"] == "Kinora ShotSpec"
+
+
+def test_validate_json_is_one_object(capsys):
+    from kinora.defaults import HELDOUT_SEED_BASE
+
+    code, out, _ = _run(["world", "validate", "--n", "1", "--seed", "3", "--workers", "1", "--json"], capsys)
+    assert code == 0
+    m = json.loads(out)
+    assert out.count("\n") == 1 and m["n_clips"] == 1 and m["seed0"] == HELDOUT_SEED_BASE + 3
+    assert {"color_accuracy", "shape_accuracy", "count_accuracy", "centroid_error_px"} <= set(m)
+
+
+def test_validate_table(capsys):
+    code, out, _ = _run(["world", "validate", "--n", "1", "--seed", "3", "--workers", "1"], capsys)
+    assert code == 0 and out.startswith("analyzer vs ground truth: 1 held-out clips") and "color_accuracy" in out
+
+
+def test_validate_nothing_to_validate_is_one_line_error(capsys):
+    code, out, err = _run(["world", "validate", "--n", "0"], capsys)
+    assert code != 0 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "--n" in err

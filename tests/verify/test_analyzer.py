@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 
 from kinora.io.video import read_video, write_mp4
-from kinora.verify.analyzer import (
-    COLOR_NAMES, analyze, analyze_file, classify_pixels, compare, label_components,
-)
+from kinora.verify.analyzer import analyze, analyze_file
+from kinora.verify.compare import compare
 from kinora.world.sim import simulate
-from kinora.world.spec import COLORS, CameraSpec, ObjectSpec, ShotSpec, random_spec
+from kinora.world.spec import CameraSpec, ObjectSpec, ShotSpec, random_spec
 
 
 def _shot(*objects, camera="static", duration=2.0, **kw):
@@ -31,40 +30,6 @@ def _clean_matches(clip, analysis, min_area=20):
                 continue
             out.append((f, j, o, analysis.detections[f][int(np.bincount(lab).argmax())]))
     return out
-
-
-def test_pixels_palette_and_greys():
-    shaded = (np.array([COLORS[c]["rgb"] for c in COLOR_NAMES]) * 255 * 0.7).astype(np.uint8)  # (6, 3)
-    greys = np.array([[g, g, g] for g in (60, 126, 148, 200, 240, 255)], np.uint8)  # floor, shadow, sky
-    cls = classify_pixels(np.stack([shaded, greys])[None])  # (1, 2, 6)
-    assert cls[0, 0].tolist() == list(range(6))
-    assert (cls[0, 1] == -1).all()
-
-
-def test_components_match_a_flood_fill():
-    rng = np.random.default_rng(0)
-    cls = np.where(rng.random((2, 12, 12)) < 0.55, rng.integers(0, 2, (2, 12, 12)), -1).astype(np.int8)
-    lab = label_components(cls)
-    # Same partition as a plain flood fill.
-    for f in range(2):
-        seen = np.full((12, 12), -1)
-        k = 0
-        for y in range(12):
-            for x in range(12):
-                if cls[f, y, x] < 0 or seen[y, x] >= 0:
-                    continue
-                stack = [(y, x)]
-                seen[y, x] = k
-                while stack:
-                    a, b = stack.pop()
-                    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-                        yy, xx = a + dy, b + dx
-                        if 0 <= yy < 12 and 0 <= xx < 12 and seen[yy, xx] < 0 and cls[f, yy, xx] == cls[f, a, b]:
-                            seen[yy, xx] = k
-                            stack.append((yy, xx))
-                k += 1
-        pairs = set(zip(seen[cls[f] >= 0].tolist(), lab[f][cls[f] >= 0].tolist()))
-        assert len(pairs) == k == len(np.unique(lab[f][lab[f] >= 0]))
 
 
 def test_accuracy_on_seeded_clips_meets_targets():
