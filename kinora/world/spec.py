@@ -511,6 +511,12 @@ class SpecDistribution:
     shapes: tuple[str, ...] = tuple(SHAPES)
     distinct_colors: bool = True  # so a caption's "the red ball" is unambiguous
 
+    def __post_init__(self):
+        most = min(MAX_OBJECTS, len(self.colors)) if self.distinct_colors else MAX_OBJECTS
+        if not 1 <= self.min_objects <= self.max_objects <= most:
+            raise KinoraError(f"objects per shot {self.min_objects}..{self.max_objects} are out of range; the world "
+                              f"shows 1 to {most} objects in a shot (--max-objects at most {most})")
+
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     keys = list(weights)
