@@ -26,7 +26,7 @@ import numpy as np
 
 from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
-from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from kinora.io.atomic import atomic_path, check_writable, write_json_atomic, write_text_atomic
 from kinora.world.spec import SpecDistribution, ShotSpec, random_spec
 
 
@@ -93,6 +93,11 @@ def write_dataset(
         )
     if shard_size < 1:
         raise KinoraError(f"--shard-size must be at least 1, got {shard_size}")
+    if workers is not None and workers < 1:
+        raise KinoraError(f"--workers must be at least 1, got {workers}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise KinoraError(f"--out {out} is a file; a dataset is a folder (shards/, clips/, index.json)")
+    check_writable(Path(out) / "index.json")
     dist = dist or SpecDistribution()
     # Validate the distribution once, up front, so a bad option fails before any work.
     random_spec(seed, dist)
