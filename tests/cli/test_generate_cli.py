@@ -77,3 +77,22 @@ def test_bad_input_one_line_no_output(tmp_path, capsys, argv, message):
     code, _, err = _run(argv, capsys)
     assert code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "bad.png"]
+
+
+def test_settings_and_threads_are_recorded_and_outputs_are_not_overwritten(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["generate", "a red ball rolls left", "--seconds", "1", "--steps", "2", "--threads", "1", "--seed", "7"]
+    code, stdout, _ = _run(argv, capsys)
+    first = tmp_path / "out" / "generated.mp4"
+    assert code == 0 and first.exists() and "task t2v" in stdout
+    code, stdout, _ = _run(["inspect", str(first), "--json"], capsys)
+    prov = json.loads(stdout)["provenance"]
+    assert prov["seed"] == 7 and prov["settings"]["threads"] == 1 and prov["settings"]["steps"] == 2
+    assert prov["settings"]["frames"] == 8 and prov["settings"]["fps"] == 8
+    # The default name moves on; an explicit existing name needs --force.
+    before = first.read_bytes()
+    assert _run(argv, capsys)[0] == 0 and (tmp_path / "out" / "generated-2.mp4").exists()
+    code, _, err = _run(argv + ["-o", str(first)], capsys)
+    assert code == 2 and "already exists; add --force" in err and first.read_bytes() == before
+    assert _run(argv + ["-o", str(first), "--force"], capsys)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["generated-2.mp4", "generated.mp4"]

@@ -130,3 +130,40 @@ def test_extension_windows_encode_only_their_context(pipe, monkeypatch):
     out = gen(pipe, video=video, num_frames=12, context_frames=5)
     assert out.shape[0] == 17 and np.array_equal(out[:5], video)
     assert lengths and max(lengths) == 5, lengths  # never a whole 9-frame window
+
+
+def test_the_output_keeps_the_plan(pipe):
+    out = pipe("a big red ball rolls left", num_frames=5, num_inference_steps=1,
+               generator=torch.Generator().manual_seed(11))
+    assert out.task == "t2v" and out.seed == 11
+    assert [(o.shape, o.color, o.size) for o in out.spec.objects] == [("sphere", "red", "large")]
+    prov = out.provenance["objects"]["obj0"]
+    assert prov["text"] == "a big red ball" and prov["fields"]["color"]["text"] == "red"
+    assert out.provenance["camera"]["invented"] and out.provenance["camera"]["fields"]["motion"] == {"invented": True}
+    assert out.spec.num_frames == 5 and out.settings["frames"] == 5 and out.settings["steps"] == 1
+
+
+@pytest.mark.parametrize("kw, task", [
+    ({"image": "img"}, "i2v"), ({"image": "img", "last_image": "img"}, "bridge"), ({"loop": True}, "loop"),
+    ({"video": "vid"}, "extend"), ({"video": "vid", "extend": "backward", "num_frames": 3}, "extend_backward"),
+    ({"video": "vid", "edit_mask": "mask"}, "inpaint"),
+])
+def test_the_output_names_its_task(pipe, kw, task):
+    rng = np.random.default_rng(3)
+    data = {"img": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+            "vid": rng.integers(0, 255, (5, 32, 32, 3), dtype=np.uint8), "mask": np.ones((5, 32, 32), bool)}
+    kw = {k: data.get(v, v) if isinstance(v, str) and k != "extend" else v for k, v in kw.items()}
+    kw.setdefault("num_frames", 5)
+    assert gen_out(pipe, **kw).task == task
+
+
+def test_inputs_that_cannot_go_together_are_refused(pipe):
+    img = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(KinoraError, match="not both"):
+        gen(pipe, num_frames=5, image=img, video=np.zeros((5, 32, 32, 3), np.uint8))
+    with pytest.raises(KinoraError, match="needs the video"):
+        gen(pipe, num_frames=5, extend="backward")
+
+
+def gen_out(pipe, seed=0, **kw):
+    return pipe("a red ball rolls left", generator=torch.Generator().manual_seed(seed), num_inference_steps=1, **kw)
