@@ -54,68 +54,48 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from kinora.errors import KinoraError
-from kinora.models.vae import VAE_PRESETS, VAEConfig, VideoVAE, latent_id, load_vae, save_vae
+from kinora.defaults import HELDOUT_SEED_BASE
+from kinora.models.presets import (DEFAULT_VAE_PRESET, VAE_PRESETS, PoolBucket, VAETrainDefaults,
+                                   get_vae_train_defaults)
+from kinora.models.vae import VAEConfig, VideoVAE, latent_id, load_vae, save_vae
 
-HELDOUT_SEED_BASE = 10_000_000  # same as kinora.world.dataset: never trained on
-
-# ---------------------------------------------------------------------------------
-# Defaults (one visible place)
-# ---------------------------------------------------------------------------------
 
 
 @dataclass
-class Bucket:
-    """One clip size in the simulated pool."""
+class TrainConfig(VAETrainDefaults):
+    """One VAE run: its preset's training defaults (kinora.models.presets.VAE_TRAIN_DEFAULTS)
+    and this run's own choices. log.jsonl and train_state.pt record all of it as `train_config`."""
 
-    width: int
-    height: int
-    frames: int  # frames per simulated clip (1 + 4k)
-    pool: int  # clips kept in memory
-    weight: float  # how often a batch comes from this bucket
-
-
-@dataclass
-class TrainConfig:
-    preset: str = "small"
-    steps: int = 20000
-    lr: float = 1e-3
-    lr_min_ratio: float = 0.1  # cosine from lr to lr * this at `steps`
-    warmup: int = 200
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    kl_weight: float = 1e-5
-    pixels_per_step: int = 4 * 17 * 64 * 64  # batch size = this / (T * H * W)
-    image_pixels_per_step: int = 16 * 64 * 64
-    image_prob: float = 0.25
-    window: int = 17  # training clip length, 1 + 4 * 4
-    buckets: list[Bucket] = field(default_factory=lambda: [
-        Bucket(64, 64, 33, pool=1000, weight=0.62),
-        Bucket(128, 128, 17, pool=150, weight=0.16),
-        Bucket(128, 64, 17, pool=60, weight=0.08),
-        Bucket(96, 64, 17, pool=60, weight=0.08),
-        Bucket(64, 96, 17, pool=40, weight=0.06),
-    ])
-    fill_per_step: int = 2  # clips simulated per step until the pool is full
-    min_pool: int = 24  # clips simulated before the first step
-    refresh_every: int = 8  # then one new clip every this many steps
-    log_every: int = 25
-    eval_every: int = 500
-    save_every: int = 250
-    eval_clips: int = 64  # held-out 64x64 clips, 33 frames each
-    stat_clips: int = 32  # training clips used to measure scaling/shift factors
+    preset: str = DEFAULT_VAE_PRESET
     seed: int = 0
     threads: int = 1
-    edge_weight: float = 0.0  # extra weight of pixels on edges (see the module docstring)
     init: str | None = None  # start from this VAE file (its config, weights and normalisation)
     decoder_only: bool = False  # with init: train the decoder only; the latent space is kept
+
+    @classmethod
+    def from_preset(cls, preset: str, pool: int | None = None, **choices) -> "TrainConfig":
+        """The preset's defaults with `choices` (None: keep the default); `pool` scales every
+        bucket of the simulated pool to about that many clips in all. The warm-up is at most
+        a tenth of the run."""
+        d = get_vae_train_defaults(preset)
+        base = {f.name: getattr(d, f.name) for f in fields(d)}
+        base.update({k: v for k, v in choices.items() if v is not None})
+        cfg = cls(preset=preset, **base)
+        if pool is not None:
+            total = sum(b.pool for b in cfg.buckets)
+            for b in cfg.buckets:
+                b.pool = max(1, round(b.pool * pool / total))
+            cfg.min_pool = min(cfg.min_pool, pool)
+            cfg.stat_clips = min(cfg.stat_clips, pool)
+        cfg.warmup = min(cfg.warmup, max(1, cfg.steps // 10))
+        return cfg
 
 
 # ---------------------------------------------------------------------------------
@@ -163,7 +143,7 @@ class ClipPool:
             self.weights[key] = float(len(lst))
 
     # --- simulation ----------------------------------------------------------------
-    def _key(self, b: Bucket) -> tuple[int, int, int]:
+    def _key(self, b: PoolBucket) -> tuple[int, int, int]:
         return (b.frames, b.height, b.width)
 
     def add_simulated(self, n: int = 1) -> None:
@@ -413,7 +393,7 @@ def export_state(out: Path, eval_clips: int) -> dict:
     if not state_path.exists():
         raise KinoraError(f"no {state_path} to export from")
     st = torch.load(state_path, weights_only=False)
-    cfg = TrainConfig(**{**st["train_config"], "buckets": [Bucket(**b) for b in st["train_config"]["buckets"]]})
+    cfg = TrainConfig(**{**st["train_config"], "buckets": [PoolBucket(**b) for b in st["train_config"]["buckets"]]})
     ema = VideoVAE(VAEConfig(**st["model_config"]))
     ema.load_state_dict(st["ema"])
     pool = ClipPool(cfg, random.Random(0))
@@ -552,7 +532,7 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
 
 
 def main(argv: list[str] | None = None) -> int:
-    d = TrainConfig()
+    d = TrainConfig.from_preset(DEFAULT_VAE_PRESET)
     p = argparse.ArgumentParser(prog="python -m kinora.train.vae", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", choices=sorted(VAE_PRESETS), default=d.preset)
     p.add_argument("--out", help="checkpoint directory (required unless --eval)")
@@ -606,16 +586,10 @@ def main(argv: list[str] | None = None) -> int:
             want = {k: v for k, v in asdict(VAE_PRESETS[args.preset]).items() if not k.endswith("_factor")}
             if have != want:
                 raise KinoraError(f"--init {args.init} is not a {args.preset!r} VAE; pass its --preset")
-        cfg = TrainConfig(preset=args.preset, steps=args.steps, lr=args.lr, eval_clips=args.eval_clips,
-                          eval_every=args.eval_every, threads=args.threads, seed=args.seed,
-                          edge_weight=args.edge_weight, init=args.init, decoder_only=args.decoder_only)
-        if args.pool is not None:
-            total = sum(b.pool for b in cfg.buckets)
-            for b in cfg.buckets:
-                b.pool = max(1, round(b.pool * args.pool / total))
-            cfg.min_pool = min(cfg.min_pool, args.pool)
-            cfg.stat_clips = min(cfg.stat_clips, args.pool)
-        cfg.warmup = min(cfg.warmup, max(1, args.steps // 10))
+        cfg = TrainConfig.from_preset(args.preset, pool=args.pool, steps=args.steps, lr=args.lr,
+                                      eval_clips=args.eval_clips, eval_every=args.eval_every, threads=args.threads,
+                                      seed=args.seed, edge_weight=args.edge_weight, init=args.init,
+                                      decoder_only=args.decoder_only)
         train(cfg, Path(args.out), data=args.data, resume=args.resume)
         return 0
     except KinoraError as e:

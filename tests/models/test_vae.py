@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from kinora.errors import KinoraError
-from kinora.models.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
+from kinora.models.presets import VAE_PRESETS
+from kinora.models.vae import VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
 
 
 

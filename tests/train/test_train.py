@@ -155,7 +155,8 @@ def test_frames_and_buckets():
 
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory):
-    from kinora.models.vae import VAE_PRESETS, VideoVAE, save_vae
+    from kinora.models.presets import VAE_PRESETS
+    from kinora.models.vae import VideoVAE, save_vae
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("vae") / "vae-tiny.safetensors"
