@@ -63,12 +63,13 @@ def test_unknown_preset():
 
 
 def test_cli_choices_are_the_registry():
-    from kinora.train.dit import add_arguments
+    from kinora.cli.train import add_dit_arguments, add_vae_arguments
 
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    action = next(a for a in parser._actions if a.dest == "preset")
-    assert sorted(action.choices) == sorted(PRESETS)
+    for add, registry in ((add_dit_arguments, PRESETS), (add_vae_arguments, VAE_PRESETS)):
+        parser = argparse.ArgumentParser()
+        add(parser)
+        action = next(a for a in parser._actions if a.dest == "preset")
+        assert sorted(action.choices) == sorted(registry)
 
 
 def test_every_vae_preset_has_training_defaults_and_copies_are_safe():
