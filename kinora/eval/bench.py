@@ -20,7 +20,7 @@ What is measured (ROADMAP.md's targets in brackets):
    `WanTransformer3DModel` built from arguments with the same width, depth, heads, MLP
    width, patch, input channels and text width, on the same tokens (random weights,
    nothing downloaded); best of N after warm-up. ratio = ours / Wan [<= 1].
-3. Training: `kinora.train.run` for a few steps on random latents of one bucket (4 s of
+3. Training: `kinora.train.dit.run` for a few steps on random latents of one bucket (4 s of
    64x64: the shipped model's shape); samples per second from its log (first step
    dropped), FLOPs per step from torch's FlopCounterMode (forward + backward of the same
    batch), against the peak of a 2048 x 2048 float32 matrix multiply timed in the same run.
@@ -314,7 +314,9 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
     from kinora.diffusion.flow import flow_loss
     from kinora.pipelines.kinora import latent_frames
     from kinora.models.presets import get_preset
-    from kinora.train.dit import Bucket, LatentData, TextBank, TrainSettings, read_log, run
+    from kinora.train.common import read_log
+    from kinora.train.data import Bucket, LatentData, TextBank
+    from kinora.train.dit import TrainSettings, run
 
     p = get_preset(preset)
     cfg = p.dit

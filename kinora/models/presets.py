@@ -1,12 +1,15 @@
-"""The one registry of named model presets: VAE config + DiT config + training and sampling defaults.
+"""The one registry of named model presets: VAE sizes and their training defaults, and
+the DiT presets (VAE config + DiT config + training and sampling defaults).
 
-    from kinora.models.presets import get_preset, PRESETS
+    from kinora.models.presets import get_preset, PRESETS, VAE_PRESETS, VAE_TRAIN_DEFAULTS
     p = get_preset("small")        # p.vae (VAEConfig), p.dit (DiTConfig), p.train, p.sample
+    VAE_PRESETS["small"]           # the VAE's VAEConfig; VAE_TRAIN_DEFAULTS["small"]: how it trains
 
-The CLI offers `sorted(PRESETS)` as choices (DiT's models.py does the same with its
-size factories). Every number a run depends on lives here once; `kinora train` may
-override the training ones from the command line and records what it used in every
-checkpoint.
+The CLI offers `sorted(PRESETS)` (`kinora train`) and `sorted(VAE_PRESETS)` (`kinora
+train-vae`) as choices (DiT's models.py does the same with its size factories). Every
+number a run depends on lives here once; `kinora train` and `kinora train-vae` may
+override some of the training ones from the command line and record what they used in
+every checkpoint.
 
 | preset | DiT width x depth (heads, patch) | params | what it is for                              |
 |--------|----------------------------------|--------|---------------------------------------------|
@@ -33,10 +36,89 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from kinora.models.dit import DiTConfig
+from kinora.defaults import DEFAULT_PRESET
 from kinora.errors import KinoraError
+from kinora.models.dit import DiTConfig
 from kinora.diffusion.flow import DEFAULT_TASK_PROBS
-from kinora.models.vae import VAE_PRESETS, VAEConfig
+from kinora.models.vae import VAEConfig
+
+# ---------------------------------------------------------------------------------
+# The VAE: sizes and training defaults
+# ---------------------------------------------------------------------------------
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    # Tests: a few thousand parameters, runs in milliseconds.
+    "tiny": VAEConfig(latent_channels=4, base_channels=8, channel_mult=(1, 2, 2),
+                      enc_blocks=(1, 1, 1), dec_blocks=(1, 1, 1)),
+    # Shipped: 3.6M parameters (7 MB as float16); decodes 33 frames at 64x64 in about
+    # 0.1 s on one core. The decoder is the heavier half: it has to invent motion
+    # within each 4-frame group.
+    "small": VAEConfig(latent_channels=8, base_channels=32, channel_mult=(1, 2, 4),
+                       enc_blocks=(1, 1, 2), dec_blocks=(1, 2, 3)),
+}
+
+
+@dataclass
+class PoolBucket:
+    """One clip size in the VAE's simulated training pool (kinora.train.data.ClipPool)."""
+
+    width: int
+    height: int
+    frames: int  # frames per simulated clip (1 + 4k)
+    pool: int  # clips kept in memory
+    weight: float  # how often a batch comes from this bucket
+
+
+@dataclass
+class VAETrainDefaults:
+    """How a VAE trains (`kinora train-vae`, kinora.train.vae); a run records these, with its
+    own choices, as its `train_config`."""
+
+    steps: int = 20000
+    lr: float = 1e-3
+    lr_min_ratio: float = 0.1  # cosine from lr to lr * this at `steps`
+    warmup: int = 200  # (a run uses at most steps // 10 of it)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    kl_weight: float = 1e-5
+    pixels_per_step: int = 4 * 17 * 64 * 64  # batch size = this / (T * H * W)
+    image_pixels_per_step: int = 16 * 64 * 64
+    image_prob: float = 0.25
+    window: int = 17  # training clip length, 1 + 4 * 4
+    buckets: list[PoolBucket] = field(default_factory=lambda: [
+        PoolBucket(64, 64, 33, pool=1000, weight=0.62),
+        PoolBucket(128, 128, 17, pool=150, weight=0.16),
+        PoolBucket(128, 64, 17, pool=60, weight=0.08),
+        PoolBucket(96, 64, 17, pool=60, weight=0.08),
+        PoolBucket(64, 96, 17, pool=40, weight=0.06),
+    ])
+    fill_per_step: int = 2  # clips simulated per step until the pool is full
+    min_pool: int = 24  # clips simulated before the first step
+    refresh_every: int = 8  # then one new clip every this many steps
+    log_every: int = 25
+    eval_every: int = 500
+    save_every: int = 250
+    eval_clips: int = 64  # held-out 64x64 clips, 33 frames each
+    stat_clips: int = 32  # training clips used to measure scaling/shift factors
+    edge_weight: float = 0.0  # extra weight of pixels on edges (kinora.train.vae)
+
+
+# Both sizes train the same way: "tiny" is for tests, which shrink the pool and the steps.
+VAE_TRAIN_DEFAULTS: dict[str, VAETrainDefaults] = {name: VAETrainDefaults() for name in VAE_PRESETS}
+
+
+def get_vae_train_defaults(name: str) -> VAETrainDefaults:
+    """A fresh copy of a VAE preset's training defaults (so callers may change it freely)."""
+    if name not in VAE_TRAIN_DEFAULTS:
+        raise KinoraError(f"unknown VAE preset {name!r}; choose one of {', '.join(sorted(VAE_PRESETS))}")
+    d = VAE_TRAIN_DEFAULTS[name]
+    return dataclasses.replace(d, buckets=[dataclasses.replace(b) for b in d.buckets])
+
+
+# ---------------------------------------------------------------------------------
+# The DiT presets
+# ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -76,7 +158,7 @@ class SampleDefaults:
 @dataclass
 class Preset:
     name: str
-    vae_name: str  # key into kinora.models.vae.VAE_PRESETS (and the default VAE checkpoint's name)
+    vae_name: str  # key into VAE_PRESETS (and the default VAE checkpoint's name)
     vae: VAEConfig
     dit: DiTConfig
     train: TrainDefaults = field(default_factory=TrainDefaults)
@@ -118,6 +200,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             batch_size=256, lr=1e-4, warmup_steps=2000, steps=200_000, ema_decay=0.9999,
             width=128, height=128, max_frames=129),
 ]}
+
+
+DEFAULT_VAE_PRESET = PRESETS[DEFAULT_PRESET].vae_name  # the VAE the shipped DiT decodes with
 
 
 def get_preset(name: str) -> Preset:

@@ -19,7 +19,7 @@ promises, and the DC-AE "space-to-channel shortcut" idea in how it gets there ch
 * Cheap on a CPU: the stem is a 2x2 pixel-unshuffle (no full-resolution conv at all),
   the decoder ends with a pixel-shuffle, and the 3x3x3 causal convs only run at the
   low resolutions. Decoding 33 frames at 64x64 costs a few GFLOP.
-* A KL autoencoder with a tiny KL weight (see train_vae.py); `encode` returns
+* A KL autoencoder with a tiny KL weight (see kinora/train/vae.py); `encode` returns
   normalised latents (z - shift_factor) * scaling_factor, both measured after training.
 
 Shapes: B batch, C channels, T frames, H x W pixels; latent (B, latent_channels,
@@ -39,7 +39,7 @@ from torch import Tensor
 from kinora.errors import KinoraError
 
 # ---------------------------------------------------------------------------------
-# Config and presets
+# Config (the named sizes are in kinora.models.presets.VAE_PRESETS)
 # ---------------------------------------------------------------------------------
 
 
@@ -97,17 +97,6 @@ class VAEConfig:
             raise KinoraError(f"VAE checkpoint config has unknown field(s) {unknown}; is it from a newer Kinora?")
         return cls(**d)
 
-
-VAE_PRESETS: dict[str, VAEConfig] = {
-    # Tests: a few thousand parameters, runs in milliseconds.
-    "tiny": VAEConfig(latent_channels=4, base_channels=8, channel_mult=(1, 2, 2),
-                      enc_blocks=(1, 1, 1), dec_blocks=(1, 1, 1)),
-    # Shipped: 3.6M parameters (7 MB as float16); decodes 33 frames at 64x64 in about
-    # 0.1 s on one core. The decoder is the heavier half: it has to invent motion
-    # within each 4-frame group.
-    "small": VAEConfig(latent_channels=8, base_channels=32, channel_mult=(1, 2, 4),
-                       enc_blocks=(1, 1, 2), dec_blocks=(1, 2, 3)),
-}
 
 # ---------------------------------------------------------------------------------
 # Building blocks

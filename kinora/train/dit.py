@@ -13,8 +13,13 @@
     # a smoke test in seconds (random latents, random text states, no VAE needed)
     kinora train --preset tiny --synthetic --out /tmp/dit-tiny
 
-How it works, top to bottom (nanoGPT-style: one loop, DDP inline):
-1. Data is prepared once and cached under --cache (default OUT/cache/VAEHASH): every clip
+What it follows: nanoGPT (one loop, DDP inline; settings in one record), with the data and
+its caches in kinora.train.data, EMA, learning rate, per-step seeding and the log in
+kinora.train.common, and the command line (`kinora train`) in kinora.cli.train, which
+turns its options into a TrainSettings.
+
+How it works, top to bottom:
+1. Data is prepared once (kinora.train.data) and cached under --cache (default OUT/cache/VAEHASH): every clip
    is encoded to latents by the frozen VAE (float16, one file per source shard, so each
    file is one (F, h, w) bucket), and every caption is encoded once by the frozen MiniLM
    into a memory-mapped bank. Clips with seeds >= 10,000,000 (held out) are skipped. A
@@ -27,6 +32,8 @@ How it works, top to bottom (nanoGPT-style: one loop, DDP inline):
    unknown positions. AdamW, linear warm-up, gradient clipping, EMA weights.
 3. Every step's random draws come from a generator seeded by (seed, rank, step), so a
    resumed run continues exactly as an uninterrupted one would.
+4. Before anything is written, the settings (TrainSettings.validate) and the files they
+   name (check_inputs) are checked; a run that fails on them leaves no --out folder behind.
 
 Outputs in --out: dit-PRESET.safetensors (weights) and dit-PRESET-ema.safetensors (EMA
 weights, what generation loads; --ship-fp16 stores them as float16), each with the preset,
@@ -37,313 +44,27 @@ loss.png.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import csv
 import dataclasses
-import json
-import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from kinora.models.dit import DiT, save_dit
-from kinora.defaults import HELDOUT_SEED_BASE, WEIGHTS_DIR, vae_filename
-from kinora.errors import KinoraError
+from kinora.defaults import WEIGHTS_DIR, dit_filename, vae_filename
 from kinora.diffusion.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
-from kinora.io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from kinora.io.hashing import sha256_file
-from kinora.models.presets import PRESETS, Preset, get_preset
-from kinora.models.text import pad_states
-
-NULL_TEXT = ""  # the unconditional caption (kinora.models.text)
-
-# ---------------------------------------------------------------------------------
-# Text: every caption encoded once, kept memory-mapped
-# ---------------------------------------------------------------------------------
-
-
-class TextBank:
-    """Token states of a fixed set of captions: texts.json + states.npy (float16, (tokens, 384))."""
-
-    def __init__(self, texts: list[str], states: np.ndarray, offsets: np.ndarray):
-        self.texts = texts
-        self.states = states  # (total_tokens, D) float16, maybe a memmap
-        self.offsets = offsets  # (n + 1,) int64: caption i is states[offsets[i]:offsets[i + 1]]
-        self.index = {t: i for i, t in enumerate(texts)}
-        if NULL_TEXT not in self.index:
-            raise KinoraError("the text bank has no empty caption (needed for guidance)")
-
-    def lookup(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, L, D) float32 states and (B, L) bool mask for captions in the bank."""
-        rows = []
-        for t in texts:
-            i = self.index[t]
-            rows.append(torch.from_numpy(np.asarray(self.states[self.offsets[i]:self.offsets[i + 1]], dtype=np.float32)))
-        return pad_states(rows)
-
-    @classmethod
-    def from_states(cls, texts: list[str], states: list[torch.Tensor]) -> "TextBank":
-        lengths = [s.shape[0] for s in states]
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        flat = torch.cat(states).numpy().astype(np.float16)  # (total_tokens, D)
-        return cls(list(texts), flat, offsets)
-
-    @classmethod
-    def build(cls, texts: list[str], folder: Path, batch_size: int = 256) -> "TextBank":
-        """Encode `texts` (plus "") with the frozen MiniLM into `folder`, or load it if it is there."""
-        texts = sorted(set(texts) | {NULL_TEXT})
-        index_path = folder / "texts.json"
-        if index_path.exists():
-            bank = cls.load(folder)
-            if set(texts) <= set(bank.texts):
-                return bank
-        from kinora.models.text import get_encoder
-
-        enc = get_encoder()
-        states: list[torch.Tensor] = []
-        for i in range(0, len(texts), batch_size):
-            states.extend(enc.token_states(texts[i:i + batch_size]))
-        bank = cls.from_states(texts, states)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "states.npy") as tmp:
-            np.save(tmp, bank.states)
-        write_json_atomic(index_path, {"texts": texts, "offsets": bank.offsets.tolist()})  # last: marks complete
-        return cls.load(folder)
-
-    @classmethod
-    def load(cls, folder: Path) -> "TextBank":
-        meta = json.loads((folder / "texts.json").read_text(encoding="utf-8"))
-        states = np.load(folder / "states.npy", mmap_mode="r")
-        return cls(meta["texts"], states, np.asarray(meta["offsets"], dtype=np.int64))
-
-
-# ---------------------------------------------------------------------------------
-# Latents: buckets of one (F, h, w) each
-# ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Bucket:
-    latents: torch.Tensor  # (N, C, F, h, w) float16
-    captions: list[list[str]]  # per clip, the captions to choose from
-    source: str = ""
-
-
-class LatentData:
-    """All training latents in buckets, plus the text bank; draws seeded batches."""
-
-    def __init__(self, buckets: list[Bucket], text: TextBank):
-        if not buckets:
-            raise KinoraError("no training clips (all held out or empty?)")
-        self.buckets = buckets
-        self.text = text
-        self.weights = torch.tensor([float(len(b.captions)) for b in buckets])
-
-    def __len__(self) -> int:
-        return sum(len(b.captions) for b in self.buckets)
-
-    def batch(self, n: int, g: torch.Generator, text_dropout: float):
-        """x0 (n, C, F, h, w) float32, text (n, L, D), text_mask (n, L), captions used."""
-        b = self.buckets[int(torch.multinomial(self.weights, 1, generator=g))]
-        idx = torch.randint(len(b.captions), (n,), generator=g)
-        x0 = b.latents[idx].float()  # (n, C, F, h, w)
-        caps = []
-        for i in idx.tolist():
-            options = b.captions[i]
-            cap = options[int(torch.randint(len(options), (1,), generator=g))]
-            if float(torch.rand((), generator=g)) < text_dropout:
-                cap = NULL_TEXT
-            caps.append(cap)
-        text, text_mask = self.text.lookup(caps)
-        return x0, text, text_mask, caps
-
-
-def check_buckets(buckets: list[Bucket], patch: tuple[int, int, int]) -> list[Bucket]:
-    """Keep the buckets whose latent grid the patch size divides; say which were dropped."""
-    keep = []
-    for b in buckets:
-        _, _, Fr, h, w = b.latents.shape
-        if Fr % patch[0] or h % patch[1] or w % patch[2]:
-            print(f"skipping {b.source}: latent grid {Fr}x{h}x{w} not divisible by patch {patch}", file=sys.stderr)
-        else:
-            keep.append(b)
-    return keep
-
-
-def valid_frames(t: int, max_frames: int) -> int:
-    """The largest 1 + 4k that is <= min(t, max_frames)."""
-    t = min(t, max_frames)
-    return 1 + 4 * ((t - 1) // 4)
-
-
-def to_video_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(N, T, H, W, 3) uint8 -> (N, 3, T, H, W) float in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
-    return x.permute(0, 4, 1, 2, 3)
-
-
-@torch.inference_mode()
-def encode_videos(vae, frames: np.ndarray | torch.Tensor, batch: int = 8) -> torch.Tensor:
-    """Frames (N, T, H, W, 3) uint8, or video (N, 3, T, H, W) in [-1, 1] -> (N, C, F, h, w)
-    float16 latents (posterior mean), a few clips at a time to bound memory."""
-    out = []
-    for i in range(0, frames.shape[0], batch):
-        x = frames[i:i + batch]
-        x = to_video_tensor(x) if isinstance(x, np.ndarray) else x  # (b, 3, T, H, W)
-        out.append(vae.encode(x).to(torch.float16))
-    return torch.cat(out)
-
-
-def save_bucket(path: Path, latents: torch.Tensor, captions: list[list[str]], extra: dict | None = None) -> None:
-    from safetensors.torch import save_file
-
-    meta = {"captions": json.dumps(captions, ensure_ascii=False)}
-    meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
-    with atomic_path(path) as tmp:
-        save_file({"latents": latents.contiguous()}, str(tmp), metadata=meta)
-
-
-def load_bucket(path: Path) -> Bucket:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        captions = json.loads(f.metadata()["captions"])
-        latents = f.get_tensor("latents")
-    return Bucket(latents, captions, source=path.name)
-
-
-def clip_captions(record: dict) -> list[str]:
-    """The captions a world clip trains with: its English captions and the canonical one."""
-    caps = record.get("captions") or {}
-    out = list(caps.get("en") or [])
-    if caps.get("canonical"):
-        out.append(caps["canonical"])
-    return [c for c in dict.fromkeys(out) if c] or [NULL_TEXT]
-
-
-def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Path]:
-    """Encode every shard of `kinora world sample` output once; return the latent files."""
-    shards_dir = data / "shards" if (data / "shards").is_dir() else data
-    names = sorted(p.stem for p in shards_dir.glob("shard-*.npz"))
-    if not names:
-        raise KinoraError(f"no shards in {shards_dir}; write some with 'kinora world sample --n N --out {data}'")
-    from tqdm import tqdm
-
-    files = []
-    for name in tqdm(names, desc="encoding shards", unit="shard", disable=len(names) < 2):
-        path = cache / f"world-{name}.safetensors"
-        files.append(path)
-        if path.exists():
-            continue
-        records = [json.loads(line) for line in (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        keep = [i for i, r in enumerate(records) if int(r.get("seed", 0)) < HELDOUT_SEED_BASE]
-        with np.load(shards_dir / f"{name}.npz") as z:
-            frames = z["frames"]  # (N, T, H, W, 3) uint8
-        if len(records) != frames.shape[0]:
-            raise KinoraError(f"{name}: {frames.shape[0]} clips but {len(records)} records")
-        if not keep:
-            files.pop()
-            continue
-        T = valid_frames(frames.shape[1], max_frames)
-        latents = encode_videos(vae, frames[keep, :T])  # (N, C, F, h, w)
-        save_bucket(path, latents, [clip_captions(records[i]) for i in keep],
-                    {"seeds": [records[i].get("seed") for i in keep]})
-    return files
-
-
-ASPECTS = (1.0, 4 / 3, 3 / 4, 16 / 9, 9 / 16, 3 / 2, 2 / 3, 2.0, 0.5)
-
-
-def bucket_size(height: int, width: int, area: int, multiple: int) -> tuple[int, int]:
-    """The (H, W) bucket for a video: the listed aspect ratio nearest to its own, about `area`
-    pixels, both sides multiples of `multiple` (VAE 8x times the DiT patch)."""
-    ar = min(ASPECTS, key=lambda a: abs(math.log(a) - math.log(width / height)))
-    H = max(multiple, round(math.sqrt(area / ar) / multiple) * multiple)
-    W = max(multiple, round(math.sqrt(area * ar) / multiple) * multiple)
-    return H, W
-
-
-def resize_video(frames: np.ndarray, H: int, W: int) -> torch.Tensor:
-    """(T, h, w, 3) uint8 -> (3, T, H, W) in [-1, 1]: centre-crop to the bucket's aspect, then resize."""
-    x = to_video_tensor(frames[None])[0]  # (3, T, h, w)
-    _, _, h, w = x.shape
-    if w * H > W * h:  # too wide: crop width
-        cw = round(h * W / H)
-        x = x[..., (w - cw) // 2:(w - cw) // 2 + cw]
-    else:
-        ch = round(w * H / W)
-        x = x[..., (h - ch) // 2:(h - ch) // 2 + ch, :]
-    x = x.permute(1, 0, 2, 3)  # (T, 3, h', w') for 2D resizing per frame
-    x = F.interpolate(x, size=(H, W), mode="bilinear", antialias=True, align_corners=False)
-    return x.permute(1, 0, 2, 3).clamp(-1, 1)  # (3, T, H, W)
-
-
-def cache_csv_videos(csv_path: Path, vae, cache: Path, train: "TrainSettings", multiple: int) -> list[Path]:
-    """Read, resample, bucket and encode every video of a `path,text` CSV once."""
-    from kinora.io.video import read_video
-
-    if not csv_path.exists():
-        raise KinoraError(f"CSV not found: {csv_path}")
-    digest = sha256_file(csv_path)[:12]
-    done = cache / f"csv-{digest}.json"
-    if done.exists():
-        return [cache / n for n in json.loads(done.read_text())["files"]]
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"path", "text"} <= set(rows[0]):
-        raise KinoraError(f"{csv_path} needs a header 'path,text' and at least one row")
-    groups: dict[tuple, tuple[list, list]] = {}
-    from tqdm import tqdm
-
-    for row in tqdm(rows, desc="encoding videos", unit="video"):
-        path = Path(row["path"])
-        path = path if path.is_absolute() else csv_path.parent / path
-        frames, fps, _ = read_video(path, max_frames=train.max_frames * 8)
-        step = max(1, round(fps / train.fps))
-        frames = frames[::step]
-        frames = frames[:valid_frames(len(frames), train.max_frames)]
-        H, W = bucket_size(frames.shape[1], frames.shape[2], train.width * train.height, multiple)
-        x = resize_video(frames, H, W)  # (3, T, H, W)
-        z = encode_videos(vae, x[None])[0]  # (C, F, h, w)
-        lat, caps = groups.setdefault(tuple(z.shape[1:]), ([], []))
-        lat.append(z)
-        caps.append([row["text"]])
-    files = []
-    for (Fr, h, w), (lat, caps) in groups.items():
-        name = f"csv-{digest}-{Fr}x{h}x{w}.safetensors"
-        save_bucket(cache / name, torch.stack(lat), caps)
-        files.append(name)
-    write_json_atomic(done, {"csv": str(csv_path), "files": files})
-    return [cache / n for n in files]
-
-
-def synthetic_data(preset: Preset, train: "TrainSettings", seed: int, n: int = 8) -> LatentData:
-    """Random latents in two buckets and random text states: for tests and smoke runs."""
-    g = torch.Generator().manual_seed(seed)
-    C, (pt, ph, pw) = preset.dit.latent_channels, preset.dit.patch
-    Fr = 1 + (train.max_frames - 1) // 4
-    h, w = train.height // 8, train.width // 8
-    shapes = [(Fr, h, w), (max(pt, (Fr // 2) // pt * pt), h, 2 * w)]  # a second aspect ratio
-    buckets, texts = [], [NULL_TEXT]
-    for k, shape in enumerate(shapes):
-        caps = [[f"synthetic clip {k}-{i}", f"clip {k}-{i}"] for i in range(n)]
-        texts += [c for cs in caps for c in cs]
-        buckets.append(Bucket(torch.randn(n, C, *shape, generator=g).half(), caps, source=f"synthetic-{k}"))
-    states = [torch.randn(3 + len(t) % 4, preset.dit.text_dim, generator=g) for t in texts]
-    return LatentData(buckets, TextBank.from_states(texts, states))
-
-
-def default_vae_path(preset: Preset) -> Path:
-    return WEIGHTS_DIR / vae_filename(preset.vae_name)  # the shipped VAE (package data)
-
+from kinora.errors import KinoraError
+from kinora.io.atomic import atomic_path
+from kinora.models.dit import DiT, save_dit
+from kinora.models.presets import Preset, get_preset
+from kinora.train.common import (Panel, append_log, check_device, check_file, check_number, check_out, check_seed,
+                                 check_threads, ema_decay_at, ema_update, keep_log_until, lr_at, make_folder,
+                                 plot_log, read_log, remove_empty, step_generator)
+from kinora.train.data import (LatentData, TextBank, cache_csv_videos, cache_world_shards, check_buckets, load_bucket,
+                               synthetic_data, world_shards)
 
 # ---------------------------------------------------------------------------------
 # Settings: the preset's defaults with this run's overrides, in one record
@@ -356,6 +77,9 @@ OVERRIDABLE = ("batch_size", "lr", "weight_decay", "warmup_steps", "steps", "ema
 
 @dataclass
 class TrainSettings:
+    """One DiT run: its preset's TrainDefaults (kinora.models.presets) with this run's choices
+    (what the options of `kinora train` say). Checkpoints record it as `train_args`."""
+
     preset: str
     out: str
     data: str | None = None  # world shards folder
@@ -403,51 +127,100 @@ class TrainSettings:
         return s
 
     def validate(self) -> None:
+        """The values alone (no file is looked at: see check_inputs); one line for the first wrong one."""
+        check_number("--generate", self.generate, 0)
         sources = sum([self.data is not None, self.data_csv is not None, self.generate > 0, self.synthetic])
         if sources != 1:
             raise KinoraError("give exactly one data source: --data DIR, --data-csv FILE, --generate N or --synthetic")
         for k in ("batch_size", "steps", "log_every", "ckpt_every", "width", "height", "fps", "max_frames"):
-            if getattr(self, k) < 1:
-                raise KinoraError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(self, k)}")
-        if not 0.0 <= self.text_dropout < 1.0:
-            raise KinoraError(f"--text-dropout must be in [0, 1), got {self.text_dropout}")
-        if self.lr <= 0:
-            raise KinoraError(f"--lr must be positive, got {self.lr}")
-        if not 0 <= self.decay_steps <= self.steps:
+            check_number(f"--{k.replace('_', '-')}", getattr(self, k), 1)
+        check_number("--lr", self.lr, 0, lo_open=True)
+        for k in ("weight_decay", "warmup_steps", "grad_clip"):  # grad_clip 0: no clipping
+            check_number(f"--{k.replace('_', '-')}", getattr(self, k), 0)
+        check_number("--ema-decay", self.ema_decay, 0, 1)
+        check_number("--shift-scale", self.shift_scale, 0, lo_open=True)
+        check_number("--text-dropout", self.text_dropout, 0, 1, hi_open=True)
+        check_seed(self.seed)
+        check_threads(self.threads)
+        check_device(self.device)
+        check_number("--decay-steps", self.decay_steps, 0)
+        if self.decay_steps > self.steps:
             raise KinoraError(f"--decay-steps must be in [0, --steps={self.steps}], got {self.decay_steps}")
-        if not 0.0 <= self.decay_to <= 1.0:
-            raise KinoraError(f"--decay-to must be in [0, 1], got {self.decay_to}")
+        check_number("--decay-to", self.decay_to, 0, 1)
         if (self.max_frames - 1) % 4:
             raise KinoraError(f"--max-frames must be 1 + 4k (the VAE's frame rule), got {self.max_frames}")
         unknown = set(self.task_probs or {}) - set(TASKS)
         if unknown:
             raise KinoraError(f"unknown tasks {sorted(unknown)}; known: {sorted(TASKS)}")
 
+    def lr_at(self, step: int) -> float:
+        """This run's learning rate at `step` (kinora.train.common.lr_at)."""
+        return lr_at(step, self.lr, self.warmup_steps, self.steps, self.decay_steps, self.decay_to)
+
 
 # ---------------------------------------------------------------------------------
-# Checkpoints, log, plot
+# The files a run names, checked before anything is written
 # ---------------------------------------------------------------------------------
 
 
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters()):
-            pe.lerp_(pm, 1.0 - decay)
+def default_vae_path(preset: Preset) -> Path:
+    return WEIGHTS_DIR / vae_filename(preset.vae_name)  # the shipped VAE (package data)
 
 
-def lr_at(step: int, s: TrainSettings) -> float:
-    """Linear warm-up, constant, then an optional linear cool-down over the last decay_steps
-    (warmup-stable-decay: a run can be extended, and cooled down only when it is to end)."""
-    lr = s.lr * min(1.0, (step + 1) / s.warmup_steps) if s.warmup_steps > 0 else s.lr
-    start = s.steps - s.decay_steps
-    if s.decay_steps > 0 and step >= start:
-        lr *= 1.0 - (1.0 - s.decay_to) * min(1.0, (step - start + 1) / s.decay_steps)
-    return lr
+def vae_path_of(s: TrainSettings, preset: Preset) -> Path:
+    """The VAE whose latents the run trains on (--vae, else the shipped one)."""
+    path = Path(s.vae) if s.vae else default_vae_path(preset)
+    if not path.exists():
+        raise KinoraError(f"no VAE weights at {path}; train them first (kinora train-vae) or pass --vae")
+    return path
 
 
-def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
-    """The generator for everything random in one step of one rank."""
-    return torch.Generator().manual_seed(((seed * 1_000_003 + rank) * 1_000_000_007 + step) % (2 ** 63))
+def check_init(folder: Path, preset: Preset, vae_hash: str, allow_new_vae: bool) -> dict:
+    """--init: a folder with this preset's exported weights, trained on these latents (or
+    allowed to move to them); returns the weights' metadata."""
+    from kinora.models.dit import read_dit_metadata
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "no such folder"
+        raise KinoraError(f"--init {folder}: {what} (it should hold {dit_filename(preset.name, ema=False)})")
+    meta = read_dit_metadata(folder / dit_filename(preset.name, ema=False))
+    if meta.get("preset") != preset.name:
+        raise KinoraError(f"{folder} holds a {meta.get('preset')!r} model, not {preset.name!r}")
+    if meta.get("vae_hash", vae_hash) != vae_hash and not allow_new_vae:
+        raise KinoraError(f"{folder} was trained on latents of VAE {meta['vae_hash']}, not "
+                          f"{vae_hash}; add --allow-new-vae to fine-tune it to the new VAE")
+    return meta
+
+
+def check_inputs(s: TrainSettings, preset: Preset, data_given: bool = False) -> None:
+    """The folders and files `s` names: --out (a folder one can write, holding a run only
+    with --resume), the data source, the VAE, --init. `data_given`: the caller passes the
+    data itself (run(s, data)); its latents count as the synthetic ones."""
+    from kinora.models.vae import latent_id
+
+    out = Path(s.out)
+    check_out(out, s.resume)
+    if (out / "train_state.pt").exists() and not s.resume:
+        raise KinoraError(f"{out} already holds a run; add --resume to continue it or pick another --out")
+    if s.cache:
+        check_out(Path(s.cache), resume=False)  # a folder, or where one can be made
+    vae_hash = "none"
+    if not (s.synthetic or data_given):
+        if s.data is not None:
+            world_shards(Path(s.data))
+        if s.data_csv is not None:
+            check_file("--data-csv", s.data_csv, "CSV file")
+        vae_hash = latent_id(vae_path_of(s, preset))
+    if s.init and not s.resume:
+        check_init(Path(s.init), preset, vae_hash, s.allow_new_vae)
+
+
+# ---------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------
+
+PLOT = [Panel("flow loss (log scale)", "loss", log_scale=True, color="blue")]  # loss.png
 
 
 def checkpoint_meta(s: TrainSettings, preset: Preset, vae: dict, step: int, ema: bool) -> dict:
@@ -458,37 +231,16 @@ def checkpoint_meta(s: TrainSettings, preset: Preset, vae: dict, step: int, ema:
             "vae_path": vae.get("path"), "train_args": dataclasses.asdict(s), "step": step, "ema": ema}
 
 
-def plot_log(records: list[dict], path: Path, size: tuple[int, int] = (640, 360)) -> None:
-    """Training loss against step (log scale) as a PNG, with PIL only."""
-    from PIL import Image, ImageDraw
-
-    pts = [(r["step"], r["loss"]) for r in records if r.get("loss", 0) > 0]
-    img = Image.new("RGB", size, "white")
-    d = ImageDraw.Draw(img)
-    W, H, m = size[0], size[1], 40
-    d.rectangle([m, m // 2, W - m // 2, H - m], outline="black")
-    if len(pts) >= 2:
-        x0, x1 = pts[0][0], max(pts[-1][0], pts[0][0] + 1)
-        ly = [math.log10(v) for _, v in pts]
-        y0, y1 = min(ly), max(max(ly), min(ly) + 1e-3)
-
-        def px(x, y):
-            return (m + (x - x0) / (x1 - x0) * (W - 1.5 * m), H - m - (y - y0) / (y1 - y0) * (H - 1.5 * m))
-
-        d.line([px(x, y) for (x, _), y in zip(pts, ly)], fill=(40, 90, 200), width=2)
-        d.text((m, H - m + 8), f"step {x0}", fill="black")
-        d.text((W - 3 * m, H - m + 8), f"{x1}", fill="black")
-        d.text((4, m // 2), f"{10 ** y1:.3g}", fill="black")
-        d.text((4, H - m - 10), f"{10 ** y0:.3g}", fill="black")
-    d.text((W // 2 - 60, 4), "flow loss (log scale)", fill="black")
-    with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
-
-
-def read_log(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model, ema, opt, step: int, vae: dict) -> None:
+    """train_state.pt for resuming (everything), then the safetensors exports."""
+    state = {"preset": preset.name, "model": model.state_dict(), "ema": ema.state_dict(),
+             "optimizer": opt.state_dict(), "step": step, "rng": torch.get_rng_state(), "vae_hash": vae["hash"],
+             "settings": dataclasses.asdict(s)}
+    with atomic_path(out / "train_state.pt") as tmp:
+        torch.save(state, tmp)
+    save_dit(out / dit_filename(preset.name, ema=False), model, checkpoint_meta(s, preset, vae, step, ema=False))
+    save_dit(out / dit_filename(preset.name), ema, checkpoint_meta(s, preset, vae, step, ema=True),
+             dtype=torch.float16 if s.ship_fp16 else None)
 
 
 # ---------------------------------------------------------------------------------
@@ -504,9 +256,7 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
         return synthetic_data(preset, s, s.seed), {"hash": "none"}
     from kinora.models.vae import latent_id, load_vae
 
-    vae_path = Path(s.vae) if s.vae else default_vae_path(preset)
-    if not vae_path.exists():
-        raise KinoraError(f"no VAE weights at {vae_path}; train them first (python -m kinora.train.vae) or pass --vae")
+    vae_path = vae_path_of(s, preset)
     vae_info = {"hash": latent_id(vae_path), "path": str(vae_path)}  # a decoder fine-tune shares its caches
     cache = Path(s.cache) if s.cache else out / "cache" / vae_info["hash"]
     files = None
@@ -556,6 +306,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
 
     s.validate()
     preset = get_preset(s.preset)
+    check_inputs(s, preset, data_given=data is not None)  # every rank, before anything is written
     ddp = int(os.environ.get("RANK", -1)) != -1
     use_cuda = (s.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     if ddp:
@@ -576,12 +327,10 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
     say = (lambda *a: print(*a, flush=True)) if master and not s.quiet else (lambda *a: None)
     out = Path(s.out)
     state_path = out / "train_state.pt"
+    made: list[Path] = []
     try:
         if master:
-            out.mkdir(parents=True, exist_ok=True)
-            if state_path.exists() and not s.resume:
-                raise KinoraError(f"{out} already holds a run; add --resume to continue it or pick another --out")
-
+            made = make_folder(out)
         if data is None:
             data, vae_info = prepare_data(s, preset, out, device, rank, world)
         else:
@@ -607,8 +356,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             step = state["step"]
             torch.set_rng_state(state["rng"])
             if master:  # drop log lines written after the last checkpoint: they are redone now
-                kept = [r for r in read_log(out / "log.jsonl") if r["step"] <= step]
-                write_text_atomic(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+                keep_log_until(out / "log.jsonl", step)
             say(f"resumed at step {step}")
         elif s.init:
             # Warm start from exported weights when the full train_state.pt (optimizer
@@ -617,16 +365,12 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             from kinora.models.dit import load_dit
 
             folder = Path(s.init)
-            raw, meta = load_dit(folder / f"dit-{preset.name}.safetensors")
-            if meta.get("preset") != preset.name:
-                raise KinoraError(f"{folder} holds a {meta.get('preset')!r} model, not {preset.name!r}")
+            meta = check_init(folder, preset, vae_info["hash"], s.allow_new_vae)
             if meta.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
-                if not s.allow_new_vae:
-                    raise KinoraError(f"{folder} was trained on latents of VAE {meta['vae_hash']}, not "
-                                      f"{vae_info['hash']}; add --allow-new-vae to fine-tune it to the new VAE")
                 say(f"fine-tuning from VAE {meta['vae_hash']} latents to VAE {vae_info['hash']}")
+            raw, _ = load_dit(folder / dit_filename(preset.name, ema=False))
             model.load_state_dict(raw.state_dict())
-            ema_path = folder / f"dit-{preset.name}-ema.safetensors"
+            ema_path = folder / dit_filename(preset.name)
             ema.load_state_dict((load_dit(ema_path)[0] if ema_path.exists() else raw).state_dict())
             step = int(meta.get("step", 0))
             say(f"warm start from {folder} at step {step} (fresh optimizer)")
@@ -647,14 +391,13 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             loss, per_item = flow_loss(train_model, x0.to(device), cond, t.to(device), noise.to(device), per_sample=True)
 
             for pg in opt.param_groups:
-                pg["lr"] = lr_at(step, s)
+                pg["lr"] = s.lr_at(step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if s.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
             opt.step()
-            # EMA warms up (decay grows from 0.1 towards ema_decay) so early weights fade fast.
-            ema_update(ema, model, min(s.ema_decay, (1 + step) / (10 + step)))
+            ema_update(ema, model, ema_decay_at(step, s.ema_decay))
             step += 1
 
             interval["loss"].append(loss.item())
@@ -666,93 +409,23 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                     dist.all_reduce(mean)
                     mean /= world
                 dt = (time.perf_counter() - t_last) / len(interval["loss"])
-                rec = {"step": step, "loss": round(mean.item(), 6), "lr": lr_at(step - 1, s),
+                rec = {"step": step, "loss": round(mean.item(), 6), "lr": s.lr_at(step - 1),
                        "sec_per_step": round(dt, 4), "clips_per_s": round(s.batch_size / dt, 2),
                        "by_task": {k: round(sum(v) / len(v), 5) for k, v in interval.items() if k != "loss"}}
                 if master:
-                    with open(log_path, "a", encoding="utf-8") as f:
-                        f.write(json.dumps(rec) + "\n")
+                    append_log(log_path, rec)
                     say(f"step {step}/{s.steps} loss {rec['loss']:.4f} {dt:.2f} s/step")
                 interval = {"loss": []}
                 t_last = time.perf_counter()
             if master and (step % s.ckpt_every == 0 or step == s.steps):
                 save_checkpoint(out, s, preset, model, ema, opt, step, vae_info)
-                plot_log(read_log(log_path), out / "loss.png")
+                plot_log(read_log(log_path), out / "loss.png", PLOT)
         if master:
-            say(f"done: {out / f'dit-{preset.name}-ema.safetensors'}")
+            say(f"done: {out / dit_filename(preset.name)}")
         return model
+    except BaseException:
+        remove_empty(made)  # a run that failed on its inputs leaves no empty folder behind
+        raise
     finally:
         if ddp and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model, ema, opt, step: int, vae: dict) -> None:
-    """train_state.pt for resuming (everything), then the safetensors exports."""
-    state = {"preset": preset.name, "model": model.state_dict(), "ema": ema.state_dict(),
-             "optimizer": opt.state_dict(), "step": step, "rng": torch.get_rng_state(), "vae_hash": vae["hash"],
-             "settings": dataclasses.asdict(s)}
-    with atomic_path(out / "train_state.pt") as tmp:
-        torch.save(state, tmp)
-    save_dit(out / f"dit-{preset.name}.safetensors", model, checkpoint_meta(s, preset, vae, step, ema=False))
-    save_dit(out / f"dit-{preset.name}-ema.safetensors", ema, checkpoint_meta(s, preset, vae, step, ema=True),
-             dtype=torch.float16 if s.ship_fp16 else None)
-
-
-# ---------------------------------------------------------------------------------
-# Command line (`kinora train` and `python -m kinora.train` / torchrun -m kinora.train)
-# ---------------------------------------------------------------------------------
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", required=True, choices=sorted(PRESETS), help="model size (kinora/models/presets.py)")
-    p.add_argument("--out", required=True, help="run folder: checkpoints, log, plot")
-    src = p.add_argument_group("data (exactly one)")
-    src.add_argument("--data", help="folder written by 'kinora world sample'")
-    src.add_argument("--data-csv", help="CSV of real videos with a header 'path,text'")
-    src.add_argument("--generate", type=int, default=0, metavar="N", help="simulate N micro-world clips into OUT/world first")
-    src.add_argument("--synthetic", action="store_true", help="random latents and text (tests, smoke runs)")
-    p.add_argument("--vae", help="VAE weights (default: checkpoints/vae/vae-<preset's VAE>.safetensors)")
-    p.add_argument("--cache", help="latent/text cache folder (default: OUT/cache/<VAE hash>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--init", help="warm start from a folder of exported weights (dit-PRESET.safetensors and -ema)")
-    p.add_argument("--allow-new-vae", action="store_true",
-                   help="with --init: the weights were trained on another VAE's latents; fine-tune them to this one")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--ship-fp16", action="store_true", help="store the EMA weights as float16")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--decay-steps", type=int, default=0, metavar="N",
-                   help="cool the learning rate down linearly over the last N steps (default: none)")
-    p.add_argument("--decay-to", type=float, default=0.1, metavar="R",
-                   help="the cool-down ends at lr * R (default: 0.1)")
-    o = p.add_argument_group("overrides of the preset's training defaults")
-    types = {f.name: f.type for f in dataclasses.fields(TrainSettings)}
-    for k in OVERRIDABLE:
-        o.add_argument(f"--{k.replace('_', '-')}", type=float if types[k] in (float, "float") else int,
-                       metavar="X", help="(default: the preset's)")
-
-
-def settings_from_args(args: argparse.Namespace) -> TrainSettings:
-    overrides = {k: getattr(args, k) for k in OVERRIDABLE}
-    return TrainSettings.from_preset(
-        args.preset, args.out, data=args.data, data_csv=args.data_csv, generate=args.generate,
-        synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, init=args.init,
-        allow_new_vae=args.allow_new_vae, seed=args.seed,
-        threads=args.threads, device=args.device, ship_fp16=args.ship_fp16, quiet=args.quiet,
-        decay_steps=args.decay_steps, decay_to=args.decay_to, **overrides)
-
-
-def main(args: argparse.Namespace) -> int:
-    run(settings_from_args(args))
-    return 0
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m kinora.train", description="Train the Kinora DiT.")
-    add_arguments(parser)
-    try:
-        sys.exit(main(parser.parse_args()))
-    except KinoraError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)

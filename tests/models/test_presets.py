@@ -7,8 +7,8 @@ import torch
 
 from kinora.models.dit import DiT
 from kinora.errors import KinoraError
-from kinora.models.presets import PRESETS, get_preset
-from kinora.models.vae import VAE_PRESETS, VideoVAE
+from kinora.models.presets import PRESETS, VAE_PRESETS, get_preset
+from kinora.models.vae import VideoVAE
 
 # Parameter counts in millions (ranges, so small fixes do not break the test).
 EXPECTED_M = {"tiny": (0.1, 0.5), "small": (5, 10), "base": (120, 200), "large": (500, 800)}
@@ -63,9 +63,25 @@ def test_unknown_preset():
 
 
 def test_cli_choices_are_the_registry():
-    from kinora.train.dit import add_arguments
+    from kinora.cli.train import add_dit_arguments, add_vae_arguments
 
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    action = next(a for a in parser._actions if a.dest == "preset")
-    assert sorted(action.choices) == sorted(PRESETS)
+    for add, registry in ((add_dit_arguments, PRESETS), (add_vae_arguments, VAE_PRESETS)):
+        parser = argparse.ArgumentParser()
+        add(parser)
+        action = next(a for a in parser._actions if a.dest == "preset")
+        assert sorted(action.choices) == sorted(registry)
+
+
+def test_every_vae_preset_has_training_defaults_and_copies_are_safe():
+    from kinora.models.presets import VAE_TRAIN_DEFAULTS, get_vae_train_defaults
+
+    assert set(VAE_TRAIN_DEFAULTS) == set(VAE_PRESETS)
+    for name in VAE_PRESETS:
+        d = get_vae_train_defaults(name)
+        assert d.steps > 0 and d.lr > 0 and d.buckets and all((b.frames - 1) % 4 == 0 for b in d.buckets)
+        assert (d.window - 1) % 4 == 0
+        d.buckets[0].pool = -1
+        d.lr = 0.0
+        assert get_vae_train_defaults(name).buckets[0].pool > 0 and get_vae_train_defaults(name).lr > 0
+    with pytest.raises(KinoraError, match="tiny"):
+        get_vae_train_defaults("huge")

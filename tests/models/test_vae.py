@@ -1,14 +1,12 @@
-"""The causal video VAE: shapes, causality, image/video latent sharing, checkpoints, training."""
-
-import json
+"""The causal video VAE: shapes, causality, image/video latent sharing, checkpoints, learning one clip.
+Its training (kinora.train.vae, `kinora train-vae`) is tests/train/test_vae.py."""
 
 import pytest
 import torch
 
 from kinora.errors import KinoraError
-from kinora.models.vae import VAE_PRESETS, VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
-
-
+from kinora.models.presets import VAE_PRESETS
+from kinora.models.vae import VAEConfig, VideoVAE, load_vae, pad_to_valid_length, save_vae
 
 
 def tiny_model(seed: int = 0) -> VideoVAE:
@@ -161,80 +159,3 @@ def test_overfits_one_clip():
     m.eval()
     after = err()
     assert after < 0.5 * before, (before, after)
-
-
-def test_train_main_smoke(tmp_path):
-    """The training CLI runs end to end on the tiny preset and writes what it promises."""
-    from kinora.train.vae import main, read_log
-
-    out = tmp_path / "vae"
-    assert main(["--preset", "tiny", "--out", str(out), "--steps", "4", "--pool", "3",
-                 "--eval-clips", "1", "--eval-every", "4"]) == 0
-    for name in ("vae-tiny.safetensors", "train_state.pt", "log.jsonl", "loss.png"):
-        assert (out / name).exists(), name
-    log = read_log(out / "log.jsonl")
-    assert log[0]["event"] == "start" and any("psnr" in r for r in log)
-    m = load_vae(out / "vae-tiny.safetensors")
-    assert m.cfg.scaling_factor > 0 and m.cfg.scaling_factor != 1.0
-    # resume continues from step 4
-    assert main(["--preset", "tiny", "--out", str(out), "--steps", "5", "--pool", "3",
-                 "--eval-clips", "1", "--eval-every", "5", "--resume"]) == 0
-    assert read_log(out / "log.jsonl")[-1]["step"] == 5
-    assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["params"] > 0
-    # export: ship the EMA of the saved state without training
-    (out / "vae-tiny.safetensors").unlink()
-    assert main(["--out", str(out), "--export", "--eval-clips", "1"]) == 0
-    assert load_vae(out / "vae-tiny.safetensors").cfg.scaling_factor > 0
-
-
-def test_edge_map_marks_both_sides_of_an_outline():
-    from kinora.train.vae import edge_map
-
-    x = -torch.ones(1, 3, 1, 8, 8)
-    x[..., 2:5, 2:5] = 1.0  # a 3x3 white square on black
-    g = edge_map(x)[0, 0, 0]
-    assert g.shape == (8, 8)
-    assert g[3, 3] == 0 and g[0, 0] == 0  # inside and far outside: flat
-    assert g[3, 1] == 2 and g[3, 2] == 2 and g[1, 3] == 2 and g[4, 4] == 2  # the outline, both sides
-
-
-def test_decoder_fine_tune_keeps_the_latent_space(tmp_path, tiny_weights):
-    """--init --decoder-only trains the decoder alone: same encoder and normalisation, and
-    the file carries its parent's latent identity, so a DiT trained on the parent accepts it."""
-    from kinora.io.hashing import file_hash
-    from kinora.pipelines.kinora import check_vae
-    from kinora.train.vae import main, read_log
-    from kinora.models.vae import latent_id
-
-    parent = tiny_weights / "vae-tiny.safetensors"
-    out = tmp_path / "dec"
-    assert main(["--preset", "tiny", "--init", str(parent), "--decoder-only", "--edge-weight", "4",
-                 "--out", str(out), "--steps", "3", "--pool", "3", "--eval-clips", "1", "--eval-every", "3",
-                 "--lr", "1e-2"]) == 0
-    a, b = load_vae(parent), load_vae(out / "vae-tiny.safetensors")
-    enc_a, enc_b = a.encoder.state_dict(), b.encoder.state_dict()
-    # (the shipped file is float16; the parent here is float32)
-    assert all(torch.equal(enc_a[k].half(), enc_b[k].half()) for k in enc_a)
-    dec_a, dec_b = a.decoder.state_dict(), b.decoder.state_dict()
-    assert any(not torch.equal(dec_a[k], dec_b[k]) for k in dec_a)
-    assert (a.cfg.scaling_factor, a.cfg.shift_factor) == (b.cfg.scaling_factor, b.cfg.shift_factor)
-    assert latent_id(out / "vae-tiny.safetensors") == latent_id(parent) == file_hash(parent)
-    assert file_hash(out / "vae-tiny.safetensors") != file_hash(parent)
-    check_vae(out / "vae-tiny.safetensors", {"vae_hash": file_hash(parent)}, tmp_path / "dit.safetensors")
-    with pytest.raises(KinoraError, match="has the latents of VAE"):
-        check_vae(out / "vae-tiny.safetensors", {"vae_hash": "0123456789abcdef"}, tmp_path / "dit.safetensors")
-    assert read_log(out / "log.jsonl")[0]["train_config"]["decoder_only"] is True
-
-
-def test_decoder_fine_tune_bad_options(tmp_path, tiny_weights, capsys):
-    from kinora.train.vae import main
-
-    out = str(tmp_path / "x")
-    assert main(["--preset", "tiny", "--decoder-only", "--out", out, "--steps", "1"]) == 2
-    assert "--decoder-only fine-tunes a trained VAE" in capsys.readouterr().err
-    assert main(["--init", str(tiny_weights / "vae-tiny.safetensors"), "--out", out, "--steps", "1"]) == 2
-    assert "is not a 'small' VAE; pass its --preset" in capsys.readouterr().err
-    assert main(["--init", str(tmp_path / "none.safetensors"), "--out", out, "--steps", "1"]) == 2
-    assert "VAE checkpoint not found" in capsys.readouterr().err
-    assert main(["--preset", "tiny", "--edge-weight", "-1", "--out", out, "--steps", "1"]) == 2
-    assert not (tmp_path / "x").exists()

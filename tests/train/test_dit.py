@@ -1,4 +1,6 @@
-"""DiT training: synthetic smoke run, exact resume, world shards and real-video CSV caches, DDP on two CPU ranks."""
+"""DiT training (kinora.train.dit): synthetic smoke run, fitting a two-clip world, exact resume, warm
+starts, the learning-rate schedule of a run, its settings and one-line CLI errors, DDP on two CPU
+ranks. The data and its caches are tests/train/test_data.py; the boundary errors test_errors.py."""
 
 import json
 import os
@@ -11,9 +13,7 @@ import torch.multiprocessing as mp
 
 from kinora.models.dit import load_dit, read_dit_metadata, save_dit
 from kinora.errors import KinoraError
-from kinora.train.dit import TrainSettings, bucket_size, lr_at, run, valid_frames
-
-
+from kinora.train.dit import TrainSettings, run
 
 
 def settings(out, **kw):
@@ -43,7 +43,7 @@ def test_synthetic_run_writes_checkpoints_log_and_plot(tmp_path):
 def test_training_fits_a_two_clip_world(tmp_path):
     # Two constant clips told apart only by their captions: the loss must fall far below
     # its starting value of about 2 (|eps - x0|^2 with unit-variance latents).
-    from kinora.train.dit import Bucket, LatentData, TextBank
+    from kinora.train.data import Bucket, LatentData, TextBank
 
     C = 4
     lat = torch.stack([torch.ones(C, 3, 4, 4), -torch.ones(C, 3, 4, 4)]).half()
@@ -109,11 +109,11 @@ def test_warm_start_from_another_vae_needs_allow_new_vae(tmp_path):
 
 def test_learning_rate_warms_up_holds_and_cools_down():
     s = settings("/tmp/x", steps=100, lr=1e-3, warmup_steps=10, decay_steps=20, decay_to=0.1)
-    assert lr_at(0, s) == pytest.approx(1e-4) and lr_at(9, s) == pytest.approx(1e-3)
-    assert lr_at(50, s) == lr_at(79, s) == pytest.approx(1e-3)  # stable until the cool-down starts
-    assert lr_at(80, s) < 1e-3 and lr_at(99, s) == pytest.approx(1e-4)
-    assert all(lr_at(k + 1, s) <= lr_at(k, s) for k in range(80, 99))
-    assert lr_at(99, settings("/tmp/x", steps=100, lr=1e-3, warmup_steps=10)) == pytest.approx(1e-3)
+    assert s.lr_at(0) == pytest.approx(1e-4) and s.lr_at(9) == pytest.approx(1e-3)
+    assert s.lr_at(50) == s.lr_at(79) == pytest.approx(1e-3)  # stable until the cool-down starts
+    assert s.lr_at(80) < 1e-3 and s.lr_at(99) == pytest.approx(1e-4)
+    assert all(s.lr_at(k + 1) <= s.lr_at(k) for k in range(80, 99))
+    assert settings("/tmp/x", steps=100, lr=1e-3, warmup_steps=10).lr_at(99) == pytest.approx(1e-3)
     with pytest.raises(KinoraError, match="--decay-steps"):
         settings("/tmp/x", steps=10, decay_steps=11)
 
@@ -141,81 +141,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("error:") and "\n" not in err
     assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r"), "--data", str(tmp_path / "none"),
                  "--vae", str(tmp_path / "none.safetensors")]) == 2
-
-
-def test_frames_and_buckets():
-    assert [valid_frames(t, 33) for t in (1, 4, 5, 16, 17, 40)] == [1, 1, 5, 13, 17, 33]
-    for h, w in [(720, 1280), (1080, 1920), (480, 480), (1280, 720), (600, 800)]:
-        H, W = bucket_size(h, w, 64 * 64, 16)
-        assert H % 16 == 0 and W % 16 == 0
-        assert abs(np.log((W / H) / (w / h))) < 0.25  # aspect kept (roughly: whole patches)
-        assert 0.7 < H * W / 4096 < 1.4
-    assert bucket_size(720, 1280, 64 * 64, 16)[1] > bucket_size(720, 1280, 64 * 64, 16)[0]  # landscape stays landscape
-
-
-@pytest.fixture(scope="module")
-def tiny_vae(tmp_path_factory):
-    from kinora.models.vae import VAE_PRESETS, VideoVAE, save_vae
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("vae") / "vae-tiny.safetensors"
-    save_vae(VideoVAE(VAE_PRESETS["tiny"]), path)
-    return path
-
-
-def test_world_shards_are_encoded_once_and_held_out_clips_skipped(tmp_path, tiny_vae, monkeypatch):
-    shards = tmp_path / "world" / "shards"
-    shards.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    np.savez(shards / "shard-00000.npz", frames=rng.integers(0, 255, (3, 10, 32, 32, 3), dtype=np.uint8))
-    recs = [{"seed": 1, "captions": {"en": ["a red ball falls"], "zh": ["红色的球落下"], "canonical": "red ball falls"}},
-            {"seed": 2, "captions": {"en": ["a blue cube slides left", "blue cube moving left"], "zh": [], "canonical": ""}},
-            {"seed": 10_000_001, "captions": {"en": ["HELD OUT"], "zh": [], "canonical": "held out"}}]
-    (shards / "shard-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    cache = tmp_path / "cache"
-    run(settings(tmp_path / "run", synthetic=False, data=str(tmp_path / "world"), vae=str(tiny_vae),
-                 cache=str(cache), steps=2))
-    from kinora.train.dit import TextBank, load_bucket
-
-    b = load_bucket(cache / "world-shard-00000.safetensors")
-    assert b.latents.shape == (2, 4, 3, 4, 4)  # 10 frames -> 9 -> 3 latent frames; held-out clip skipped
-    assert b.latents.dtype == torch.float16
-    assert b.captions == [["a red ball falls", "red ball falls"], ["a blue cube slides left", "blue cube moving left"]]
-    bank = TextBank.load(cache / "text")
-    assert "" in bank.texts and "HELD OUT" not in bank.texts and "a red ball falls" in bank.texts
-    s, m = bank.lookup(["a red ball falls", ""])
-    assert s.shape[2] == 384 and m.sum(1)[1] == 2
-    meta = read_dit_metadata(tmp_path / "run" / "dit-tiny.safetensors")
-    assert len(meta["vae_hash"]) == 16 and meta["vae_path"] == str(tiny_vae)
-    assert meta["vae_config"]["latent_channels"] == 4
-
-    # A second run finds the caches and encodes nothing.
-    import kinora.train.dit as train_mod
-
-    monkeypatch.setattr(train_mod, "encode_videos", lambda *a, **k: pytest.fail("re-encoded a cached shard"))
-    run(settings(tmp_path / "run2", synthetic=False, data=str(tmp_path / "world"), vae=str(tiny_vae),
-                 cache=str(cache), steps=1))
-
-
-def test_real_videos_from_csv_keep_their_aspect(tmp_path, tiny_vae):
-    from kinora.io.video import write_mp4
-
-    rng = np.random.default_rng(0)
-    write_mp4(rng.integers(0, 255, (24, 72, 128, 3), dtype=np.uint8), tmp_path / "wide.mp4", fps=16)
-    write_mp4(rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8), tmp_path / "square.mp4", fps=8)
-    (tmp_path / "videos.csv").write_text('path,text\nwide.mp4,"a wide shot, of a street"\nsquare.mp4,a square clip\n')
-    run(settings(tmp_path / "run", synthetic=False, data_csv=str(tmp_path / "videos.csv"), vae=str(tiny_vae),
-                 cache=str(tmp_path / "cache"), steps=2, width=64, height=64, max_frames=17))
-    from kinora.train.dit import load_bucket
-
-    shapes = {}
-    for f in sorted((tmp_path / "cache").glob("csv-*x*.safetensors")):
-        b = load_bucket(f)
-        shapes[b.captions[0][0]] = tuple(b.latents.shape[1:])
-    # 24 frames at 16 fps -> every 2nd frame -> 12 -> 9 frames -> 3 latent frames; 16:9 bucket is wider than tall
-    C, Fr, h, w = shapes["a wide shot, of a street"]
-    assert (C, Fr) == (4, 3) and w > h
-    assert shapes["a square clip"] == (4, 3, 8, 8)
 
 
 def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:

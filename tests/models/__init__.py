@@ -1,0 +1,1 @@
+"""Tests of kinora.models (VAE, DiT, text encoder, the preset registry)."""

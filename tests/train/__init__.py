@@ -1,0 +1,1 @@
+"""Tests of kinora.train (the training loops, their data, what they share, their boundary)."""
