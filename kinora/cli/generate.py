@@ -16,7 +16,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default=None,
                    help="output MP4 (default: out/generated.mp4, or the next free name beside it)")
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
-    p.add_argument("--seconds", type=float, default=None, help="length in seconds (default 2; with --video: new seconds)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length in seconds (default 2; with --video: new seconds)")
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's, 8)")
     p.add_argument("--size", type=size, default=None, help="WIDTHxHEIGHT or one number (default: the model's, 64)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")

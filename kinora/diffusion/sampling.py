@@ -22,8 +22,8 @@ from typing import Callable
 
 import torch
 
-from kinora.errors import KinoraError
 from kinora.diffusion.flow import impose_known, shift_time
+from kinora.errors import KinoraError
 
 # ---------------------------------------------------------------------------------
 # Schedules

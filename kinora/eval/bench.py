@@ -136,8 +136,8 @@ def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, s
     or the preset with random weights written to `folder`."""
     import torch
 
-    from kinora.models.dit import DiT, save_dit
     from kinora.defaults import SHIPPED_DIT, WEIGHTS_DIR
+    from kinora.models.dit import DiT, save_dit
     from kinora.models.presets import get_preset
     from kinora.models.vae import VideoVAE, load_vae, save_vae
 
@@ -255,8 +255,8 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
     import torch
 
     from kinora.models.dit import DiT
-    from kinora.pipelines.kinora import latent_frames
     from kinora.models.presets import get_preset
+    from kinora.pipelines.kinora import latent_frames
 
     cfg = get_preset(preset).dit
     torch.manual_seed(0)
@@ -310,10 +310,10 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from kinora.models.dit import DiT
     from kinora.diffusion.flow import flow_loss
-    from kinora.pipelines.kinora import latent_frames
+    from kinora.models.dit import DiT
     from kinora.models.presets import get_preset
+    from kinora.pipelines.kinora import latent_frames
     from kinora.train.common import read_log
     from kinora.train.data import Bucket, LatentData, TextBank
     from kinora.train.dit import TrainSettings, run

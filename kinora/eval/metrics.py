@@ -224,7 +224,6 @@ def clip_metrics(frames: np.ndarray, spec: ShotSpec, analysis: Analysis, unreada
                            smoothness=0.0, smoothness_pixel=_pixel_smoothness(frames), drift_color=zeros,
                            drift_size=zeros, drift_count=zeros, issues=[unreadable], tracks=0, camera="unknown",
                            readable=False)
-    px = 64.0 / H  # to pixels of a 64-high frame
     report = compare(analysis, spec)
     sig = significant_tracks(analysis)
     sig_ids = {t.id for t in sig}
@@ -293,13 +292,13 @@ def clip_metrics(frames: np.ndarray, spec: ShotSpec, analysis: Analysis, unreada
     zoom = _zoom_log_scale(analysis)
     at = {tid: {r[0]: r for r in rows} for tid, rows in feats.items()}
     counts = np.zeros(T)
-    for tid, rows in at.items():
+    for rows in at.values():
         for f in rows:
             counts[f] += 1
     d_color, d_size, d_count = [], [], []
     for k in range(1, T):
         cs, ss = [], []
-        for tid, rows in at.items():
+        for rows in at.values():
             if 0 in rows and k in rows and not rows[0][1].at_edge and not rows[k][1].at_edge:
                 cs.append(bhattacharyya(rows[0][2], rows[k][2]))
                 a0 = rows[0][1].area

@@ -88,8 +88,8 @@ def bench_markdown(r: dict) -> str:
              f"Model: {r['model']['name']} ({r['model']['weights']}).", "",
              "| measure | value | target |", "|---|---|---|"]
     rt = r["realtime"]
-    lines.append(f"| model load (from_pretrained: DiT, VAE, text encoder; after {rt.get('import_s', 0)} s of imports) | "
-                 f"{rt['load_s']} s | <= 3 s |")
+    lines.append(f"| model load (from_pretrained: DiT, VAE, text encoder; "
+                 f"after {rt.get('import_s', 0)} s of imports) | {rt['load_s']} s | <= 3 s |")
     lines.append(f"| {rt['video_s']} s of {rt['size']} at {rt['fps']} fps, {rt['steps']} steps (second call) | "
                  f"{rt['wall_s']} s (first call {rt['first_call_s']} s) | <= {rt['video_s'] / 2:g} s |")
     lines.append(f"| real-time factor (video s / wall s) | {r['realtime_factor']} x | >= 2 x |")
@@ -104,15 +104,17 @@ def bench_markdown(r: dict) -> str:
     if base and "time_ratio" in lv:
         lines.append(f"| long video: time {lv['longest']} s / {lv['shortest']} s | {lv['time_ratio']} | "
                      f"<= {lv['time_ratio_target']} |")
-        lines.append(f"| long video: peak memory {lv['longest']} s / {lv['shortest']} s | {lv['memory_ratio']} | <= 1.15 |")
+        lines.append(f"| long video: peak memory {lv['longest']} s / {lv['shortest']} s | "
+                     f"{lv['memory_ratio']} | <= 1.15 |")
     d = r["dit"]
     if r.get("dit_step_ratio_vs_diffusers") is not None:
-        lines.append(f"| DiT step ({d['tokens']} tokens, batch {d['batch']}): ours vs diffusers Wan | {d['ours_ms']} ms "
-                     f"vs {d['wan_ms']} ms = {r['dit_step_ratio_vs_diffusers']} | <= 1 |")
+        lines.append(f"| DiT step ({d['tokens']} tokens, batch {d['batch']}): ours vs diffusers Wan | "
+                     f"{d['ours_ms']} ms vs {d['wan_ms']} ms = {r['dit_step_ratio_vs_diffusers']} | <= 1 |")
     else:
         lines.append(f"| DiT step: ours vs diffusers Wan | {d['ours_ms']} ms vs n/a ({d.get('note', '')}) | <= 1 |")
     t = r["train"]
-    lines.append(f"| training: samples per second (batch {t['batch']}, {t['tokens']} tokens) | {t['samples_per_s']} | |")
+    lines.append(f"| training: samples per second (batch {t['batch']}, {t['tokens']} tokens) | "
+                 f"{t['samples_per_s']} | |")
     lines.append(f"| training FLOP/s vs matmul peak ({t['matmul_gflops']} GFLOP/s) | {t['achieved_gflops']} GFLOP/s = "
                  f"{100 * r['train_fraction_of_matmul_peak']:.1f} % | |")
     w = r["world"]

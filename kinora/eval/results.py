@@ -22,7 +22,6 @@ from kinora.eval.metrics import DIMENSIONS
 from kinora.eval.report import NAMES, bench_markdown, write_eval_plots
 
 
-
 def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
@@ -58,7 +57,8 @@ TARGET_OF = {"alignment: colour": ">= 90 %", "alignment: shape": ">= 80 %", "ali
 
 def comparison_table(model: dict | None, sim: dict, frozen: dict, vae: dict | None = None) -> str:
     rm, rs, rf, rv = _rows(model), _rows(sim), _rows(frozen), _rows(vae)
-    head = "| dimension | shipped model | simulator (oracle) |" + (" simulator through the VAE (ceiling) |" if vae else "")
+    head = ("| dimension | shipped model | simulator (oracle) |"
+            + (" simulator through the VAE (ceiling) |" if vae else ""))
     lines = [head + " frozen frame (floor) | target |", "|---|---|---|" + ("---|" if vae else "") + "---|---|"]
     for k in rs:
         lines.append(f"| {k} | {_pct(rm.get(k)) if model else 'not shipped yet'} | {_pct(rs[k])} | "
@@ -84,12 +84,12 @@ def write_results(a: ResultsSettings) -> Path:
     """Run the evals and the bench as `a` says and write the page; return RESULTS.md's path."""
     import torch
 
-    from kinora.eval.bench import run_bench
+    from kinora.defaults import SHIPPED_DIT, SHIPPED_VAE
     from kinora.eval.backends import FrozenBackend, KinoraBackend, SimulatorBackend, VaeBackend
+    from kinora.eval.bench import run_bench
     from kinora.eval.runner import QUICK, evaluate, weakest
     from kinora.eval.suite import read_suite, subset
     from kinora.io.atomic import write_json_atomic, write_text_atomic
-    from kinora.defaults import SHIPPED_DIT, SHIPPED_VAE
 
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -135,8 +135,10 @@ def write_results(a: ResultsSettings) -> Path:
                   "Regenerate this page with `bash scripts/results.sh` once the weights land.", ""]
     lines += [f"Made by `{cmd}` at commit `{a.commit}` on "
               f"{datetime.date.today().isoformat()}: {su['cases']} held-out prompts of `kinora/eval/heldout.jsonl` "
-              f"({', '.join(f'{v} {k}' for k, v in su['languages'].items())}), {su['frames']} frames at {su['fps']} fps, "
-              f"{main_eval['physics'].get('cases', 0)} physics continuations. Definitions: `kinora/eval/metrics.py` and "
+              f"({', '.join(f'{v} {k}' for k, v in su['languages'].items())}), "
+              f"{su['frames']} frames at {su['fps']} fps, "
+              f"{main_eval['physics'].get('cases', 0)} physics continuations. "
+              f"Definitions: `kinora/eval/metrics.py` and "
               f"`kinora/eval/physics.py`; the numbers themselves: `docs/results/*.json`.", "",
               "## Eval", "", comparison_table(model, rs.summary, rf.summary, vae), ""]
     weak = weakest(main_eval)
@@ -173,7 +175,8 @@ def write_results(a: ResultsSettings) -> Path:
     lines += ["## Reproduce", "", "```", "kinora eval --quick            # the shipped model, 12 prompts",
               "kinora eval                    # all 120 prompts", "kinora eval --backend simulator # the oracle",
               "kinora eval --backend vae       # the simulator through the VAE: the latent space's ceiling",
-              "kinora bench                   # speed and memory on this machine", "bash scripts/results.sh        # this page",
+              "kinora bench                   # speed and memory on this machine",
+              "bash scripts/results.sh        # this page",
               "```", ""]
     write_text_atomic(out / "RESULTS.md", "\n".join(lines))
     return out / "RESULTS.md"

@@ -30,8 +30,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from kinora.errors import KinoraError
 from kinora.defaults import EVAL_SEED0, HELDOUT_SEED_BASE
+from kinora.errors import KinoraError
 from kinora.world.spec import ShotSpec, SpecDistribution, random_spec
 
 SUITE_PATH = Path(__file__).with_name("heldout.jsonl")

@@ -24,8 +24,15 @@ from typing import Any
 from kinora.errors import KinoraError
 from kinora.label import content_credentials, detect
 from kinora.label.config import CHINESE_TEXT, ENGLISH_TEXT, MIN_SECONDS, MIN_TEXT_HEIGHT
-from kinora.label.metadata import (AIGC_KEY, LABEL_MEANINGS, PROVENANCE_KEY, binding_code, check_aigc,
-                                   find_key, parse_provenance)
+from kinora.label.metadata import (
+    AIGC_KEY,
+    LABEL_MEANINGS,
+    PROVENANCE_KEY,
+    binding_code,
+    check_aigc,
+    find_key,
+    parse_provenance,
+)
 
 MAX_SEARCHES = 16  # full-frame label searches per video (tracking covers the frames between)
 

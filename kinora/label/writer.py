@@ -36,7 +36,8 @@ from kinora.label.visible import stamp, upscale_factor
 
 def _check_inputs(frames, path: Path, fps, provenance, config) -> None:
     if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
-        raise KinoraError(f"frames must be a (T, H, W, 3) array with T >= 1, got {getattr(frames, 'shape', type(frames))}")
+        raise KinoraError(f"frames must be a (T, H, W, 3) array with T >= 1, "
+                          f"got {getattr(frames, 'shape', type(frames))}")
     if frames.dtype != np.uint8:
         raise KinoraError(f"frames must be uint8, got {frames.dtype}")
     if min(frames.shape[1:3]) < 8:

@@ -50,7 +50,7 @@ def build(reader: Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Camer
         f: dict[str, dict] = {}
         vals: dict[str, Any] = {}
 
-        def take(name, got, default):
+        def take(name, got, default, vals=vals, f=f):  # bound to this object's dicts; only called in this iteration
             if got is None:
                 vals[name], f[name] = default, dict(_INVENTED)
             else:

@@ -122,7 +122,6 @@ def floor_flow(frames: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndar
     p = t - 1
     if p < 1:
         return np.zeros((0, nby, nbx, 2)), np.zeros((0, nby, nbx), bool), np.zeros((nby, nbx, 2)), k
-    sx, sy = SEARCH_X, SEARCH_Y
     crop = (slice(None), slice(oy, oy + nby * by), slice(ox, ox + nbx * bx))
     cnt_all = valid[crop].reshape(t, nby, by, nbx, bx).sum((2, 4))  # floor pixels per block
     # A pair whose floor barely changes (mean |difference| under STILL_DIFF grey levels;

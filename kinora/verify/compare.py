@@ -163,7 +163,7 @@ def compare(analysis: Analysis, spec: ShotSpec, check_permanence: bool = True) -
             else:
                 n_motion += 1
     matched_t = {j for _, j in pairs}
-    for i, o in enumerate(objs):
+    for o in objs:
         if matches[o.id] is None:
             issues.append(Issue("missing", f"{o.id} ({o.color} {o.shape}) is not in the video", o.id, None,
                                 f"{o.color} {o.shape}", None))

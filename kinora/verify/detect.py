@@ -55,10 +55,14 @@ def _components(frames: np.ndarray):
     frame_of[inv] = tt
     klass = np.zeros(n, np.int64)
     klass[inv] = cls[tt, yy, xx]
-    x0 = np.full(n, w, np.int64); y0 = np.full(n, h, np.int64)
-    x1 = np.zeros(n, np.int64); y1 = np.zeros(n, np.int64)
-    np.minimum.at(x0, inv, xx); np.minimum.at(y0, inv, yy)
-    np.maximum.at(x1, inv, xx + 1); np.maximum.at(y1, inv, yy + 1)
+    x0 = np.full(n, w, np.int64)
+    y0 = np.full(n, h, np.int64)
+    x1 = np.zeros(n, np.int64)
+    y1 = np.zeros(n, np.int64)
+    np.minimum.at(x0, inv, xx)
+    np.minimum.at(y0, inv, yy)
+    np.maximum.at(x1, inv, xx + 1)
+    np.maximum.at(y1, inv, yy + 1)
     # Merge pieces of one colour split by a thin occluder: boxes within MERGE_GAP and
     # another object's box overlapping the gap between them.
     parent = np.arange(n)
@@ -145,9 +149,14 @@ def _components(frames: np.ndarray):
     labels[tt, yy, xx] = per_frame_index[cp]
     sx = np.bincount(cp, weights=xx, minlength=m)
     sy = np.bincount(cp, weights=yy, minlength=m)
-    bx0 = np.full(m, w); by0 = np.full(m, h); bx1 = np.zeros(m, np.int64); by1 = np.zeros(m, np.int64)
-    np.minimum.at(bx0, cp, xx); np.minimum.at(by0, cp, yy)
-    np.maximum.at(bx1, cp, xx + 1); np.maximum.at(by1, cp, yy + 1)
+    bx0 = np.full(m, w)
+    by0 = np.full(m, h)
+    bx1 = np.zeros(m, np.int64)
+    by1 = np.zeros(m, np.int64)
+    np.minimum.at(bx0, cp, xx)
+    np.minimum.at(by0, cp, yy)
+    np.maximum.at(bx1, cp, xx + 1)
+    np.maximum.at(by1, cp, yy + 1)
     cnt = np.bincount(cp, minlength=m)
     kl = np.zeros(m, np.int64)
     kl[cp] = cls[tt, yy, xx]

@@ -90,7 +90,8 @@ def collect(n: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     from tqdm import tqdm
 
     if TRAIN_SEED0 + n > HELDOUT_SEED_BASE:
-        raise KinoraError(f"{n} training clips from seed {TRAIN_SEED0} reach the held-out seeds (>= {HELDOUT_SEED_BASE})")
+        raise KinoraError(f"{n} training clips from seed {TRAIN_SEED0} "
+                          f"reach the held-out seeds (>= {HELDOUT_SEED_BASE})")
     X, y, g, o = [], [], [], []
     with Pool(workers) as pool:
         for i, (xs, ys, occ) in enumerate(tqdm(pool.imap(_clip_samples, range(n), chunksize=4), total=n, desc="clips")):
@@ -183,7 +184,8 @@ def fit_shape_weights(n: int = 600, hidden: int = 16, steps: int = 2000, workers
                        "samples": int(len(y)), "test_accuracy_frame": round(acc_te, 4),
                        "test_accuracy_frame_occluded": round(acc_occ, 4), "max_occlusion": MAX_OCCLUSION,
                        "command": "python scripts/fit_shapes.py" + (f" --n {n}" if n != 600 else "")
-                       + (f" --hidden {hidden}" if hidden != 16 else "") + (f" --steps {steps}" if steps != 2000 else "")}
+                       + (f" --hidden {hidden}" if hidden != 16 else "")
+                       + (f" --steps {steps}" if steps != 2000 else "")}
     with open(out, "w") as fh:
         json.dump(weights, fh, separators=(",", ":"))
     log(f"wrote {out}")

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-
 @dataclass
 class Detection:
     """One object seen in one frame."""

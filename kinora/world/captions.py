@@ -112,7 +112,8 @@ ZH_COLORS: dict[str, tuple[str, ...]] = {c: (COLORS[c]["zh"], COLORS[c]["zh"][0]
 ZH_COLORS_ALSO: dict[str, tuple[str, ...]] = {"yellow": ("金色", "金黄色"), "cyan": ("蓝绿色", "青绿色", "湖蓝色"),
                                              "purple": ("紫红色", "洋红色", "品红色"), "red": ("大红色",)}
 ZH_SIZES: dict[str, tuple[str, ...]] = {s: (SIZES[s]["zh"],) for s in SIZES}
-ZH_SIZES_ALSO: dict[str, tuple[str, ...]] = {"small": ("较小", "小小", "很小"), "large": ("较大", "大大", "很大", "巨大")}
+ZH_SIZES_ALSO: dict[str, tuple[str, ...]] = {"small": ("较小", "小小", "很小"),
+                                             "large": ("较大", "大大", "很大", "巨大")}
 ZH_MATERIALS: dict[str, tuple[str, ...]] = {
     "rubber": (MATERIALS["rubber"]["zh"], "有弹性", "弹性"),
     "wood": (MATERIALS["wood"]["zh"], "木质", "木制", "木"),
@@ -366,13 +367,18 @@ def _pick(rng: random.Random, words: tuple[str, ...] | list[str], p_first: float
 # Verb phrases: motion -> list of (singular, plural). {d} = direction phrase.
 _EN_STILL = [("sits still", "sit still"), ("stays still", "stay still"), ("rests on the floor", "rest on the floor"),
              ("does not move", "do not move"), ("stands still", "stand still"),
-             ("sits motionless on the ground", "sit motionless on the ground"), ("stays where it is", "stay where they are")]
+             ("sits motionless on the ground", "sit motionless on the ground"),
+             ("stays where it is", "stay where they are")]
 _EN_FALL = [("falls", "fall"), ("drops", "drop"), ("falls to the floor", "fall to the floor"),
-            ("falls from above", "fall from above"), ("drops from the air", "drop from the air"), ("falls down", "fall down")]
+            ("falls from above", "fall from above"), ("drops from the air", "drop from the air"),
+            ("falls down", "fall down")]
 _EN_BOUNCE = [(" and bounces", " and bounce"), (" and bounces back up", " and bounce back up"),
-              (", bouncing off the floor", ", bouncing off the floor"), (" and bounces on the floor", " and bounce on the floor")]
-_EN_NO_BOUNCE = [(" and lands without bouncing", " and land without bouncing"), (" without bouncing", " without bouncing"),
-                 (" and does not bounce", " and do not bounce"), (" and hits the floor without a bounce", " and hit the floor without a bounce")]
+              (", bouncing off the floor", ", bouncing off the floor"),
+              (" and bounces on the floor", " and bounce on the floor")]
+_EN_NO_BOUNCE = [(" and lands without bouncing", " and land without bouncing"),
+                 (" without bouncing", " without bouncing"),
+                 (" and does not bounce", " and do not bounce"),
+                 (" and hits the floor without a bounce", " and hit the floor without a bounce")]
 _EN_ROLL = [("rolls {d}", "roll {d}"), ("rolls {d} across the floor", "roll {d} across the floor"),
             ("goes rolling {d}", "go rolling {d}"), ("rolls along the ground {d}", "roll along the ground {d}")]
 _EN_SLIDE = [("slides {d}", "slide {d}"), ("slides {d} across the floor", "slide {d} across the floor"),
@@ -554,7 +560,8 @@ class _EnWriter:
         elif pos == "sentence":
             text = f"{body}. {self.camera('main')}" if rng.random() < 0.5 else f"{self.camera('main')}. {body}"
         elif pos == "with":
-            text = f"{body}, with {self.camera('with')}" if rng.random() < 0.5 else f"With {self.camera('with')}, {body}"
+            text = (f"{body}, with {self.camera('with')}" if rng.random() < 0.5
+                    else f"With {self.camera('with')}, {body}")
         else:
             text = body
         return _sentence_case(text) + "."
@@ -569,7 +576,8 @@ class _EnWriter:
         for shape, group in by_shape.items():
             free = all(len(u) == 1 and u[0].target is None and u[0].on is None for u in group)
             total = sum(o.shape == shape for o in self.spec.objects)
-            referenced = any(shape == self.spec.object(r).shape for p in self.spec.objects for r in (p.target, p.on) if r)
+            referenced = any(shape == self.spec.object(r).shape
+                             for p in self.spec.objects for r in (p.target, p.on) if r)
             if len(group) >= 2 and free and total == len(group) and not referenced and rng.random() < 0.4:
                 gather = shape
                 break
@@ -609,7 +617,8 @@ _ZH_ROLL = ["{np}{s}{d}滚动", "{np}{s}{d}滚去", "{np}在地上{s}{d}滚动",
 _ZH_SLIDE = ["{np}{s}{d}滑动", "{np}{s}{d}滑去", "{np}在地上{s}{d}滑行", "{np}{s}滑向{side}"]
 _ZH_GLIDE = ["{np}{s}{d}滑出很远", "{np}在地上{s}{d}滑出很远", "{np}{s}{d}滑行，滑得很远"]
 _ZH_STOP = ["，然后停了下来", "，随后停下"]
-_ZH_PUSH = ["{np}{s}{d}{v}去，撞上{t}", "{np}{s}{d}{v}动并撞到{t}", "{np}{s}{d}{v}去，撞向{t}", "{np}{s}{d}{v}去，撞在{t}上"]
+_ZH_PUSH = ["{np}{s}{d}{v}去，撞上{t}", "{np}{s}{d}{v}动并撞到{t}", "{np}{s}{d}{v}去，撞向{t}",
+            "{np}{s}{d}{v}去，撞在{t}上"]
 _ZH_PUSHED = ["，把它推开", "，推着它移动"]
 _ZH_TOPPLE = ["{np}从{t}上掉下来", "{np}从{t}顶上翻落", "{np}从{t}上{v}落", "{np}原本在{t}上，随后翻倒落下"]
 _ZH_STACK = ["{np}稳稳地放在{t}上", "{np}叠放在{t}上面", "{np}静止在{t}顶上"]
@@ -745,7 +754,8 @@ class _ZhWriter:
             group = [u for u in us if u[0].shape == shape]
             free = all(len(u) == 1 and u[0].target is None and u[0].on is None for u in group)
             total = sum(o.shape == shape for o in self.spec.objects)
-            referenced = any(shape == self.spec.object(r).shape for p in self.spec.objects for r in (p.target, p.on) if r)
+            referenced = any(shape == self.spec.object(r).shape
+                             for p in self.spec.objects for r in (p.target, p.on) if r)
             if len(group) >= 2 and free and total == len(group) and not referenced and rng.random() < 0.4:
                 gather = shape
                 break

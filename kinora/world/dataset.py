@@ -27,8 +27,7 @@ import numpy as np
 from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
 from kinora.io.atomic import atomic_path, check_writable, write_json_atomic, write_text_atomic
-from kinora.world.spec import SpecDistribution, ShotSpec, random_spec
-
+from kinora.world.spec import ShotSpec, SpecDistribution, random_spec
 
 
 def make_record(seed: int, dist: SpecDistribution, with_truth: bool = True) -> tuple[np.ndarray, dict]:
@@ -89,7 +88,8 @@ def write_dataset(
         raise KinoraError(f"--n must be at least 1, got {n}")
     if seed < 0 or seed + n > HELDOUT_SEED_BASE:
         raise KinoraError(
-            f"seeds {seed}..{seed + n - 1} reach the held-out range (>= {HELDOUT_SEED_BASE}) kept for evaluation; use a smaller --seed"
+            f"seeds {seed}..{seed + n - 1} reach the held-out range (>= {HELDOUT_SEED_BASE}) kept for evaluation; "
+            "use a smaller --seed"
         )
     if shard_size < 1:
         raise KinoraError(f"--shard-size must be at least 1, got {shard_size}")
@@ -168,7 +168,8 @@ def read_shards(root: str | Path):
     for name in names:
         with np.load(shards_dir / f"{name}.npz") as z:
             frames = z["frames"]
-        records = [json.loads(line) for line in (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        jsonl = shards_dir / f"{name}.jsonl"
+        records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line]
         yield frames, records
 
 

@@ -261,7 +261,7 @@ class World:
         saved = [(pb.getBasePositionAndOrientation(b, physicsClientId=cid),
                   pb.getBaseVelocity(b, physicsClientId=cid)) for b in self.bodies]
         areas = []
-        for i, b in enumerate(self.bodies):
+        for i in range(len(self.bodies)):
             for j, other in enumerate(self.bodies):
                 if j != i:  # park the others far below the floor, out of view
                     pb.resetBasePositionAndOrientation(other, [0, 0, -50 - 3 * j], [0, 0, 0, 1], physicsClientId=cid)
@@ -319,10 +319,11 @@ def iter_frames(spec: ShotSpec, isolated: bool = False) -> Iterator[tuple[np.nda
                     ts = (i - 1) / spec.fps + (k + 1) * world.dt
                     pairs, _ = world.contacts()
                     for pair in sorted(pairs - touching):
-                        events.append({"type": "collision", "objects": [spec.objects[pair[0]].id, spec.objects[pair[1]].id],
+                        events.append({"type": "collision",
+                                       "objects": [spec.objects[pair[0]].id, spec.objects[pair[1]].id],
                                        "frame": frame_of(ts), "time": round(ts, 4)})
                     touching = pairs
-                    for j, (pos, _, vel) in enumerate(world.states()):
+                    for j, (_, _, vel) in enumerate(world.states()):
                         vz = vel[2]
                         if prev_vz[j] < BOUNCE_VZ_DOWN and vz > BOUNCE_VZ_UP:
                             events.append({"type": "bounce", "object": spec.objects[j].id,

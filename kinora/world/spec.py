@@ -243,14 +243,16 @@ def validate(spec: ShotSpec, where: str = "spec") -> None:
         v = getattr(spec, name)
         if not isinstance(v, int) or isinstance(v, bool) or not SIZE_MIN <= v <= SIZE_MAX or v % 8:
             raise KinoraError(
-                f"{where}: {name} {v!r} is not supported; use a multiple of 8 from {SIZE_MIN} to {SIZE_MAX} (e.g. 64 or 128)"
+                f"{where}: {name} {v!r} is not supported; "
+                f"use a multiple of 8 from {SIZE_MIN} to {SIZE_MAX} (e.g. 64 or 128)"
             )
     if not isinstance(spec.seed, int) or isinstance(spec.seed, bool):
         raise KinoraError(f"{where}: seed must be a whole number, got {spec.seed!r}")
     if not isinstance(spec.text, str):
         raise KinoraError(f"{where}: text must be a string")
     if spec.version != SPEC_VERSION:
-        raise KinoraError(f"{where}: spec version {spec.version!r} is not supported; this Kinora reads version {SPEC_VERSION}")
+        raise KinoraError(f"{where}: spec version {spec.version!r} is not supported; "
+                          f"this Kinora reads version {SPEC_VERSION}")
     cam = spec.camera
     _one_of(cam.motion, CAMERA_MOTIONS, "camera motion", f"{where}.camera")
     _one_of(cam.speed, tuple(SPEEDS), "camera speed", f"{where}.camera")
@@ -259,7 +261,8 @@ def validate(spec: ShotSpec, where: str = "spec") -> None:
         if not _is_num(v) or not lo <= v <= hi:
             raise KinoraError(f"{where}.camera: {name} {v!r} is out of range; use a number in [{lo:g}, {hi:g}]")
     if len(spec.objects) > MAX_OBJECTS:
-        raise KinoraError(f"{where}: {len(spec.objects)} objects is too many; the micro-world holds at most {MAX_OBJECTS}")
+        raise KinoraError(f"{where}: {len(spec.objects)} objects is too many; "
+                          f"the micro-world holds at most {MAX_OBJECTS}")
     ids = [o.id for o in spec.objects]
     for i, o in enumerate(spec.objects):
         w = f"{where}.objects[{i}]"
@@ -445,7 +448,8 @@ def resolve(spec: ShotSpec) -> ShotSpec:
                     # Line up behind the target, on the side opposite to `direction` if given.
                     dx, dy = direction_vector(o.direction) if o.direction else (
                         (1.0, 0.0) if tgt.position[0] < 0 else (-1.0, 0.0))
-                    o.direction = o.direction or ("right" if dx > 0 else "left" if dx < 0 else "forward" if dy > 0 else "backward")
+                    o.direction = o.direction or (
+                        "right" if dx > 0 else "left" if dx < 0 else "forward" if dy > 0 else "backward")
                     gap = footprint(o) + footprint(tgt) + rng.uniform(0.5, 0.9)
                     o.position = [tgt.position[0] - dx * gap, tgt.position[1] - dy * gap, half_height(o)]
                     placed.append((o.position[0], o.position[1], footprint(o)))

@@ -3,9 +3,19 @@
 import pytest
 import torch
 
+from kinora.diffusion.flow import (
+    DEFAULT_TASK_PROBS,
+    TASKS,
+    add_noise,
+    flow_loss,
+    frames_mask,
+    impose_known,
+    resolution_shift,
+    sample_masks,
+    sample_t,
+    shift_time,
+)
 from kinora.errors import KinoraError
-from kinora.diffusion.flow import (DEFAULT_TASK_PROBS, TASKS, add_noise, flow_loss, frames_mask, impose_known,
-                         resolution_shift, sample_masks, sample_t, shift_time)
 
 
 def test_shift_keeps_endpoints_and_moves_towards_noise():

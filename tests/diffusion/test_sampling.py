@@ -5,12 +5,10 @@ import math
 import pytest
 import torch
 
-from kinora.models.dit import DiT, DiTConfig
-from kinora.errors import KinoraError
 from kinora.diffusion.flow import TASKS, frames_mask
 from kinora.diffusion.sampling import CFG, SAMPLERS, batch_cond, get_sigmas, sample_euler, sample_heun
-
-
+from kinora.errors import KinoraError
+from kinora.models.dit import DiT, DiTConfig
 
 
 def test_sigmas():

@@ -14,8 +14,9 @@ def test_edit_mask_covers_the_box_and_the_span():
     assert EditRegion((0, 0, 0.01, 0.01)).pixel_mask(4, 64, 64, 8).sum() == 4  # at least one pixel a frame
 
 
-@pytest.mark.parametrize("box, span", [((0.5, 0, 0.4, 1), None), ((0, 0, 1, 1.5), None), ((0, 0, 1, float("nan")), None),
-                                       ((0, 0, 1, 1), (3, 1)), ((0, 0, 1, 1), (-1, 1))])
+@pytest.mark.parametrize("box, span", [((0.5, 0, 0.4, 1), None), ((0, 0, 1, 1.5), None),
+                                       ((0, 0, 1, float("nan")), None), ((0, 0, 1, 1), (3, 1)),
+                                       ((0, 0, 1, 1), (-1, 1))])
 def test_bad_edit_regions_are_refused(box, span):
     with pytest.raises(KinoraError, match="edit"):
         EditRegion(box, span)
@@ -28,7 +29,8 @@ def test_edit_time_after_the_video_is_refused():
 
 @pytest.mark.parametrize("inputs, task", [
     ({}, "t2v"), ({"image": True}, "i2v"), ({"image": True, "last_image": True}, "bridge"), ({"loop": True}, "loop"),
-    ({"loop": True, "image": True}, "loop"), ({"video": True}, "extend"), ({"video": True, "backward": True}, "extend_backward"),
+    ({"loop": True, "image": True}, "loop"), ({"video": True}, "extend"),
+    ({"video": True, "backward": True}, "extend_backward"),
     ({"video": True, "edit_mask": True}, "inpaint"),
 ])
 def test_task_is_named_from_the_inputs(inputs, task):

@@ -116,7 +116,8 @@ def _make_chain(folder: Path) -> tuple[Path, Path, Path]:
                              encipher_only=False, decipher_only=False)
 
     root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    validity = dict(not_valid_before=now - datetime.timedelta(days=1), not_valid_after=now + datetime.timedelta(days=30))
+    validity = dict(not_valid_before=now - datetime.timedelta(days=1),
+                    not_valid_after=now + datetime.timedelta(days=30))
     root = (x509.CertificateBuilder(subject_name=name("Kinora Test Root CA"), issuer_name=name("Kinora Test Root CA"),
                                     public_key=root_key.public_key(), serial_number=x509.random_serial_number(),
                                     **validity)

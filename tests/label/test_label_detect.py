@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from kinora.io.video import write_mp4
-from kinora.label import LabelConfig
-from kinora.label import detect
+from kinora.label import LabelConfig, detect
 from kinora.label.visible import stamp
 
 

@@ -3,10 +3,17 @@
 import pytest
 import torch
 
-from kinora.models.dit import DiT, DiTConfig, apply_rope, load_dit, read_dit_metadata, rope_3d, rope_axis_split, save_dit
 from kinora.errors import KinoraError
-
-
+from kinora.models.dit import (
+    DiT,
+    DiTConfig,
+    apply_rope,
+    load_dit,
+    read_dit_metadata,
+    rope_3d,
+    rope_axis_split,
+    save_dit,
+)
 
 
 def tiny_cfg(**kw) -> DiTConfig:

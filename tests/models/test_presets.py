@@ -5,8 +5,8 @@ import argparse
 import pytest
 import torch
 
-from kinora.models.dit import DiT
 from kinora.errors import KinoraError
+from kinora.models.dit import DiT
 from kinora.models.presets import PRESETS, VAE_PRESETS, get_preset
 from kinora.models.vae import VideoVAE
 

@@ -29,8 +29,9 @@ def runs():
     out = {}
     t2v = pipe("a red ball bounces on the floor", num_frames=9, num_inference_steps=4, generator=g(1)).frames[0]
     out["t2v"] = t2v
-    out["t2v_zh_heun"] = pipe("一个蓝色的方块向右滑动，镜头向左平移", num_frames=9, num_inference_steps=2, sampler="heun",
-                              guidance_scale=2.0, negative_prompt="a green ball", generator=g(2)).frames[0]
+    out["t2v_zh_heun"] = pipe("一个蓝色的方块向右滑动，镜头向左平移", num_frames=9, num_inference_steps=2,
+                              sampler="heun", guidance_scale=2.0, negative_prompt="a green ball",
+                              generator=g(2)).frames[0]
     out["i2v"] = pipe("a green ball rolls left", image=t2v[0], num_frames=9, num_inference_steps=3,
                       generator=g(3)).frames[0]
     out["bridge"] = pipe("a green ball", image=t2v[0], last_image=t2v[-1], num_frames=9, num_inference_steps=3,

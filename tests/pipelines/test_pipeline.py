@@ -58,7 +58,7 @@ def test_extend_forward_and_backward_keep_the_input(pipe):
     back = gen(pipe, video=video, num_frames=3, extend="backward", context_frames=5)
     assert back.shape[0] == 9 and np.array_equal(back[-6:], video)
     # The added frames are generated, not copies of the input's frames.
-    for out, new in ((fwd, fwd[6:]), (back, back[:3])):
+    for new in (fwd[6:], back[:3]):
         assert not any(np.array_equal(f, v) for f in new for v in video)
 
 

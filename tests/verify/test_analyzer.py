@@ -38,7 +38,7 @@ def test_accuracy_on_seeded_clips_meets_targets():
     for seed in (10_500_000, 10_500_001, 10_500_002, 10_500_003):
         clip = simulate(random_spec(seed))
         a = analyze(clip.frames)
-        for f, j, o, d in _clean_matches(clip, a):
+        for _, j, o, d in _clean_matches(clip, a):
             n += 1
             if d is None:
                 continue

@@ -22,7 +22,8 @@ def test_fit_from_cached_features_writes_weights(tmp_path):
     out, lines = tmp_path / "w.json", []
     info = fit_shape_weights(n=100, steps=200, out=out, cache=str(cache), log=lines.append)
     w = json.loads(out.read_text())
-    assert w["info"] == info and info["samples"] == 600 and info["command"] == "python scripts/fit_shapes.py --n 100 --steps 200"
+    assert w["info"] == info and info["samples"] == 600
+    assert info["command"] == "python scripts/fit_shapes.py --n 100 --steps 200"
     assert info["test_accuracy_frame"] > 0.9 and np.asarray(w["w"]).shape == (16, len(SHAPE_NAMES))
     assert len(lines) == 3 and lines[-1] == f"wrote {out}"
     assert WEIGHTS_PATH.name == "shape_weights.json" and out != WEIGHTS_PATH

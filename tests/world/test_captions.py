@@ -4,8 +4,8 @@ from kinora.plan.parse import parse
 from kinora.world.captions import (
     ZH_COLORS,
     ZH_SHAPES,
-    caption,
     canonical_caption,
+    caption,
     captions,
     describe,
     effect,

@@ -3,8 +3,17 @@ import json
 import pytest
 
 from kinora.errors import KinoraError
-from kinora.world.spec import (COLORS, SHAPES, ObjectSpec, ShotSpec, SpecDistribution, json_schema,
-                               random_spec, resolve, validate)
+from kinora.world.spec import (
+    COLORS,
+    SHAPES,
+    ObjectSpec,
+    ShotSpec,
+    SpecDistribution,
+    json_schema,
+    random_spec,
+    resolve,
+    validate,
+)
 
 
 def test_random_spec_is_deterministic_and_valid():
@@ -35,7 +44,8 @@ def test_json_round_trip():
 
 def test_resolve_places_objects_apart_and_lines_up_pushes():
     spec = ShotSpec(objects=[ObjectSpec(id="t", shape="cube", color="blue"),
-                             ObjectSpec(id="p", shape="sphere", color="red", motion="push", target="t", direction="right")])
+                             ObjectSpec(id="p", shape="sphere", color="red", motion="push", target="t",
+                                        direction="right")])
     r = resolve(spec)
     t, p = r.object("t"), r.object("p")
     assert p.position[0] < t.position[0] and abs(p.position[1] - t.position[1]) < 1e-9
@@ -82,6 +92,7 @@ def test_schema_lists_vocabulary():
 
 
 def test_distribution_options():
-    spec = random_spec(7, SpecDistribution(min_objects=4, max_objects=4, width=128, height=64, fps=12, duration=(1.0, 1.0)))
+    spec = random_spec(7, SpecDistribution(min_objects=4, max_objects=4, width=128, height=64, fps=12,
+                                           duration=(1.0, 1.0)))
     assert len(spec.objects) == 4 and (spec.width, spec.height, spec.fps) == (128, 64, 12)
     assert spec.num_frames == 12
