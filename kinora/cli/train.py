@@ -45,7 +45,8 @@ def add_dit_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("data (exactly one)")
     src.add_argument("--data", help="folder written by 'kinora world sample'")
     src.add_argument("--data-csv", help="CSV of real videos with a header 'path,text'")
-    src.add_argument("--generate", type=int, default=0, metavar="N", help="simulate N micro-world clips into OUT/world first")
+    src.add_argument("--generate", type=int, default=0, metavar="N",
+                     help="simulate N micro-world clips into OUT/world first")
     src.add_argument("--synthetic", action="store_true", help="random latents and text (tests, smoke runs)")
     p.add_argument("--vae", help="VAE weights (default: checkpoints/vae/vae-<preset's VAE>.safetensors)")
     p.add_argument("--cache", help="latent/text cache folder (default: OUT/cache/<VAE hash>)")

@@ -37,9 +37,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from kinora.defaults import DEFAULT_PRESET
+from kinora.diffusion.flow import DEFAULT_TASK_PROBS
 from kinora.errors import KinoraError
 from kinora.models.dit import DiTConfig
-from kinora.diffusion.flow import DEFAULT_TASK_PROBS
 from kinora.models.vae import VAEConfig
 
 # ---------------------------------------------------------------------------------

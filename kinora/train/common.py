@@ -124,7 +124,7 @@ def plot_log(records: list[dict], path: Path, panels: list[Panel], size: tuple[i
         if yhi - ylo < 1e-6:
             ylo, yhi = ylo - 0.5, yhi + 0.5
 
-        def to_px(x, y):
+        def to_px(x, y, y0=y0, ylo=ylo, yhi=yhi):  # this panel's frame, bound now
             return (pad + (x - xlo) / (xhi - xlo) * (W - 2 * pad),
                     y0 + H - pad - (y - ylo) / (yhi - ylo) * (H - pad - 30))
 

@@ -75,7 +75,8 @@ class TextBank:
         rows = []
         for t in texts:
             i = self.index[t]
-            rows.append(torch.from_numpy(np.asarray(self.states[self.offsets[i]:self.offsets[i + 1]], dtype=np.float32)))
+            states = self.states[self.offsets[i]:self.offsets[i + 1]]
+            rows.append(torch.from_numpy(np.asarray(states, dtype=np.float32)))
         return pad_states(rows)
 
     @classmethod
@@ -242,7 +243,8 @@ def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Pa
         files.append(path)
         if path.exists():
             continue
-        records = [json.loads(line) for line in (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        lines = (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line]
         keep = [i for i, r in enumerate(records) if int(r.get("seed", 0)) < HELDOUT_SEED_BASE]
         with np.load(shards_dir / f"{name}.npz") as z:
             frames = z["frames"]  # (N, T, H, W, 3) uint8
@@ -327,7 +329,7 @@ def cache_csv_videos(csv_path: Path, vae, cache: Path, train: "TrainSettings", m
 def synthetic_data(preset: Preset, train: "TrainSettings", seed: int, n: int = 8) -> LatentData:
     """Random latents in two buckets and random text states: for tests and smoke runs."""
     g = torch.Generator().manual_seed(seed)
-    C, (pt, ph, pw) = preset.dit.latent_channels, preset.dit.patch
+    C, pt = preset.dit.latent_channels, preset.dit.patch[0]
     Fr = 1 + (train.max_frames - 1) // 4
     h, w = train.height // 8, train.width // 8
     shapes = [(Fr, h, w), (max(pt, (Fr // 2) // pt * pt), h, 2 * w)]  # a second aspect ratio

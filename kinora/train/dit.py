@@ -60,11 +60,35 @@ from kinora.errors import KinoraError
 from kinora.io.atomic import atomic_path
 from kinora.models.dit import DiT, save_dit
 from kinora.models.presets import Preset, get_preset
-from kinora.train.common import (Panel, append_log, check_device, check_file, check_number, check_out, check_seed,
-                                 check_threads, ema_decay_at, ema_update, keep_log_until, lr_at, make_folder,
-                                 plot_log, read_log, remove_empty, step_generator)
-from kinora.train.data import (LatentData, TextBank, cache_csv_videos, cache_world_shards, check_buckets, load_bucket,
-                               synthetic_data, world_shards)
+from kinora.train.common import (
+    Panel,
+    append_log,
+    check_device,
+    check_file,
+    check_number,
+    check_out,
+    check_seed,
+    check_threads,
+    ema_decay_at,
+    ema_update,
+    keep_log_until,
+    lr_at,
+    make_folder,
+    plot_log,
+    read_log,
+    remove_empty,
+    step_generator,
+)
+from kinora.train.data import (
+    LatentData,
+    TextBank,
+    cache_csv_videos,
+    cache_world_shards,
+    check_buckets,
+    load_bucket,
+    synthetic_data,
+    world_shards,
+)
 
 # ---------------------------------------------------------------------------------
 # Settings: the preset's defaults with this run's overrides, in one record
@@ -388,7 +412,8 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             t = sample_t(B, resolution_shift(Fr, h, w, scale=s.shift_scale), g)  # (B,)
             noise = torch.randn(x0.shape, generator=g)
             cond = {"text": text.to(device), "text_mask": text_mask.to(device), "mask": masks.to(device)}
-            loss, per_item = flow_loss(train_model, x0.to(device), cond, t.to(device), noise.to(device), per_sample=True)
+            loss, per_item = flow_loss(train_model, x0.to(device), cond, t.to(device), noise.to(device),
+                                       per_sample=True)
 
             for pg in opt.param_groups:
                 pg["lr"] = s.lr_at(step)

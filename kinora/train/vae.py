@@ -68,11 +68,23 @@ import torch
 
 from kinora.defaults import vae_filename
 from kinora.errors import KinoraError
-from kinora.models.presets import (DEFAULT_VAE_PRESET, VAE_PRESETS, PoolBucket, VAETrainDefaults,
-                                   get_vae_train_defaults)
+from kinora.models.presets import DEFAULT_VAE_PRESET, VAE_PRESETS, PoolBucket, VAETrainDefaults, get_vae_train_defaults
 from kinora.models.vae import VAEConfig, VideoVAE, latent_id, load_vae, save_vae
-from kinora.train.common import (Panel, append_log, check_number, check_out, check_seed, check_threads, ema_decay_at,
-                                 ema_update, keep_log_until, make_folder, plot_log, read_log, remove_empty)
+from kinora.train.common import (
+    Panel,
+    append_log,
+    check_number,
+    check_out,
+    check_seed,
+    check_threads,
+    ema_decay_at,
+    ema_update,
+    keep_log_until,
+    make_folder,
+    plot_log,
+    read_log,
+    remove_empty,
+)
 from kinora.train.data import ClipPool, heldout_clips, simulate_clip, to_video_tensor, world_shards
 
 
@@ -256,7 +268,8 @@ def export_state(out: Path, eval_clips: int, threads: int = 1) -> dict:
     ema.load_state_dict(st["ema"])
     pool = ClipPool(cfg, random.Random(0))
     b = cfg.buckets[0]
-    pool.clips[(b.frames, b.height, b.width)] = [simulate_clip(s, b.width, b.height, b.frames) for s in range(cfg.stat_clips)]
+    pool.clips[(b.frames, b.height, b.width)] = [simulate_clip(s, b.width, b.height, b.frames)
+                                                 for s in range(cfg.stat_clips)]
     path = save_shipped(ema, pool, cfg, out)
     result = {"step": st["step"], **evaluate(load_vae(path), heldout_clips(eval_clips, out / "heldout-64x64.npz"))}
     log_path = out / "log.jsonl"
@@ -326,7 +339,8 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
             rng.setstate(st["py_rng"])
             torch.set_rng_state(st["torch_rng"])
             if pool.simulated:
-                say(f"resuming at step {step}: re-simulating the pool ({sum(map(len, st['pool']['seeds'].values()))} clips)")
+                n_pool = sum(map(len, st["pool"]["seeds"].values()))
+                say(f"resuming at step {step}: re-simulating the pool ({n_pool} clips)")
                 pool.restore(st["pool"]["seeds"], st["pool"]["next_seed"])
             keep_log_until(log_path, step)  # drop log lines from after the saved step (a crash between save and log)
         if step == 0:
@@ -335,7 +349,8 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
                                   "train_config": asdict(cfg), "data": data or "simulated",
                                   "params": sum(p.numel() for p in model.parameters())})
         nparams = sum(p.numel() for p in model.parameters())
-        say(f"VAE {cfg.preset}: {nparams / 1e6:.2f}M parameters ({sum(p.numel() for p in trained) / 1e6:.2f}M trained); "
+        ntrained = sum(p.numel() for p in trained)
+        say(f"VAE {cfg.preset}: {nparams / 1e6:.2f}M parameters ({ntrained / 1e6:.2f}M trained); "
             f"{cfg.steps} steps; out {out}")
 
         if pool.simulated:

@@ -33,8 +33,10 @@ def test_world_shards_are_encoded_once_and_held_out_clips_skipped(tmp_path, tiny
     shards.mkdir(parents=True)
     rng = np.random.default_rng(0)
     np.savez(shards / "shard-00000.npz", frames=rng.integers(0, 255, (3, 10, 32, 32, 3), dtype=np.uint8))
-    recs = [{"seed": 1, "captions": {"en": ["a red ball falls"], "zh": ["红色的球落下"], "canonical": "red ball falls"}},
-            {"seed": 2, "captions": {"en": ["a blue cube slides left", "blue cube moving left"], "zh": [], "canonical": ""}},
+    recs = [{"seed": 1,
+             "captions": {"en": ["a red ball falls"], "zh": ["红色的球落下"], "canonical": "red ball falls"}},
+            {"seed": 2,
+             "captions": {"en": ["a blue cube slides left", "blue cube moving left"], "zh": [], "canonical": ""}},
             {"seed": 10_000_001, "captions": {"en": ["HELD OUT"], "zh": [], "canonical": "held out"}}]
     (shards / "shard-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     cache = tmp_path / "cache"

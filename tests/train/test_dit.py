@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from kinora.models.dit import load_dit, read_dit_metadata, save_dit
 from kinora.errors import KinoraError
+from kinora.models.dit import load_dit, read_dit_metadata, save_dit
 from kinora.train.dit import TrainSettings, run
 
 

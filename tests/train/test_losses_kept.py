@@ -57,7 +57,8 @@ def test_vae_tiny_losses_are_unchanged(tmp_path):
     from kinora.cli import main
 
     out = tmp_path / "vae"
-    assert main(["train-vae", "--preset", "tiny", "--steps", "3", "--pool", "3", "--eval-clips", "1", "--eval-every", "3",
+    assert main(["train-vae", "--preset", "tiny", "--steps", "3", "--pool", "3", "--eval-clips", "1",
+                 "--eval-every", "3",
                  "--seed", "0", "--threads", "1", "--out", str(out)]) == 0
     log = read_log(out / "log.jsonl")
     assert log[0]["event"] == "start" and log[0]["params"] == 49380

@@ -93,7 +93,8 @@ def test_config_is_the_registrys_defaults_with_the_runs_choices():
 
     cfg = TrainConfig.from_preset("tiny")
     d = asdict(VAE_TRAIN_DEFAULTS["tiny"])
-    assert {k: v for k, v in asdict(cfg).items() if k in d and k != "warmup"} == {k: v for k, v in d.items() if k != "warmup"}
+    same = {k: v for k, v in d.items() if k != "warmup"}
+    assert {k: v for k, v in asdict(cfg).items() if k in same} == same
     assert cfg.preset == "tiny" and cfg.warmup == min(d["warmup"], d["steps"] // 10)
     cfg = TrainConfig.from_preset("small", pool=131, steps=50, lr=2e-4, seed=3)
     assert (cfg.steps, cfg.lr, cfg.seed, cfg.warmup) == (50, 2e-4, 3, 5)
