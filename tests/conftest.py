@@ -26,5 +26,5 @@ def tiny_weights(tmp_path_factory):
     save_vae(VideoVAE(p.vae), d / "vae-tiny.safetensors")
     meta = {"preset": "tiny", "vae_name": "tiny",
             "train_args": {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}}
-    save_dit(d / "dit-small-ema.safetensors", DiT(p.dit), meta)
+    save_dit(d / "dit-tiny-ema.safetensors", DiT(p.dit), meta)  # found by its preset: any name dit-*-ema
     return d

@@ -136,7 +136,7 @@ def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, s
     or the preset with random weights written to `folder`."""
     import torch
 
-    from kinora.defaults import SHIPPED_DIT, WEIGHTS_DIR
+    from kinora.defaults import DEFAULT_PRESET, SHIPPED_DIT, WEIGHTS_DIR, dit_filename, vae_filename
     from kinora.models.dit import DiT, save_dit
     from kinora.models.presets import get_preset
     from kinora.models.vae import VideoVAE, load_vae, save_vae
@@ -146,20 +146,20 @@ def prepare_model(preset: str, model: str | None, folder: Path) -> tuple[Path, s
         if not path.exists():
             raise KinoraError(f"no model weights at {path}")
         return path, str(path)
-    if preset == "small" and SHIPPED_DIT.exists():
+    if preset == DEFAULT_PRESET and SHIPPED_DIT.exists():
         return WEIGHTS_DIR, "shipped"
     p = get_preset(preset)
     torch.manual_seed(0)
     folder.mkdir(parents=True, exist_ok=True)
-    vae_src = WEIGHTS_DIR / f"vae-{p.vae_name}.safetensors"
-    if vae_src.exists() and load_vae(vae_src).cfg == p.vae:
-        shutil.copy(vae_src, folder / f"vae-{p.vae_name}.safetensors")
+    vae_src = WEIGHTS_DIR / vae_filename(p.vae_name)
+    if vae_src.exists() and load_vae(vae_src).cfg == p.vae:  # real VAE weights where they fit the preset
+        shutil.copy(vae_src, folder / vae_filename(p.vae_name))
     else:
-        save_vae(VideoVAE(p.vae), folder / f"vae-{p.vae_name}.safetensors")
+        save_vae(VideoVAE(p.vae), folder / vae_filename(p.vae_name))
     meta = {"preset": p.name, "vae_name": p.vae_name}
     if preset == "tiny":
         meta["train_args"] = {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}
-    save_dit(folder / SHIPPED_DIT.name, DiT(p.dit), meta)
+    save_dit(folder / dit_filename(p.name), DiT(p.dit), meta)
     return folder, f"random {preset} preset (shipped weights not found)"
 
 

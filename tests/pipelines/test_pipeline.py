@@ -107,16 +107,16 @@ def test_dit_loads_only_with_the_vae_it_was_trained_on(tiny_weights, tmp_path):
     from kinora.models.dit import load_dit, save_dit
     from kinora.pipelines.kinora import sha256_file
 
-    model, meta = load_dit(tiny_weights / "dit-small-ema.safetensors")
+    model, meta = load_dit(tiny_weights / "dit-tiny-ema.safetensors")
     meta.pop("dit_config")
     vae = tiny_weights / "vae-tiny.safetensors"
     # A training run's checkpoint: no VAE beside it, the recorded path finds it.
-    save_dit(tmp_path / "run" / "dit-small-ema.safetensors", model,
+    save_dit(tmp_path / "run" / "dit-tiny-ema.safetensors", model,
              {**meta, "vae_path": str(vae), "vae_hash": sha256_file(vae)[:16]})
     assert KinoraPipeline.from_pretrained(tmp_path / "run").vae is not None
     # A VAE beside it that is not the one it was trained on: a one-line error, not noise.
     shutil.copy(vae, tmp_path / "run" / "vae-tiny.safetensors")
-    save_dit(tmp_path / "run" / "dit-small-ema.safetensors", model, {**meta, "vae_hash": "0123456789abcdef"})
+    save_dit(tmp_path / "run" / "dit-tiny-ema.safetensors", model, {**meta, "vae_hash": "0123456789abcdef"})
     with pytest.raises(KinoraError, match="trained with VAE 0123456789abcdef"):
         KinoraPipeline.from_pretrained(tmp_path / "run")
 
