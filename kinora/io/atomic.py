@@ -47,20 +47,57 @@ def remove_stale_temps(path: Path) -> list[Path]:
     return removed
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Refuse, in one line, an output path that cannot be written: a folder, a path under
-    a file, or a folder this process may not write to. Creates nothing."""
-    path = Path(path)
-    if path.is_dir():
-        raise KinoraError(f"output {path} is a folder; name a file inside it, e.g. {path / 'out.mp4'}")
-    parent = path.parent
+def writable(folder: Path) -> bool:
+    """Whether files can be made in `folder`; a folder without any write permission bit counts
+    as read-only even for a user (root) whom the system would let write there anyway."""
+    return os.access(folder, os.W_OK | os.X_OK) and bool(folder.stat().st_mode & 0o222)
+
+
+def check_folder_path(folder: str | os.PathLike, what: str) -> Path:
+    """Refuse, in one line naming `what` (e.g. "--out runs/x"), a place where `folder` cannot
+    be made or written: under a file, or in a read-only folder. Creates nothing."""
+    folder = Path(folder)
+    parent = folder
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise KinoraError(f"cannot write {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise KinoraError(f"cannot write {path}: the folder {parent} is not writable; choose another output")
+        raise KinoraError(f"{what} lies under {parent}, which is a file, not a folder")
+    if not writable(parent):
+        raise KinoraError(f"{what}: cannot write in {parent} (read-only); choose another output")
+    return folder
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Refuse, in one line, an output file path that cannot be written: a folder, a path under
+    a file, or in a folder this process may not write to. Creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise KinoraError(f"output {path} is a folder; name a file inside it, e.g. {path / 'out.mp4'}")
+    check_folder_path(path.parent, f"output {path}")
     return path
+
+
+def make_folders(path: str | os.PathLike) -> list[Path]:
+    """mkdir -p `path`; return the folders this made, outermost first (for remove_empty)."""
+    path = Path(path)
+    made = []
+    while not path.exists():
+        made.append(path)
+        path = path.parent
+    if made:
+        made[0].mkdir(parents=True, exist_ok=True)
+    return made[::-1]
+
+
+def remove_empty(made: list[Path]) -> None:
+    """Undo make_folders where nothing was written: remove each folder (innermost first) if
+    no file is left in it or under it. A run that fails on its inputs leaves no trace."""
+    for top in reversed(made):
+        if not top.is_dir():
+            continue
+        for root, _, _ in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(root)  # only an empty folder goes
 
 
 @contextlib.contextmanager
@@ -105,8 +142,7 @@ def claim_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]
     if path.exists() and not force:
         raise KinoraError(f"{path} already exists; add --force to replace it or choose another output")
     lock = path.parent / f".{path.name}.lock"
-    made = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = make_folders(path.parent)
     fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         try:
@@ -123,9 +159,7 @@ def claim_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]
         finally:
             os.unlink(lock)
             if not ok:  # a failed or interrupted run leaves no empty folders it made
-                for folder in made:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+                remove_empty(made)
     finally:
         os.close(fd)
 

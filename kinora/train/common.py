@@ -14,9 +14,10 @@
   run drops the lines it redoes); `plot_log` draws some of its series against step as a
   PNG (PIL only).
 * A run's inputs, checked before anything is written (kinora.errors: one line each):
-  `check_number`, `check_seed`, `check_threads`, `check_device`, `check_out`, `check_file`;
-  `make_folder` creates --out and says which folders it made, and `remove_empty` removes
-  those still empty when the run fails, so a run that failed on its inputs leaves nothing.
+  `check_number`, `check_seed`, `check_threads`, `check_device`, `check_out`, `check_file`.
+  (`kinora.io.atomic.make_folders` creates --out and says which folders it made, and
+  `remove_empty` removes those still empty when the run fails: a run that failed on its
+  inputs leaves nothing.)
 
 What it follows: nanoGPT's plain-function style (no trainer framework): each helper is a few
 lines that both loops call the same way, and none of them changes a number the loops compute
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,7 @@ import torch
 
 from kinora.defaults import MAX_SEED
 from kinora.errors import KinoraError
-from kinora.io.atomic import atomic_path, write_text_atomic
+from kinora.io.atomic import atomic_path, check_folder_path, write_text_atomic
 
 # ---------------------------------------------------------------------------------
 # EMA and learning rate
@@ -203,24 +203,12 @@ def check_device(device: str | None) -> None:
     raise KinoraError(f"--device {device!r}: training runs on cpu, cuda or mps")
 
 
-def _writable(folder: Path) -> bool:
-    """Whether files can be made in `folder`; a folder without any write permission bit counts
-    as read-only even for a user (root) whom the system would let write there anyway."""
-    return os.access(folder, os.W_OK | os.X_OK) and bool(folder.stat().st_mode & 0o222)
-
-
 def check_out(out: Path, resume: bool, state_name: str = "train_state.pt") -> None:
     """--out must be a folder, or a path where one can be made; with --resume it must hold a run."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise KinoraError(f"--out {out} is a file; name a folder for the run")
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise KinoraError(f"--out {out} lies under {parent}, which is a file, not a folder")
-    if not _writable(parent):
-        raise KinoraError(f"--out {out}: cannot write in {parent} (read-only); pick another --out")
+    check_folder_path(out, f"--out {out}")
     if resume and not (out / state_name).is_file():
         raise KinoraError(f"--resume: nothing to resume in {out} (no {state_name}); drop --resume to start a new run")
 
@@ -232,28 +220,3 @@ def check_file(flag: str, path: str | Path, what: str = "file") -> Path:
     if not path.is_file():
         raise KinoraError(f"{flag} {path} is a folder, not a {what}")
     return path
-
-
-def make_folder(path: Path) -> list[Path]:
-    """mkdir -p `path`; return the folders this made, outermost first (for remove_empty)."""
-    path = Path(path)
-    made = []
-    while not path.exists():
-        made.append(path)
-        path = path.parent
-    if made:
-        made[0].mkdir(parents=True, exist_ok=True)
-    return made[::-1]
-
-
-def remove_empty(made: list[Path]) -> None:
-    """Undo make_folder where nothing was written: remove each folder (innermost first) if
-    no file is left in it or under it. A run that fails on its inputs leaves no trace."""
-    for top in reversed(made):
-        if not top.is_dir():
-            continue
-        for root, _, _ in os.walk(top, topdown=False):
-            try:
-                os.rmdir(root)  # only an empty folder goes
-            except OSError:
-                pass

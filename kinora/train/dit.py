@@ -57,7 +57,7 @@ import torch
 from kinora.defaults import WEIGHTS_DIR, dit_filename, vae_filename
 from kinora.diffusion.flow import TASKS, flow_loss, resolution_shift, sample_masks, sample_t
 from kinora.errors import KinoraError
-from kinora.io.atomic import atomic_path
+from kinora.io.atomic import atomic_path, make_folders, remove_empty
 from kinora.models.dit import DiT, save_dit
 from kinora.models.presets import Preset, get_preset
 from kinora.train.common import (
@@ -73,10 +73,8 @@ from kinora.train.common import (
     ema_update,
     keep_log_until,
     lr_at,
-    make_folder,
     plot_log,
     read_log,
-    remove_empty,
     step_generator,
 )
 from kinora.train.data import (
@@ -354,7 +352,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
     made: list[Path] = []
     try:
         if master:
-            made = make_folder(out)
+            made = make_folders(out)
         if data is None:
             data, vae_info = prepare_data(s, preset, out, device, rank, world)
         else:

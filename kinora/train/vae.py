@@ -68,6 +68,7 @@ import torch
 
 from kinora.defaults import vae_filename
 from kinora.errors import KinoraError
+from kinora.io.atomic import make_folders, remove_empty
 from kinora.models.presets import DEFAULT_VAE_PRESET, VAE_PRESETS, PoolBucket, VAETrainDefaults, get_vae_train_defaults
 from kinora.models.vae import VAEConfig, VideoVAE, latent_id, load_vae, save_vae
 from kinora.train.common import (
@@ -80,10 +81,8 @@ from kinora.train.common import (
     ema_decay_at,
     ema_update,
     keep_log_until,
-    make_folder,
     plot_log,
     read_log,
-    remove_empty,
 )
 from kinora.train.data import ClipPool, heldout_clips, simulate_clip, to_video_tensor, world_shards
 
@@ -327,7 +326,7 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     pool = ClipPool(cfg, rng, data)  # reads the shards, if any, before the folder is made
-    made = make_folder(out)
+    made = make_folders(out)
     try:
         step = 0
         if resume:  # check_inputs made sure there is a state to resume from

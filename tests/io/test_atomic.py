@@ -8,7 +8,15 @@ import sys
 import pytest
 
 from kinora.errors import KinoraError
-from kinora.io.atomic import atomic_path, check_writable, claim_output, next_free, remove_stale_temps
+from kinora.io.atomic import (
+    atomic_path,
+    check_writable,
+    claim_output,
+    make_folders,
+    next_free,
+    remove_empty,
+    remove_stale_temps,
+)
 
 
 def test_a_failed_write_leaves_nothing(tmp_path):
@@ -88,3 +96,17 @@ def test_next_free_name(tmp_path):
     base.write_bytes(b"1")
     (tmp_path / "demo-2.mp4").write_bytes(b"2")
     assert next_free(base) == tmp_path / "demo-3.mp4"
+
+
+def test_make_folders_and_remove_empty_only_undo_what_was_made(tmp_path):
+    made = make_folders(tmp_path / "a" / "b" / "c")
+    assert made == [tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"]
+    (tmp_path / "a" / "b" / "c" / "cache" / "x").mkdir(parents=True)  # empty folders inside go too
+    remove_empty(made)
+    assert not (tmp_path / "a").exists() and tmp_path.is_dir()
+
+    made = make_folders(tmp_path / "a" / "run")
+    (tmp_path / "a" / "run" / "log.jsonl").write_text("{}\n")  # something was written: kept
+    remove_empty(made)
+    assert (tmp_path / "a" / "run" / "log.jsonl").exists()
+    assert make_folders(tmp_path / "a") == []  # it was there already: nothing to undo

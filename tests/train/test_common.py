@@ -114,17 +114,3 @@ def test_check_out(tmp_path):
             common.check_out(ro / "run", resume=False)
     finally:
         ro.chmod(0o755)
-
-
-def test_make_folder_and_remove_empty_only_undo_what_was_made(tmp_path):
-    made = common.make_folder(tmp_path / "a" / "b" / "c")
-    assert made == [tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"]
-    (tmp_path / "a" / "b" / "c" / "cache" / "x").mkdir(parents=True)  # empty folders inside go too
-    common.remove_empty(made)
-    assert not (tmp_path / "a").exists() and tmp_path.is_dir()
-
-    made = common.make_folder(tmp_path / "a" / "run")
-    (tmp_path / "a" / "run" / "log.jsonl").write_text("{}\n")  # something was written: kept
-    common.remove_empty(made)
-    assert (tmp_path / "a" / "run" / "log.jsonl").exists()
-    assert common.make_folder(tmp_path / "a") == []  # it was there already: nothing to undo
