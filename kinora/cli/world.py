@@ -6,7 +6,7 @@ import json
 import sys
 
 from kinora.cli.args import at_least, count, finite, seed, size
-from kinora.defaults import MAX_FPS
+from kinora.defaults import DEFAULT_SECONDS, MAX_FPS
 
 
 def register(sub) -> None:
@@ -25,7 +25,7 @@ def register(sub) -> None:
     p = wsub.add_parser("random", help="print (or write) a random, resolved ShotSpec")
     p.add_argument("-o", "--out", help="write the spec here instead of printing it")
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
-    _dist_args(p, duration=2.0)
+    _dist_args(p, duration=DEFAULT_SECONDS)
     p.set_defaults(func=cmd_random)
 
     p = wsub.add_parser("schema", help="print the JSON Schema of ShotSpec files")
@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--shard-size", type=count, default=256)
     p.add_argument("--no-clips", action="store_true", help="write only training shards, no per-clip MP4/JSON")
     p.add_argument("--max-objects", type=count, default=3)
-    _dist_args(p, duration=2.0)
+    _dist_args(p, duration=DEFAULT_SECONDS)
     p.set_defaults(func=cmd_sample)
 
     p = wsub.add_parser("validate", help="measure the analyzer against ground truth on held-out clips")

@@ -43,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from kinora.defaults import DEFAULT_SECONDS
 from kinora.errors import KinoraError
 
 MODES = {
@@ -365,10 +366,10 @@ def bench_world(n: int, folder: Path, workers: int | None = None) -> dict:
     from kinora.world.dataset import write_dataset
     from kinora.world.spec import SpecDistribution
 
-    dist = SpecDistribution(duration=(2.0, 2.0), fps=8, width=64, height=64)
+    dist = SpecDistribution(duration=(DEFAULT_SECONDS, DEFAULT_SECONDS), fps=8, width=64, height=64)
     workers = workers or os.cpu_count() or 1
     index = write_dataset(folder, n, seed=0, dist=dist, workers=workers, clips=False, progress=False)
-    return {"clips": n, "frames": int(2.0 * dist.fps),
+    return {"clips": n, "frames": int(DEFAULT_SECONDS * dist.fps),
             "size": "64x64", "workers": workers, "seconds": index["seconds"], "clips_per_s": index["clips_per_s"],
             "writes": "training shards only (no per-clip MP4)"}
 

@@ -1,0 +1,1 @@
+"""Files: video (PyAV), still images, atomic writes and output claims, hashing."""

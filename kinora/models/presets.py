@@ -152,7 +152,7 @@ class SampleDefaults:
     sampler: str = "euler"
     steps: int = 10
     guidance: float = 3.0  # text classifier-free guidance scale
-    shift_scale: float = 1.0
+    # (the time shift is the one the model was trained with: TrainDefaults.shift_scale, as recorded)
 
 
 @dataclass
