@@ -252,6 +252,16 @@ def wan_like(cfg):
         qk_norm="rms_norm_across_heads", rope_max_seq_len=1024)
 
 
+def _flops(fn) -> int:
+    """FLOPs of one call (matrix products, convolutions, attention) by torch's counter."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc:
+        fn()
+    return int(fc.get_total_flops())
+
+
 def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
     import torch
 
@@ -271,7 +281,7 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
     t = torch.rand(B)
     out = {"preset": preset, "tokens": (F // pt) * (h // ph) * (h // pw), "latent": [cfg.latent_channels, F, h, h],
            "batch": B, "width": cfg.width, "depth": cfg.depth, "heads": cfg.heads,
-           "ours_params_M": round(ours.num_params() / 1e6, 3)}
+           "ours_params_M": round(ours.num_params() / 1e6, 3), "ours_flops": _flops(lambda: ours(x, t, cond))}
     try:
         import diffusers
 
@@ -281,6 +291,7 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
             out["ours_ms"] = _best_ms([lambda: ours(x, t, cond)], reps)[0]
         out["wan_ms"] = None
         out["note"] = "diffusers is not installed: pip install 'kinora[bench]'"
+        out["ours_gflops"] = round(out["ours_flops"] / out["ours_ms"] / 1e6, 3)
         return out
     # Wan takes the noisy latents with the conditioning channels already stacked (the
     # same width as our [x, known * mask, mask]) and timesteps in [0, 1000].
@@ -291,6 +302,7 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
         out["ours_ms"], out["wan_ms"] = _best_ms(
             [lambda: ours(x, t, cond),
              lambda: wan(hidden_states=xw, timestep=t * 1000, encoder_hidden_states=text, return_dict=False)], reps)
+    out["ours_gflops"] = round(out["ours_flops"] / out["ours_ms"] / 1e6, 3)  # FLOPs per ms / 1e6 = GFLOP/s
     return out
 
 
@@ -299,12 +311,55 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
 # ---------------------------------------------------------------------------------
 
 
-def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+def matmul_peak_gflops(n: int = 2048, reps: int = 5, dtype: str = "float32") -> float:
+    """GFLOP/s of the best of `reps` n x n matrix products in `dtype` on this machine."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
     ms = _best_ms([lambda: torch.mm(a, b)], reps, warmup=1)[0]
     return round(2 * n**3 / (ms / 1000) / 1e9, 2)
+
+
+# Which oneDNN kernel a bf16 product runs on, asked of a child process (oneDNN reports its
+# choice only on its own stdout, and only when ONEDNN_VERBOSE is set when it starts).
+_KERNEL_PROBE = """
+import torch
+a = torch.randn(256, 256).bfloat16()
+torch.mm(a, a)
+"""
+
+
+def matmul_kernels(threads: int) -> dict:
+    """What the CPU offers (AMX, AVX-512 BF16) and which kernel torch's bf16 matmul used."""
+    import subprocess
+
+    import torch
+
+    flags = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    out = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkldnn": torch.backends.mkldnn.is_available(),
+           "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags, "bf16_matmul_kernel": None}
+    env = {**os.environ, "ONEDNN_VERBOSE": "1", "OMP_NUM_THREADS": str(threads)}
+    try:
+        r = subprocess.run([sys.executable, "-c", _KERNEL_PROBE], capture_output=True, text=True, env=env, timeout=120)
+        for line in r.stdout.splitlines():
+            parts = line.split(",")
+            if len(parts) > 6 and parts[2] == "primitive" and parts[3] == "exec" and parts[5] == "matmul":
+                out["bf16_matmul_kernel"] = parts[6]  # e.g. brg_matmul:avx10_1_512_amx
+                break
+    except (OSError, subprocess.SubprocessError):
+        pass
+    if out["bf16_matmul_kernel"] is None:
+        out["bf16_matmul_kernel"] = "not oneDNN (no oneDNN matmul reported; torch's own bf16 kernel)"
+    out["amx_used"] = "amx" in out["bf16_matmul_kernel"]
+    return out
 
 
 def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, folder: Path) -> dict:
@@ -438,9 +493,16 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
         bar.update(1)
         bar.set_postfix_str("train")
         tr = bench_train(m["preset"], m["size"], m["realtime_s"], m["train_batch"], m["train_steps"], tmp / "train")
-        tr["matmul_gflops"] = matmul_peak_gflops(512 if mode == "tiny" else 2048)
+        n = 512 if mode == "tiny" else 2048
+        peak = {"fp32_gflops": matmul_peak_gflops(n), "bf16_gflops": matmul_peak_gflops(n, dtype="bfloat16"),
+                "size": n, **matmul_kernels(threads)}
+        result["matmul_peak"] = peak
+        tr["matmul_gflops"] = peak["fp32_gflops"]
         result["train"] = tr
-        result["train_fraction_of_matmul_peak"] = round(tr["achieved_gflops"] / tr["matmul_gflops"], 4)
+        result["train_fraction_of_matmul_peak"] = round(tr["achieved_gflops"] / peak["fp32_gflops"], 4)
+        result["train_fraction_of_bf16_peak"] = round(tr["achieved_gflops"] / peak["bf16_gflops"], 4)
+        result["sampling_fraction_of_fp32_peak"] = round(d["ours_gflops"] / peak["fp32_gflops"], 4)
+        result["sampling_fraction_of_bf16_peak"] = round(d["ours_gflops"] / peak["bf16_gflops"], 4)
         bar.update(1)
         bar.set_postfix_str("world")
         result["world"] = bench_world(m["world_n"], tmp / "world", workers=1 if mode == "tiny" else None)

@@ -115,8 +115,20 @@ def bench_markdown(r: dict) -> str:
     t = r["train"]
     lines.append(f"| training: samples per second (batch {t['batch']}, {t['tokens']} tokens) | "
                  f"{t['samples_per_s']} | |")
-    lines.append(f"| training FLOP/s vs matmul peak ({t['matmul_gflops']} GFLOP/s) | {t['achieved_gflops']} GFLOP/s = "
-                 f"{100 * r['train_fraction_of_matmul_peak']:.1f} % | |")
+    pk = r.get("matmul_peak")
+    if pk:
+        lines.append(f"| matmul peak, {pk['size']}² ({r['machine']['threads']} threads): fp32 / bf16 | "
+                     f"{pk['fp32_gflops']} / {pk['bf16_gflops']} GFLOP/s (bf16 kernel: {pk['bf16_matmul_kernel']}; "
+                     f"AMX {'used' if pk['amx_used'] else 'not used'}) | |")
+        lines.append(f"| training FLOP/s vs fp32 / bf16 peak | {t['achieved_gflops']} GFLOP/s = "
+                     f"{100 * r['train_fraction_of_matmul_peak']:.1f} % / "
+                     f"{100 * r['train_fraction_of_bf16_peak']:.1f} % | bf16: >= 25 % |")
+        lines.append(f"| sampling (one guided DiT step) FLOP/s vs fp32 / bf16 peak | {d['ours_gflops']} GFLOP/s = "
+                     f"{100 * r['sampling_fraction_of_fp32_peak']:.1f} % / "
+                     f"{100 * r['sampling_fraction_of_bf16_peak']:.1f} % | |")
+    else:  # a bench.json written before the peaks were measured
+        lines.append(f"| training FLOP/s vs matmul peak ({t['matmul_gflops']} GFLOP/s) | {t['achieved_gflops']} "
+                     f"GFLOP/s = {100 * r['train_fraction_of_matmul_peak']:.1f} % | |")
     w = r["world"]
     lines.append(f"| data engine ({w['frames']} frames, {w['size']}, {w['workers']} workers) | "
                  f"{r['world_clips_per_s']} clips/s | >= 20 |")

@@ -26,8 +26,14 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
         assert r["dit_step_ratio_vs_diffusers"] > 0
     else:
         assert r["dit_step_ratio_vs_diffusers"] is None and "diffusers" in r["dit"]["note"]
+    pk = r["matmul_peak"]
+    assert pk["fp32_gflops"] > 0 and pk["bf16_gflops"] > 0 and isinstance(pk["amx_used"], bool)
+    assert pk["bf16_matmul_kernel"] and isinstance(pk["amx_bf16"], bool) and isinstance(pk["avx512_bf16"], bool)
+    for k in ("train_fraction_of_bf16_peak", "sampling_fraction_of_fp32_peak", "sampling_fraction_of_bf16_peak"):
+        assert 0 < r[k] < 1.5, k
+    assert r["dit"]["ours_flops"] > 0 and r["dit"]["ours_gflops"] > 0
     md = (tmp_path / "bench.md").read_text(encoding="utf-8")
-    assert "real-time factor" in md and "cores" in md
+    assert "real-time factor" in md and "cores" in md and "fp32 / bf16" in md
 
 
 def test_bench_bad_threads(capsys):
