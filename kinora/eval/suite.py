@@ -1,7 +1,7 @@
 """The held-out prompt suite: what `kinora eval` asks a generator to make.
 
-    python -m kinora.eval.suite                 # rewrite kinora/eval/heldout.jsonl (120 prompts)
-    python -m kinora.eval.suite --check         # exit 1 if the committed file differs
+    python scripts/build_suite.py               # rewrite kinora/eval/heldout.jsonl (120 prompts)
+    python scripts/build_suite.py --check       # exit 1 if the committed file differs
 
 Each line of a suite file is one JSON object:
 
@@ -141,19 +141,8 @@ def subset(cases: list[Case], n: int | None) -> list[Case]:
     return [c for c in turns if c is not None][:n]
 
 
-if __name__ == "__main__":
-    import argparse
-    import sys
+def suite_is_current(n: int = SUITE_SIZE, path: str | Path = SUITE_PATH) -> bool:
+    """Whether the suite file at `path` is exactly what build_suite(n) writes."""
+    want = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in build_suite(n))
+    return Path(path).read_text(encoding="utf-8") == want
 
-    ap = argparse.ArgumentParser(prog="python -m kinora.eval.suite", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=SUITE_SIZE)
-    ap.add_argument("--out", default=str(SUITE_PATH))
-    ap.add_argument("--check", action="store_true", help="compare with the file instead of writing it")
-    a = ap.parse_args()
-    cases = build_suite(a.n)
-    if a.check:
-        want = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in cases)
-        same = Path(a.out).read_text(encoding="utf-8") == want
-        print("up to date" if same else f"{a.out} differs from build_suite({a.n})")
-        sys.exit(0 if same else 1)
-    print(write_suite(cases, a.out))
