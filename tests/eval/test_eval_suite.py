@@ -66,9 +66,3 @@ def test_results_table_with_and_without_the_vae_column():
     assert "| 50.0 % | 100.0 % | 70.0 % | 90.0 % |" in with_vae[2]
     plain = comparison_table(None, summ(1.0), summ(0.9)).splitlines()
     assert "VAE" not in plain[0] and plain[2].count("|") == 6 and "not shipped yet" in plain[2]
-
-
-def test_the_committed_suite_is_what_build_suite_writes():
-    from kinora.eval.suite import suite_is_current
-
-    assert suite_is_current()
