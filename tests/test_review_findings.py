@@ -130,8 +130,6 @@ def test_overlapping_sample_runs_do_not_train_on_a_clip_twice(tmp_path):
     assert len(seeds) == len(set(seeds)), seeds
 
 
-@pytest.mark.xfail(strict=True, reason="Ctrl-C reaches the pool workers; Pool.close()+join() then waits forever "
-                                       "(world/dataset.py:133-136)")
 def test_ctrl_c_stops_a_parallel_world_sample(tmp_path):
     """Ctrl-C in a terminal signals the whole foreground process group."""
     out = tmp_path / "w"

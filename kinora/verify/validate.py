@@ -60,12 +60,12 @@ import math
 import os
 import sys
 import time
-from multiprocessing import Pool
 
 import numpy as np
 
 from kinora.defaults import HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
+from kinora.world.dataset import worker_pool
 
 CLEAN_MIN_AREA = 8  # pixels at 64x64
 OCCLUSION_MAX = 0.1
@@ -249,16 +249,11 @@ def validate(n: int = 200, seed: int = 0, workers: int | None = None, size: tupl
     t0 = time.time()
     from tqdm import tqdm
 
-    pool = Pool(workers) if workers > 1 else None
-    try:
+    with worker_pool(workers) as pool:
         results = pool.imap_unordered(_evaluate, jobs, chunksize=2) if pool else map(_evaluate, jobs)
         for c in tqdm(results, total=n, desc="validate", unit="clip", disable=not progress, file=sys.stderr):
             for k, v in c.items():
                 total[k] = total.get(k, 0.0) + v
-    finally:
-        if pool:
-            pool.terminate()
-            pool.join()
     out: dict[str, float | int | str | None] = {}
     for name, (num, den) in RATIOS.items():
         d = total.get(den, 0.0)

@@ -15,10 +15,12 @@ Seeds at or above HELDOUT_SEED_BASE are reserved for evaluation and refused here
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing as mp
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -73,6 +75,32 @@ def _save_shard(shards_dir: Path, first_seed: int, index: int, frames: list[np.n
     return name
 
 
+def _quiet_worker() -> None:
+    # Ctrl-C and SIGTERM are for the parent, which stops the pool: a worker that raised
+    # KeyboardInterrupt itself would print a traceback and leave the pool waiting for it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int):
+    """A process pool of `workers` (None for one: work in this process) that is closed
+    normally when the work is done and terminated at once when it is interrupted."""
+    if workers <= 1:
+        yield None
+        return
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    pool = ctx.Pool(workers, initializer=_quiet_worker)
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
+    pool.close()
+    pool.join()
+
+
 def write_dataset(
     out: str | Path,
     n: int,
@@ -115,9 +143,7 @@ def write_dataset(
     buckets: dict[tuple, tuple[list, list]] = {}
     shard_names: list[str] = []
     t0 = time.perf_counter()
-    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-    pool = ctx.Pool(workers) if workers > 1 else None
-    try:
+    with worker_pool(workers) as pool:
         results = pool.imap(_worker, jobs, chunksize=4) if pool else map(_worker, jobs)
         for frames, record in tqdm(results, total=n, desc="clips", unit="clip", disable=not progress):
             key = frames.shape
@@ -130,10 +156,6 @@ def write_dataset(
         for fl, rl in buckets.values():
             if fl:
                 shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, rl))
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
     elapsed = time.perf_counter() - t0
     index = {
         "n": n,
