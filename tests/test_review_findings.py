@@ -57,7 +57,6 @@ def _tiny_clip(path, fps, frames=8):
     write_mp4(np.zeros((frames, 32, 32, 3), np.uint8) + 90, path, fps=fps)
 
 
-@pytest.mark.xfail(strict=True, reason="generate drops read_video's fps (pipelines/generate.py:128, 136)")
 def test_extending_a_24_fps_video_keeps_its_speed(tmp_path, tiny_weights):
     """`kinora generate ... --video clip24.mp4` wrote the result at the model's 8 fps: the
     original second played for 3 s."""
@@ -70,7 +69,6 @@ def test_extending_a_24_fps_video_keeps_its_speed(tmp_path, tiny_weights):
     assert r.fps == 24
 
 
-@pytest.mark.xfail(strict=True, reason="--edit-time is read at the model's fps, not the video's")
 def test_edit_time_is_in_the_videos_seconds(tmp_path, tiny_weights):
     from kinora.diffusion.tasks import EditRegion
     from kinora.io.video import read_video

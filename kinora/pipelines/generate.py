@@ -125,7 +125,7 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
         # 3. Read every input before the (slow) model load, so bad input fails fast.
         image = read_image(req.image) if req.image is not None else None
         last_image = read_image(req.last_image) if req.last_image is not None else None
-        video = read_video(req.video)[0] if req.video is not None else None
+        video, video_fps, _ = read_video(req.video) if req.video is not None else (None, None, None)
 
         # 4. Load and generate, at the model's own size unless the request says otherwise
         # (a Kinora MP4 is stored upscaled for its visible label; the pipeline resizes).
@@ -133,7 +133,9 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
             torch.set_num_threads(req.threads)
         pipe = KinoraPipeline.from_pretrained(req.model)
         width, height = req.size or (pipe.default_width, pipe.default_height)
-        fps = req.fps or pipe.default_fps
+        # An extended or edited video keeps its own frame rate, so its seconds stay seconds
+        # (and --edit-time is read in them); a new clip plays at the model's.
+        fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
         seconds = req.seconds if req.seconds is not None else DEFAULT_SECONDS
         edit_mask = None if req.edit is None else req.edit.pixel_mask(video.shape[0], height, width, fps)
         output = pipe(req.prompt, negative_prompt=req.negative,
