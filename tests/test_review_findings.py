@@ -96,7 +96,6 @@ def test_world_render_of_a_spec_file_does_not_silently_ignore_fps(tmp_path, caps
     assert code != 0 or read_video(out)[1] == 24
 
 
-@pytest.mark.xfail(strict=True, reason="train-vae overwrites an existing run without --resume (train/vae.py:296)")
 def test_train_vae_refuses_a_folder_that_holds_a_run(tmp_path):
     from kinora.train.vae import TrainConfig, check_inputs
 
@@ -105,8 +104,6 @@ def test_train_vae_refuses_a_folder_that_holds_a_run(tmp_path):
         check_inputs(TrainConfig.from_preset("tiny"), tmp_path, resume=False)
 
 
-@pytest.mark.xfail(strict=True, reason="train only looks for train_state.pt (train/dit.py:226); exported weights "
-                                       "in a folder without it, e.g. checkpoints/dit-3 in a clone, are replaced")
 def test_train_does_not_replace_exported_weights_without_resume_or_force(tmp_path, capsys):
     weights = tmp_path / "dit-tiny.safetensors"
     weights.write_bytes(b"weights someone exported")

@@ -203,14 +203,22 @@ def check_device(device: str | None) -> None:
     raise KinoraError(f"--device {device!r}: training runs on cpu, cuda or mps")
 
 
-def check_out(out: Path, resume: bool, state_name: str = "train_state.pt") -> None:
-    """--out must be a folder, or a path where one can be made; with --resume it must hold a run."""
+def check_out(out: Path, resume: bool, state_name: str = "train_state.pt", products: tuple[str, ...] = ()) -> None:
+    """--out must be a folder, or a path where one can be made; with --resume it must hold a
+    run; without it, it must hold none: no training state and no weights named by the glob
+    patterns `products` (exported weights are hours of work, replaced by a new run's)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise KinoraError(f"--out {out} is a file; name a folder for the run")
     check_folder_path(out, f"--out {out}")
     if resume and not (out / state_name).is_file():
         raise KinoraError(f"--resume: nothing to resume in {out} (no {state_name}); drop --resume to start a new run")
+    if not resume and out.is_dir():
+        held = [out / state_name] if (out / state_name).exists() else []
+        held += [p for pattern in products for p in sorted(out.glob(pattern))]
+        if held:
+            raise KinoraError(f"{out} already holds a run ({held[0].name}); add --resume to continue it or pick "
+                              f"another --out")
 
 
 def check_file(flag: str, path: str | Path, what: str = "file") -> Path:

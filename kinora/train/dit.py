@@ -222,9 +222,7 @@ def check_inputs(s: TrainSettings, preset: Preset, data_given: bool = False) -> 
     from kinora.models.vae import latent_id
 
     out = Path(s.out)
-    check_out(out, s.resume)
-    if (out / "train_state.pt").exists() and not s.resume:
-        raise KinoraError(f"{out} already holds a run; add --resume to continue it or pick another --out")
+    check_out(out, s.resume, products=("dit-*.safetensors",))
     if s.cache:
         check_out(Path(s.cache), resume=False)  # a folder, or where one can be made
     vae_hash = "none"

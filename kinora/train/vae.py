@@ -293,7 +293,7 @@ def save_state(path: Path, model, ema, opt, step: int, pool: ClipPool, cfg: Trai
 def check_inputs(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False) -> None:
     """The files a run names: --out (a folder one can write; with --resume, one holding a
     run), the shards in --data, the VAE to start from (--init, of the run's preset)."""
-    check_out(Path(out), resume)
+    check_out(Path(out), resume, products=("vae-*.safetensors",))
     if data is not None:
         world_shards(Path(data))
     if cfg.init:  # a clear error now for a missing, foreign or other-sized file
