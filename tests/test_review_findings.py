@@ -20,7 +20,6 @@ from kinora.cli import main
 from kinora.errors import KinoraError
 
 
-@pytest.mark.xfail(strict=True, reason="claim_output unlinks its lock file before releasing it (io/atomic.py:160)")
 def test_a_lock_unlinked_under_a_waiting_writer_does_not_let_two_writers_in(tmp_path, monkeypatch):
     """A opens and holds the claim; B has opened the lock file but not locked it yet when A
     unlinks it and closes; B then locks the unlinked inode, and C makes a fresh lock file

@@ -134,34 +134,54 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, replace: boo
             tmp_path.unlink()
 
 
+def _lock(lock: Path, path: Path) -> int:
+    """An fd holding the exclusive lock on the lock file that is at `lock` now. A holder
+    removes its lock file when done, so a lock taken on a file that was unlinked meanwhile
+    (it is not the one at `lock` any more) protects nothing: take the current one instead."""
+    for _ in range(20):
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise KinoraError(f"another process is writing {path}; wait for it or choose another output") \
+                    from None
+            raise
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # a stale inode: its holder finished and removed it; try the new one
+    raise KinoraError(f"could not lock {path}: other processes keep writing it; choose another output")
+
+
 @contextlib.contextmanager
 def claim_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Hold `path` for one writer while it is made: refuse an existing file (unless
-    `force`) and a path another process is writing. Leaves nothing behind."""
+    `force`) and a path another process is writing. Leaves nothing behind (a writer killed
+    with -9 leaves its lock file, which holds no lock and is reused by the next writer)."""
     path = check_writable(path)
     if path.exists() and not force:
         raise KinoraError(f"{path} already exists; add --force to replace it or choose another output")
     lock = path.parent / f".{path.name}.lock"
     made = make_folders(path.parent)
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    ok = False
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise KinoraError(f"another process is writing {path}; wait for it or choose another output") \
-                    from None
-            raise
-        ok = False
+        fd = _lock(lock, path)
         try:
             yield path
             ok = True
         finally:
-            os.unlink(lock)
-            if not ok:  # a failed or interrupted run leaves no empty folders it made
-                remove_empty(made)
+            # Unlink while still holding the lock: a writer that opened this file meanwhile
+            # sees, once it gets the lock, that it is not the file at `lock` any more.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
+            os.close(fd)
     finally:
-        os.close(fd)
+        if not ok:  # a failed or interrupted run leaves no empty folders it made
+            remove_empty(made)
 
 
 def next_free(path: str | os.PathLike) -> Path:
