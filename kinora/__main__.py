@@ -1,3 +1,5 @@
+"""`python -m kinora ...`: the same as the `kinora` command."""
+
 import sys
 
 from kinora.cli import main

@@ -15,6 +15,7 @@ from pathlib import Path
 DEFAULT_SECONDS = 2.0  # a shot's length when the prompt, the spec or the caller gives none
 MAX_SECONDS = 600.0  # ten minutes: the longest single shot; longer films are sequences of shots
 MAX_FPS = 60
+SHOWCASE_SECONDS = 4.0  # what `kinora demo` and `kinora world render` make when not told
 
 # --- long clips ----------------------------------------------------------------------
 CONTEXT_FRAMES = 9  # frames each window after the first repeats from the one before

@@ -83,7 +83,6 @@ def test_edit_time_is_in_the_videos_seconds(tmp_path, tiny_weights):
     assert fps == 24 and len(frames) == 24
 
 
-@pytest.mark.xfail(strict=True, reason="cli/world.py:71 ignores the distribution flags when a spec file is given")
 def test_world_render_of_a_spec_file_does_not_silently_ignore_fps(tmp_path, capsys):
     from kinora.io.video import read_video
 

@@ -48,7 +48,7 @@ def add_dit_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--generate", type=int, default=0, metavar="N",
                      help="simulate N micro-world clips into OUT/world first")
     src.add_argument("--synthetic", action="store_true", help="random latents and text (tests, smoke runs)")
-    p.add_argument("--vae", help="VAE weights (default: checkpoints/vae/vae-<preset's VAE>.safetensors)")
+    p.add_argument("--vae", help="VAE weights (default: the shipped kinora/weights/vae-<preset's VAE>.safetensors)")
     p.add_argument("--cache", help="latent/text cache folder (default: OUT/cache/<VAE hash>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init", help="warm start from a folder of exported weights (dit-PRESET.safetensors and -ema)")

@@ -6,7 +6,8 @@ import json
 import sys
 
 from kinora.cli.args import at_least, count, finite, seed, size
-from kinora.defaults import DEFAULT_SECONDS, MAX_FPS
+from kinora.defaults import DEFAULT_SECONDS, MAX_FPS, SHOWCASE_SECONDS
+from kinora.errors import KinoraError
 
 
 def register(sub) -> None:
@@ -19,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="output MP4")
     p.add_argument("--truth", help="also write the ground truth JSON here")
     p.add_argument("--force", action="store_true", help="replace the outputs if they exist")
-    _dist_args(p, duration=4.0)
+    _dist_args(p, duration=SHOWCASE_SECONDS)
     p.set_defaults(func=cmd_render)
 
     p = wsub.add_parser("random", help="print (or write) a random, resolved ShotSpec")
@@ -50,10 +51,16 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_validate)
 
 
+# What a random spec is drawn with unless the flags say otherwise (SpecDistribution's own).
+DIST_DEFAULTS = {"seed": 0, "size": (64, 64), "fps": 8}
+
+
 def _dist_args(p, duration: float) -> None:
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--size", type=size, default=(64, 64), help="frame size, e.g. 64 or 128x128 (default 64)")
-    p.add_argument("--fps", type=count, default=8, help=f"frames per second, 1 to {MAX_FPS} (default 8)")
+    p.add_argument("--seed", type=seed, default=DIST_DEFAULTS["seed"])
+    p.add_argument("--size", type=size, default=DIST_DEFAULTS["size"],
+                   help="frame size, e.g. 64 or 128x128 (default 64)")
+    p.add_argument("--fps", type=count, default=DIST_DEFAULTS["fps"],
+                   help=f"frames per second, 1 to {MAX_FPS} (default 8)")
     p.add_argument("--duration", type=finite, default=duration, help=f"seconds (default {duration:g})")
 
 
@@ -68,6 +75,11 @@ def cmd_render(args) -> int:
     from kinora.world.sim import render_files
     from kinora.world.spec import ShotSpec, random_spec
 
+    given = {**DIST_DEFAULTS, "duration": SHOWCASE_SECONDS}
+    changed = [f"--{k}" for k, v in given.items() if getattr(args, k) != v]
+    if args.spec and changed:
+        raise KinoraError(f"{', '.join(changed)} shape a random spec; a spec file sets its own size, fps and "
+                          f"duration (edit the file, or omit it to render a random spec)")
     spec = ShotSpec.load(args.spec) if args.spec else random_spec(args.seed, _dist(args))
     render_files(spec, args.out, truth=args.truth, force=args.force)
     print(f"wrote {args.out} ({spec.num_frames} frames, {spec.width}x{spec.height}, {spec.fps} fps)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kinora.defaults import DEFAULT_SECONDS, MAX_FPS, MAX_SECONDS, MAX_SEED, SHIPPED_DIT
+from kinora.defaults import DEFAULT_SECONDS, MAX_FPS, MAX_SECONDS, MAX_SEED, SHIPPED_DIT, SHOWCASE_SECONDS
 from kinora.diffusion.tasks import EditRegion, Task, task_of
 from kinora.errors import KinoraError
 from kinora.pipelines.output import GenerationOutput
@@ -31,7 +31,7 @@ from kinora.pipelines.output import GenerationOutput
 DEFAULT_OUT = Path("out/generated.mp4")
 DEMO_PROMPT = "a red ball bounces on the floor while a blue cube slides to the right"
 DEMO_OUT = Path("out/demo.mp4")
-DEMO_SECONDS = 4.0
+DEMO_SECONDS = SHOWCASE_SECONDS
 
 
 @dataclass
