@@ -1,8 +1,8 @@
 """Regression tests for bugs found in the architecture review (branch `review`).
 
 Each test states the behaviour a user expects and fails on the code as reviewed; they are
-marked xfail(strict=True) so the suite stays green until the fix lands, and then the
-marker must go (a strict xfail that passes is a failure).
+marked xfail(strict=True) until its fix landed; every one is fixed now, so they are plain
+regression tests.
 """
 
 import fcntl
@@ -111,16 +111,17 @@ def test_train_does_not_replace_exported_weights_without_resume_or_force(tmp_pat
     assert weights.read_bytes() == b"weights someone exported"
 
 
-@pytest.mark.xfail(strict=True, reason="runs with overlapping seed ranges both keep their shards (world/dataset.py)")
 def test_overlapping_sample_runs_do_not_train_on_a_clip_twice(tmp_path):
     from kinora.world.dataset import read_shards, write_dataset
     from kinora.world.spec import SpecDistribution
 
     tiny = SpecDistribution(duration=(0.5, 0.5), max_objects=1)
     write_dataset(tmp_path, 4, seed=0, dist=tiny, workers=1, clips=False, progress=False)
-    write_dataset(tmp_path, 4, seed=2, dist=tiny, workers=1, clips=False, progress=False)
+    with pytest.raises(KinoraError, match="overlap"):
+        write_dataset(tmp_path, 4, seed=2, dist=tiny, workers=1, clips=False, progress=False)
+    write_dataset(tmp_path, 4, seed=4, dist=tiny, workers=1, clips=False, progress=False)  # adding clips works
     seeds = [r["seed"] for _, records in read_shards(tmp_path) for r in records]
-    assert len(seeds) == len(set(seeds)), seeds
+    assert sorted(seeds) == list(range(8)), seeds
 
 
 def test_ctrl_c_stops_a_parallel_world_sample(tmp_path):

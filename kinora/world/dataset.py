@@ -75,6 +75,15 @@ def _save_shard(shards_dir: Path, first_seed: int, index: int, frames: list[np.n
     return name
 
 
+def _earlier_runs(out: Path) -> list[dict]:
+    """The runs an existing index.json lists (none for a new folder or an unreadable index)."""
+    try:
+        prev = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in prev.get("runs", []) if isinstance(r, dict) and len(r.get("seeds") or []) == 2]
+
+
 def _quiet_worker() -> None:
     # Ctrl-C and SIGTERM are for the parent, which stops the pool: a worker that raised
     # KeyboardInterrupt itself would print a traceback and leave the pool waiting for it.
@@ -126,6 +135,11 @@ def write_dataset(
     if Path(out).exists() and not Path(out).is_dir():
         raise KinoraError(f"--out {out} is a file; a dataset is a folder (shards/, clips/, index.json)")
     check_writable(Path(out) / "index.json")
+    for run in _earlier_runs(Path(out)):
+        lo, hi = run["seeds"]
+        if lo <= seed + n - 1 and seed <= hi:  # the same clip twice would be trained on twice
+            raise KinoraError(f"{out} already holds seeds {lo}..{hi}; this run's {seed}..{seed + n - 1} overlap "
+                              f"them: use --seed {hi + 1} to add clips, or another --out")
     dist = dist or SpecDistribution()
     # Validate the distribution once, up front, so a bad option fails before any work.
     random_spec(seed, dist)
@@ -168,14 +182,7 @@ def write_dataset(
         "clips_per_s": round(n / elapsed, 2),
     }
     # index.json describes the latest run and lists every run written into this folder.
-    runs = []
-    if (out / "index.json").exists():
-        try:
-            prev = json.loads((out / "index.json").read_text(encoding="utf-8"))
-            runs = [r for r in prev.get("runs", []) if r.get("seeds") != index["seeds"]]
-        except (OSError, ValueError):
-            runs = []
-    index["runs"] = runs + [{k: v for k, v in index.items() if k != "runs"}]
+    index["runs"] = _earlier_runs(out) + [{k: v for k, v in index.items() if k != "runs"}]
     write_json_atomic(out / "index.json", index)
     return index
 
