@@ -116,7 +116,6 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
     from kinora.io.images import read_image
     from kinora.io.video import read_video
     from kinora.label import Provenance, write_generated_video
-    from kinora.pipelines.kinora import KinoraPipeline
 
     # 1. Check the request.
     check_request(req)
@@ -129,21 +128,13 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
 
         # 4. Load and generate, at the model's own size unless the request says otherwise
         # (a Kinora MP4 is stored upscaled for its visible label; the pipeline resizes).
+        threads_before = torch.get_num_threads()
         if req.threads is not None:
-            torch.set_num_threads(req.threads)
-        pipe = KinoraPipeline.from_pretrained(req.model)
-        width, height = req.size or (pipe.default_width, pipe.default_height)
-        # An extended or edited video keeps its own frame rate, so its seconds stay seconds
-        # (and --edit-time is read in them); a new clip plays at the model's.
-        fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
-        seconds = req.seconds if req.seconds is not None else DEFAULT_SECONDS
-        edit_mask = None if req.edit is None else req.edit.pixel_mask(video.shape[0], height, width, fps)
-        output = pipe(req.prompt, negative_prompt=req.negative,
-                      num_frames=None if edit_mask is not None else max(1, int(round(seconds * fps))),
-                      height=height, width=width, num_inference_steps=req.steps, guidance_scale=req.guidance,
-                      generator=torch.Generator().manual_seed(req.seed), image=image, last_image=last_image,
-                      loop=req.loop, video=video, extend="backward" if req.backward else "forward",
-                      edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress)
+            torch.set_num_threads(req.threads)  # for this call only: restored below
+        try:
+            output, fps, pipe = _generate(req, image, last_image, video, video_fps, progress)
+        finally:
+            torch.set_num_threads(threads_before)
 
         # 5. Write it with its labels and provenance.
         prov = Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=req.seed,
@@ -151,6 +142,28 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
                           task=Task(output.task).provenance_name, settings={**output.settings, "fps": fps})
         path = write_generated_video(output.frames[0], out, fps, prov, replace=req.force)
     return GenerateResult(path=path, output=output, fps=fps)
+
+
+def _generate(req: GenerateRequest, image, last_image, video, video_fps, progress):
+    """Step 4 of `generate`: load the pipeline and make the frames; (output, fps, pipe)."""
+    import torch
+
+    from kinora.pipelines.kinora import KinoraPipeline
+
+    pipe = KinoraPipeline.from_pretrained(req.model)
+    width, height = req.size or (pipe.default_width, pipe.default_height)
+    # An extended or edited video keeps its own frame rate, so its seconds stay seconds
+    # (and --edit-time is read in them); a new clip plays at the model's.
+    fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
+    seconds = req.seconds if req.seconds is not None else DEFAULT_SECONDS
+    edit_mask = None if req.edit is None else req.edit.pixel_mask(video.shape[0], height, width, fps)
+    output = pipe(req.prompt, negative_prompt=req.negative,
+                  num_frames=None if edit_mask is not None else max(1, int(round(seconds * fps))),
+                  height=height, width=width, num_inference_steps=req.steps, guidance_scale=req.guidance,
+                  generator=torch.Generator().manual_seed(req.seed), image=image, last_image=last_image,
+                  loop=req.loop, video=video, extend="backward" if req.backward else "forward",
+                  edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress)
+    return output, fps, pipe
 
 
 @dataclass

@@ -96,3 +96,16 @@ def test_settings_and_threads_are_recorded_and_outputs_are_not_overwritten(tmp_p
     assert code == 2 and "already exists; add --force" in err and first.read_bytes() == before
     assert _run(argv + ["-o", str(first), "--force"], capsys)[0] == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["generated-2.mp4", "generated.mp4"]
+
+
+def test_generate_restores_the_callers_thread_count(tmp_path):
+    import torch
+
+    from kinora.pipelines.generate import GenerateRequest, generate
+
+    torch.set_num_threads(2)
+    try:
+        r = generate(GenerateRequest("a red ball", out=tmp_path / "a.mp4", seconds=0.5, steps=1, threads=1))
+        assert r.output.settings["threads"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
