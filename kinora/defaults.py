@@ -15,6 +15,8 @@ from pathlib import Path
 DEFAULT_SECONDS = 2.0  # a shot's length when the prompt, the spec or the caller gives none
 MAX_SECONDS = 600.0  # ten minutes: the longest single shot; longer films are sequences of shots
 MAX_FPS = 60
+MAX_STEPS = 1000  # sampling steps a call may ask for
+MAX_GUIDANCE = 30.0  # the largest classifier-free guidance scale accepted
 SHOWCASE_SECONDS = 4.0  # what `kinora demo` and `kinora world render` make when not told
 
 # --- long clips ----------------------------------------------------------------------

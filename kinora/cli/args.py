@@ -62,6 +62,15 @@ def finite(text: str) -> float:
     return v
 
 
+def _numbers(text: str, sep: str, n: int) -> tuple[float, ...] | None:
+    """`n` numbers separated by `sep`, or None when the text is not that."""
+    try:
+        values = tuple(float(v) for v in text.split(sep))
+    except ValueError:
+        return None
+    return values if len(values) == n else None
+
+
 def edit_region(region: str | None, times: str | None):
     """--edit-region X0,Y0,X1,Y1 and --edit-time START:END -> a kinora.diffusion.tasks.EditRegion."""
     from kinora.diffusion.tasks import EditRegion
@@ -70,18 +79,10 @@ def edit_region(region: str | None, times: str | None):
         if times is not None:
             raise KinoraError("--edit-time needs --edit-region (which box of the frame to regenerate)")
         return None
-    try:
-        box = tuple(float(v) for v in region.split(","))
-    except ValueError:
-        box = ()
-    if len(box) != 4:
+    box = _numbers(region, ",", 4)
+    if box is None:
         raise KinoraError(f"--edit-region {region!r} is not X0,Y0,X1,Y1 (fractions of the frame, e.g. 0.5,0,1,1)")
-    span = None
-    if times is not None:
-        try:
-            span = tuple(float(v) for v in times.split(":"))
-        except ValueError:
-            span = ()
-        if len(span) != 2:
-            raise KinoraError(f"--edit-time {times!r} is not START:END in seconds (e.g. 1:3)")
+    span = None if times is None else _numbers(times, ":", 2)
+    if times is not None and span is None:
+        raise KinoraError(f"--edit-time {times!r} is not START:END in seconds (e.g. 1:3)")
     return EditRegion(box, span)

@@ -165,7 +165,7 @@ def check_eval(s: EvalSettings) -> None:
     """Refuse settings that cannot be measured, in one line, before any work."""
     import math
 
-    from kinora.defaults import MAX_SECONDS
+    from kinora.defaults import MAX_GUIDANCE, MAX_SECONDS
     from kinora.errors import KinoraError
 
     if s.backend not in BACKEND_OPTIONS:
@@ -180,8 +180,8 @@ def check_eval(s: EvalSettings) -> None:
         v = getattr(s, name)
         if v is not None and v < lo:
             raise KinoraError(f"--{name.replace('_', '-')} must be at least {lo}, got {v}")
-    if s.guidance is not None and not 0.0 <= s.guidance <= 30.0:
-        raise KinoraError(f"--guidance {s.guidance:g} is out of range; use 0 to 30")
+    if s.guidance is not None and not 0.0 <= s.guidance <= MAX_GUIDANCE:
+        raise KinoraError(f"--guidance {s.guidance:g} is out of range; use 0 to {MAX_GUIDANCE:g}")
     if s.seconds is not None and not (math.isfinite(s.seconds) and 0 < s.seconds <= MAX_SECONDS):
         raise KinoraError(f"--seconds {s.seconds:g} is out of range; use more than 0 and at most {MAX_SECONDS:g}")
     if s.no_physics and s.physics_n:

@@ -67,6 +67,10 @@ def check_folder_path(folder: str | os.PathLike, what: str) -> Path:
     return folder
 
 
+def _exists(path: Path) -> KinoraError:
+    return KinoraError(f"{path} already exists; add --force to replace it or choose another output")
+
+
 def check_writable(path: str | os.PathLike) -> Path:
     """Refuse, in one line, an output file path that cannot be written: a folder, a path under
     a file, or in a folder this process may not write to. Creates nothing."""
@@ -127,8 +131,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, replace: boo
             try:
                 os.link(tmp_path, path)  # fails if path exists: no clobbering, even in a race
             except FileExistsError:
-                raise KinoraError(f"{path} already exists; add --force to replace it or choose another output") \
-                    from None
+                raise _exists(path) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -164,7 +167,7 @@ def claim_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]
     with -9 leaves its lock file, which holds no lock and is reused by the next writer)."""
     path = check_writable(path)
     if path.exists() and not force:
-        raise KinoraError(f"{path} already exists; add --force to replace it or choose another output")
+        raise _exists(path)
     lock = path.parent / f".{path.name}.lock"
     made = make_folders(path.parent)
     ok = False

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kinora.defaults import DEFAULT_SECONDS, MAX_FPS, MAX_SECONDS, MAX_SEED, SHIPPED_DIT, SHOWCASE_SECONDS
+from kinora.defaults import (
+    DEFAULT_SECONDS,
+    MAX_FPS,
+    MAX_GUIDANCE,
+    MAX_SECONDS,
+    MAX_SEED,
+    MAX_STEPS,
+    SHIPPED_DIT,
+    SHOWCASE_SECONDS,
+)
 from kinora.diffusion.tasks import EditRegion, Task, task_of
 from kinora.errors import KinoraError
 from kinora.pipelines.output import GenerationOutput
@@ -82,10 +91,10 @@ def check_request(req: GenerateRequest) -> None:
     if req.size is not None and any(v < 16 or v % 16 for v in req.size):
         raise KinoraError(f"--size {req.size[0]}x{req.size[1]} is not supported; use multiples of 16, "
                           f"at least 16 (the model was trained at 64x64)")
-    if req.steps is not None and not 1 <= req.steps <= 1000:
-        raise KinoraError(f"--steps {req.steps} is out of range; use 1 to 1000")
-    if req.guidance is not None and not 0.0 <= req.guidance <= 30.0:  # also refuses NaN
-        raise KinoraError(f"--guidance {req.guidance:g} is out of range; use 0 to 30")
+    if req.steps is not None and not 1 <= req.steps <= MAX_STEPS:
+        raise KinoraError(f"--steps {req.steps} is out of range; use 1 to {MAX_STEPS}")
+    if req.guidance is not None and not 0.0 <= req.guidance <= MAX_GUIDANCE:  # also refuses NaN
+        raise KinoraError(f"--guidance {req.guidance:g} is out of range; use 0 to {MAX_GUIDANCE:g}")
     if not 0 <= req.seed <= MAX_SEED:
         raise KinoraError(f"--seed {req.seed} is out of range; use a whole number from 0 to {MAX_SEED}")
     if req.threads is not None and req.threads < 1:

@@ -34,7 +34,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from kinora.defaults import CONTEXT_FRAMES, DEFAULT_SECONDS, MAX_SECONDS, MIN_WINDOW, SHIPPED_DIT, vae_filename
+from kinora.defaults import (
+    CONTEXT_FRAMES,
+    DEFAULT_SECONDS,
+    MAX_GUIDANCE,
+    MAX_SECONDS,
+    MAX_STEPS,
+    MIN_WINDOW,
+    SHIPPED_DIT,
+    vae_filename,
+)
 from kinora.diffusion.tasks import (
     TASK_INPUTS,
     Task,
@@ -192,11 +201,11 @@ class KinoraPipeline:
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or not 1 <= num_frames <= max_frames:
             raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {max_frames}")
         steps = num_inference_steps or self.preset.sample.steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
-            raise KinoraError(f"num_inference_steps {steps!r} is out of range; use 1 to 1000")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise KinoraError(f"num_inference_steps {steps!r} is out of range; use 1 to {MAX_STEPS}")
         scale = self.preset.sample.guidance if guidance_scale is None else float(guidance_scale)
-        if not 0.0 <= scale <= 30.0:  # also refuses NaN
-            raise KinoraError(f"guidance_scale {scale!r} is out of range; use 0 to 30")
+        if not 0.0 <= scale <= MAX_GUIDANCE:  # also refuses NaN
+            raise KinoraError(f"guidance_scale {scale!r} is out of range; use 0 to {MAX_GUIDANCE:g}")
         sample_fn = SAMPLERS.get(sampler or self.preset.sample.sampler)
         if sample_fn is None:
             raise KinoraError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
