@@ -167,6 +167,12 @@ class World:
         self.floor = self._make_floor()
         self.bodies: list[int] = [self._make_body(o) for o in spec.objects]
         self.body_index = {b: i for i, b in enumerate(self.bodies)}
+        # Objects that start later ("one after another") are held in their initial pose,
+        # at rest, until their start; then they get their initial velocity.
+        self.waiting = {j: o for j, o in enumerate(spec.objects) if o.start > 0}
+        self.t = 0.0
+        for j in self.waiting:
+            pb.resetBaseVelocity(self.bodies[j], [0, 0, 0], [0, 0, 0], physicsClientId=self.cid)
 
     def close(self) -> None:
         import os
@@ -224,9 +230,24 @@ class World:
         return body
 
     # --- state -----------------------------------------------------------------------
+    def step(self) -> None:
+        """One physics sub-step, keeping waiting objects in place until their start."""
+        pb, cid = self.pb, self.cid
+        pb.stepSimulation(physicsClientId=cid)
+        self.t += self.dt
+        for j, o in list(self.waiting.items()):
+            b = self.bodies[j]
+            if self.t + 1e-9 >= o.start:
+                pb.resetBasePositionAndOrientation(b, o.position, o.orientation, physicsClientId=cid)
+                pb.resetBaseVelocity(b, o.velocity, o.angular_velocity, physicsClientId=cid)
+                del self.waiting[j]
+            else:
+                pb.resetBasePositionAndOrientation(b, o.position, o.orientation, physicsClientId=cid)
+                pb.resetBaseVelocity(b, [0, 0, 0], [0, 0, 0], physicsClientId=cid)
+
     def step_frame(self) -> None:
         for _ in range(self.substeps):
-            self.pb.stepSimulation(physicsClientId=self.cid)
+            self.step()
 
     def states(self) -> list[tuple[tuple, tuple, tuple]]:
         """(position, orientation, linear velocity) of every object."""
@@ -315,7 +336,7 @@ def iter_frames(spec: ShotSpec, isolated: bool = False) -> Iterator[tuple[np.nda
             events: list[dict] = []
             if i > 0:
                 for k in range(world.substeps):
-                    world.pb.stepSimulation(physicsClientId=world.cid)
+                    world.step()
                     ts = (i - 1) / spec.fps + (k + 1) * world.dt
                     pairs, _ = world.contacts()
                     for pair in sorted(pairs - touching):

@@ -113,6 +113,7 @@ class ObjectSpec:
     speed: str = "normal"
     target: str | None = None  # push: the id it runs into
     on: str | None = None  # topple or stack: the id it stands on
+    start: float = 0.0  # seconds into the shot when its motion begins; held in its initial pose until then
     # Filled by resolve(): initial pose (metres, quaternion xyzw) and velocities.
     position: list[float] | None = None
     orientation: list[float] | None = None
@@ -141,6 +142,9 @@ class ShotSpec:
     height: int = 64
     seed: int = 0
     text: str = ""  # the source text, when the spec came from one
+    # What the text asked for that the micro-world cannot show at all ("a dog"): each
+    # {"start", "end", "text", "why"}, so provenance keeps it rather than dropping it.
+    unrendered: list[dict] = field(default_factory=list)
     version: int = SPEC_VERSION
 
     @property
@@ -250,6 +254,8 @@ def validate(spec: ShotSpec, where: str = "spec") -> None:
         raise KinoraError(f"{where}: seed must be a whole number, got {spec.seed!r}")
     if not isinstance(spec.text, str):
         raise KinoraError(f"{where}: text must be a string")
+    if not isinstance(spec.unrendered, list) or not all(isinstance(u, dict) for u in spec.unrendered):
+        raise KinoraError(f"{where}: unrendered must be a list of objects like {{\"text\": \"dog\"}}")
     if spec.version != SPEC_VERSION:
         raise KinoraError(f"{where}: spec version {spec.version!r} is not supported; "
                           f"this Kinora reads version {SPEC_VERSION}")
@@ -292,6 +298,9 @@ def validate(spec: ShotSpec, where: str = "spec") -> None:
                 raise KinoraError(f"{w}: on must be another object's id, one of {ids}")
             if spec.object(o.on).on is not None:
                 raise KinoraError(f"{w}: stacks are at most two high; {o.on!r} already stands on something")
+        if not _is_num(o.start) or not 0 <= o.start < spec.duration:
+            raise KinoraError(f"{w}: start {o.start!r} s must be a number from 0 to below the duration "
+                              f"({spec.duration:g} s)")
         if o.motion == "topple" and o.on is None:
             raise KinoraError(f"{w}: motion 'topple' needs on = the id of the object it starts on")
         for name, n in (("position", 3), ("velocity", 3), ("angular_velocity", 3), ("orientation", 4)):
@@ -606,6 +615,7 @@ def json_schema() -> dict:
             "speed": {"enum": list(SPEEDS)},
             "target": {"type": ["string", "null"]},
             "on": {"type": ["string", "null"]},
+            "start": {"type": "number", "minimum": 0, "description": "seconds into the shot when it starts moving"},
             "position": vec(3), "orientation": vec(4), "velocity": vec(3), "angular_velocity": vec(3),
             "source": src,
         },
@@ -636,6 +646,8 @@ def json_schema() -> dict:
             "height": {"type": "integer", "minimum": SIZE_MIN, "maximum": SIZE_MAX, "multipleOf": 8},
             "seed": {"type": "integer"},
             "text": {"type": "string"},
+            "unrendered": {"type": "array", "items": {"type": "object"},
+                           "description": "what the text asked for that the world cannot show: {start, end, text, why}"},
             "version": {"const": SPEC_VERSION},
         },
     }
