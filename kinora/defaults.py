@@ -18,6 +18,7 @@ MAX_FPS = 60
 MAX_STEPS = 1000  # sampling steps a call may ask for
 MAX_GUIDANCE = 30.0  # the largest classifier-free guidance scale accepted
 SHOWCASE_SECONDS = 4.0  # what `kinora demo` and `kinora world render` make when not told
+SEQUENCE_GAP_S = 1.0  # "one after another": seconds between starts (less when the shot is short)
 
 # --- long clips ----------------------------------------------------------------------
 CONTEXT_FRAMES = 9  # frames each window after the first repeats from the one before

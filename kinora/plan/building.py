@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from kinora.defaults import SEQUENCE_GAP_S
 from kinora.plan.reading import Reader, Span
 from kinora.world import captions as C
 from kinora.world.spec import COLORS, CameraSpec, ObjectSpec, motion_allowed
@@ -40,8 +41,11 @@ def _first(values: list[tuple[str, Span]], what: str, warn) -> tuple[str, Span] 
     return values[0]
 
 
-def build(reader: Reader, text: str, seed: int) -> tuple[list[ObjectSpec], CameraSpec]:
+def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[ObjectSpec], CameraSpec]:
     rng = random.Random(seed)
+    stages = sorted({o.stage[0] for o in reader.objs if o.stage is not None})
+    # A sequence spreads its starts over the shot: one SEQUENCE_GAP_S apart, closer in a short shot.
+    gap = min(SEQUENCE_GAP_S, duration / (len(stages) + 1)) if reader.sequenced else 0.0
     warn = reader.warn
     ids = {id(o): f"obj{i}" for i, o in enumerate(reader.objs)}
     used_colors = {o.fields["color"][0] for o in reader.objs if "color" in o.fields}
@@ -55,6 +59,9 @@ def build(reader: Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Camer
                 vals[name], f[name] = default, dict(_INVENTED)
             else:
                 vals[name], f[name] = got[0], _src(text, got[1])
+                if tuple(got[1]) in reader.asked_at:  # "orange": asked for, the nearest used
+                    asked, used = reader.asked_at[tuple(got[1])]
+                    f[name].update(asked=asked, used=used)
 
         take("shape", o.fields.get("shape"), "sphere")
         free = [c for c in COLORS if c not in used_colors] or list(COLORS)
@@ -139,6 +146,9 @@ def build(reader: Reader, text: str, seed: int) -> tuple[list[ObjectSpec], Camer
             f["target"] = _src(text, o.target[1])
         if o.on:
             f["on"] = _src(text, o.on[1])
+        if o.stage is not None and gap > 0 and vals["motion"] != "still":
+            vals["start"] = round(stages.index(o.stage[0]) * gap, 4)
+            f["start"] = _src(text, o.stage[1])
         source = {**_src(text, o.span), "fields": f}
         out.append(ObjectSpec(id=ids[id(o)], source=source, **vals))
 

@@ -14,7 +14,7 @@ import difflib
 import re
 
 from kinora.world import captions as C
-from kinora.world.spec import SHAPES
+from kinora.world.spec import COLORS, SHAPES
 
 # categories: det (indef|def|another|other), count (n), vague (n), one, size, color,
 # material, shape ((shape, plural)), motion, effect (bounce|no_bounce|glide), dir, speed,
@@ -23,6 +23,57 @@ from kinora.world.spec import SHAPES
 
 EN_TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
 CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+# Colours the world lacks, as sRGB; each maps to the palette colour of nearest hue (a
+# colour wheel distance, not a spelling one: orange is nearer yellow than red). Colours
+# without a hue (white, black, grey) have no nearest colour: see NO_SUCH_COLOR.
+OFF_PALETTE_RGB: dict[str, tuple[int, int, int]] = {
+    "orange": (255, 165, 0), "amber": (255, 191, 0), "ochre": (204, 119, 34), "tan": (210, 180, 140),
+    "beige": (245, 245, 220), "khaki": (240, 230, 140), "peach": (255, 218, 185), "olive": (128, 128, 0),
+    "mustard": (225, 173, 1), "cream": (255, 253, 208), "pink": (255, 192, 203), "brown": (165, 42, 42),
+    "maroon": (128, 0, 0), "burgundy": (128, 0, 32), "coral": (255, 127, 80), "salmon": (250, 128, 114),
+    "rose": (255, 0, 127), "hot pink": (255, 105, 180), "rust": (183, 65, 14), "copper": (184, 115, 51),
+    "bronze": (205, 127, 50), "indigo": (75, 0, 130), "sky blue": (135, 206, 235), "sky-blue": (135, 206, 235),
+    "mint": (152, 255, 152), "chartreuse": (127, 255, 0), "pinkish": (255, 192, 203), "orangey": (255, 165, 0),
+    "orangish": (255, 165, 0), "brownish": (165, 42, 42),
+    "橙色": (255, 165, 0), "橙": (255, 165, 0), "橘色": (255, 165, 0), "橘黄色": (255, 165, 0), "橙黄色": (255, 165, 0),
+    "米色": (245, 245, 220), "卡其色": (240, 230, 140), "粉色": (255, 192, 203), "粉红色": (255, 192, 203),
+    "粉红": (255, 192, 203), "粉": (255, 192, 203), "棕色": (165, 42, 42), "褐色": (165, 42, 42),
+    "咖啡色": (111, 78, 55), "栗色": (128, 0, 0), "酒红色": (128, 0, 32), "靛蓝色": (75, 0, 130), "靛青色": (75, 0, 130),
+    "天蓝色": (135, 206, 235), "薄荷绿": (152, 255, 152), "薄荷色": (152, 255, 152), "橄榄色": (128, 128, 0),
+    "橄榄绿": (128, 128, 0),
+}
+
+
+def _hue(rgb) -> float:
+    import colorsys
+
+    return colorsys.rgb_to_hsv(*rgb)[0] * 360.0
+
+
+def nearest_palette_color(rgb: tuple[float, float, float]) -> str:
+    """The palette colour whose hue is nearest on the colour wheel (rgb in 0..1)."""
+    h = _hue(rgb)
+    return min(COLORS, key=lambda c: min(abs(_hue(COLORS[c]["rgb"]) - h), 360 - abs(_hue(COLORS[c]["rgb"]) - h)))
+
+
+OFF_PALETTE: dict[str, str] = {w: nearest_palette_color(tuple(v / 255 for v in rgb))
+                               for w, rgb in OFF_PALETTE_RGB.items()}
+
+# Things the micro-world cannot show at all: reported, never swapped for a ball.
+UNRENDERABLE_EN = (
+    "dog|dogs|puppy|puppies|cat|cats|kitten|kittens|bird|birds|fish|horse|horses|cow|cows|mouse|mice|rabbit|"
+    "rabbits|animal|animals|pet|pets|person|people|man|men|woman|women|child|children|kid|kids|boy|boys|girl|"
+    "girls|baby|player|players|someone|somebody|hand|hands|robot|robots|car|cars|bus|train|bike|bicycle|"
+    "vehicle|plane|airplane|boat|ship|tree|trees|flower|flowers|grass|plant|plants|sun|moon|star|stars|cloud|"
+    "clouds|house|houses|building|buildings|city|road|street|river|ocean|sea|mountain|mountains|water|fire|"
+    "smoke|rain|snow|lamp|chair|table lamp|toy|toys|teddy bear|doll|dragon|monster|ghost|alien|elephant|"
+    "lion|tiger|bear|duck|ducks|chicken|penguin|snake")
+UNRENDERABLE_ZH = (
+    "狗|小狗|猫|小猫|猫咪|鸟|小鸟|鱼|马|牛|老鼠|兔子|动物|宠物|人|男人|女人|小孩|孩子|小朋友|男孩|女孩|婴儿|宝宝|"
+    "机器人|汽车|车|小车|公交车|火车|自行车|飞机|船|树|花|草|植物|太阳|月亮|星星|云|房子|建筑|城市|马路|河|海|山|"
+    "水|火|烟|雨|雪|椅子|玩具|娃娃|龙|怪物|鬼|外星人|大象|狮子|老虎|熊|鸭子|小鸭|鸡|企鹅|蛇|手")
 
 
 def _en_key(phrase: str) -> tuple[str, ...]:
@@ -126,8 +177,10 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
     add("towards each other|toward each other|at each other|into each other|to each other|"
         "towards one another|toward one another", ("mutual",))
     add(".|!|?|\n", ("bound", "sentence"))
-    add(",|;|:|—|–|and then|then|while|whilst|as|but|meanwhile|when|after|before|so|afterwards|"
-        "at the same time|simultaneously|after that|next|finally|later|also", ("bound", "clause"))
+    add(",|;|:|—|–|while|whilst|as|but|meanwhile|when|before|so|at the same time|simultaneously|also",
+        ("bound", "clause"))
+    add("and then|then|afterwards|after that|next|finally|later|after this|soon after|shortly after|a moment later|"
+        "after|followed by|and after that|eventually", ("bound", "then"))
     add("and|&", ("and",))
     add("across|along|stop|stops|stopped|stopping|comes to a stop|come to a stop|comes to rest|come to rest|"
         "halt|halts|smoothly|back|up|down|around|over|away from|hard|softly|gently down|"
@@ -139,11 +192,71 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "on its side|on its end|upright|together|at once",
         ("known",))
     add("is|are|was|were|be|been|being|of|to|in|with|for|its|their|his|her|just|very|too|also|all|each|"
-        "own|do|does|did|not|no|now|again|first|second|third|last|we|you|i|our|your|my|has|have|had|can|will|"
+        "own|do|does|did|no|now|again|third|last|we|you|i|our|your|my|has|have|had|can|will|"
         "would|should|may|might|must|who|what|whose|whom|other's|same|such|than|like|s|'s|up to|out|about|"
         "within|inside|outside|near|next to|beside|behind|in front of|under|below|underneath|between|among|"
         "shot of|there's|it's|that's|let|lets|make|makes|please|show|render|generate|create|"
         "video of|clip of|image of|picture of|both of|one of|on its own|by itself", ("stop",))
+
+    # Words people use that captions do not: more synonyms, read without a warning.
+    for shape, words in {"sphere": "marble|bead", "cube": "die|dice|cuboid|brick",
+                         "cylinder": "can|tin|tower|post|cylinders"}.items():
+        for w in words.split("|"):
+            add([w], ("shape", (shape, w in ("dice", "cylinders"))))
+            if w not in ("dice", "cylinders"):
+                add([C.plural(w)], ("shape", (shape, True)))
+    add("fuchsia|plum|orchid", ("color", "purple"))
+    add("wee|itty-bitty|teeny|teensy|miniature|small-sized", ("size", "small"))
+    add("enormous|massive|oversized|large-sized|big-sized|hefty|jumbo|gigantic", ("size", "large"))
+    add("single|a single|one single|lone|a lone|just one|only one|one lone", ("det", "indef"))
+    # Values the world lacks: the nearest one it has, and the word that was asked for.
+    for w, color in OFF_PALETTE.items():
+        if not CJK.search(w):
+            add([w], ("color", color, w))
+    for shape, words in {"cube": "pyramid|pyramids|tetrahedron|prism|wedge",
+                         "cylinder": "cone|cones|disc|discs|disk|disks|coin|coins|plate|plates|bottle|bottles|"
+                                     "cup|cups|mug|mugs|wheel|wheels|pipe|pipes|rod|rods|pole|poles|log|logs",
+                         "sphere": "egg|eggs|apple|apples|bubble|bubbles|planet|planets|globe-shaped"}.items():
+        for w in words.split("|"):
+            add([w], ("shape", (shape, w.endswith("s") and not w.endswith("ss")), w))
+    for mat, words in {"ice": "glass|glassy|crystal", "rubber": "plastic|foam|silicone",
+                       "metal": "stone|rock|concrete|marble-stone|granite", "wood": "paper|cardboard|bamboo"}.items():
+        for w in words.split("|"):
+            add([w], ("material", mat, w))
+    add("medium|medium-sized|mid-sized|average-sized|moderate", ("size", "small", "medium"))
+    add("jump|jumps|jumping|jumped|hop|hops|hopping|hopped|leap|leaps|leaping|leapt", ("effect", "bounce", "jump"))
+    add("fly|flies|flying|flew|float|floats|floating|floated|hover|hovers|hovering|spin|spins|spinning|spun|"
+        "rise|rises|rising|levitate|levitates|levitating|twirl|twirls|twirling|dance|dances|dancing|"
+        "explode|explodes|exploding|melt|melts|melting|shrink|shrinks|grow|grows|growing|vanish|vanishes|"
+        "disappear|disappears", ("nomotion",))
+    for w in UNRENDERABLE_EN.split("|"):
+        add([w], ("thing", w))
+    add("not|never|doesn't|don't|didn't|won't|isn't|aren't|wasn't|can't|cannot|no longer|does not|do not|"
+        "did not|will not|is not|are not|won't be|refuses to|fails to|neither|nor", ("neg",))
+    add("nothing moves|nothing is moving|nothing else moves|nothing moving|nothing else is moving|no movement|"
+        "no motion|no one moves|everything is still|everything stays still|everything stays put|"
+        "everything is motionless|everything remains still|all is still|all still|nothing stirs|nothing happens|"
+        "none of them move|none of them moves|none move|none moves|neither moves|neither of them moves|"
+        "they all stay still|all stay still|all stay put|all of them stay still|all remain still|"
+        "all of them are still|all motionless|everything stays motionless|nothing is in motion",
+        ("allstill",))
+    add("in opposite directions|opposite directions|in opposite ways|opposite ways|in different directions|"
+        "different directions|away from each other|away from one another|apart|in opposing directions|"
+        "opposing directions|one left and one right|one to the left and one to the right", ("opposite",))
+    add("second|seconds|sec|secs|s long|seconds long|second long|second-long", ("unit",))
+    add("track|tracks|tracking|tracked|truck|trucks|trucking|sweep|sweeps|sweeping|swept|a tracking shot|"
+        "tracking shot|a pan|whip pan|crab|crabs", ("camverb", ("pan", None)))
+    add("moves closer|move closer|moving closer|comes closer|come closer|coming closer|gets closer|get closer|"
+        "creeps in|creeps closer|pushes closer|goes in|approaches|approach|approaching|push-in|dolly-in|zoom-in",
+        ("camverb", ("zoom_in", None)))
+    add("moves away|move away|moving away|moves back|move back|moving back|backs off|pulls away|pull-out|"
+        "pullback|pull-back|dolly-out|zoom-out|widens|widens out|widening|goes wide", ("camverb", ("zoom_out", None)))
+    add("arcs around|arc around|goes around|go around|going around|moves around|move around|circles round|"
+        "swings around|swings round|wraps around|orbital|an orbit|a circle", ("camverb", ("orbit", None)))
+    add("static shot|a static shot|locked-off shot|still camera|fixed camera|stationary camera|static camera|"
+        "fixed shot|locked camera|tripod shot|on a tripod|does not move|doesn't move|stays fixed|holds steady|"
+        "held steady|stays locked", ("motion", "still"))
+    add("first|at first|to begin with|to start", ("first",))
     return lex
 
 
@@ -223,16 +336,63 @@ def _build_zh() -> dict[str, list[tuple]]:
     add("，|。|；|：|！|？|、|,|.|;|:|!|?", ("bound", "clause"))
     for p in "。！？.!?":
         lex[p] = [("bound", "sentence")]
-    add("并|并且|然后|接着|随后|同时|的同时|与此同时|而|之后|后来|而且|此时|这时|接下来|紧接着|最后|随即|便",
-        ("bound", "clause"))
+    add("并|并且|同时|的同时|与此同时|而|而且|此时|这时|便|一边|边", ("bound", "clause"))
     add("和|与|跟|以及|及", ("and",))
     add("依次|先后|陆续|一个接一个|轮流", ("timing",))
     add("停了下来|停下来|停下|停住|停止|几乎|又|后|一路|原本|起来|下来|过去|拍摄|逐渐|开始|正在|一起|都|也|就|还|再|"
         "很|非常|轻轻地|一下|慢慢停下|最终|渐渐|缓缓停下|稳稳|落地后|着地|一段距离|距离|持续|继续|然后停下|穿过|经过|越过",
         ("known",))
     add("地|了|着|过|得|是|有|之|一|个|这|那|里|中|内|边|面|旁边|旁|附近|其中|们|只|些|我们|看到|可以|出现|"
-        "视频|一段|展示|生成|请|画|场面|时|当|中间|所有|每个|各自|分别|同样|已经|突然|立刻|马上|正|不|没有|会|能|要|"
+        "视频|一段|展示|生成|请|画|场面|时|当|中间|所有|每个|各自|分别|同样|已经|突然|立刻|马上|正|会|能|要|"
         "去|来|出|到|做|成|为|给|让|使|将|用|起|下|把它", ("stop",))
+
+    # Words people use that captions do not: more synonyms, read without a warning.
+    for shape, words in {"sphere": "弹珠|圆珠|珠子|小圆球|皮球|球儿", "cube": "砖块|砖头|骰子|方盒子|木块|方形块|方箱|正方块",
+                         "cylinder": "罐子|易拉罐|罐|圆罐|柱|圆柱子|石柱|塔|圆塔|管|筒"}.items():
+        add(words, ("shape", (shape, False)))
+    add("木块", ("material", "wood"), ("shape", ("cube", False)))
+    add("铁球|钢球|金属球", ("material", "metal"), ("shape", ("sphere", False)))
+    add("皮球|橡胶球|弹力球", ("material", "rubber"), ("shape", ("sphere", False)))
+    add("紅|紅色", ("color", "red"))
+    add("迷你|小巧|小小的|袖珍|微型", ("size", "small"))
+    add("硕大|超大|巨型|庞大|大大的|特大", ("size", "large"))
+    add("一只|一颗|一个|一块|一根|单独一个|仅一个|只有一个|唯一一个|一枚|一粒", ("det", "indef"))
+    for w, color in OFF_PALETTE.items():
+        if CJK.search(w):
+            add([w], ("color", color, w))
+    for shape, words in {"cube": "金字塔|棱锥|三棱柱|楔子", "cylinder": "圆锥|锥体|圆盘|硬币|盘子|瓶子|杯子|轮子|管子|棍子|木棍",
+                         "sphere": "鸡蛋|蛋|苹果|泡泡|气泡|星球"}.items():
+        for w in words.split("|"):
+            add([w], ("shape", (shape, False), w))
+    for mat, words in {"ice": "玻璃|玻璃做的|水晶", "rubber": "塑料|泡沫|硅胶", "metal": "石头|石|岩石|水泥|大理石",
+                       "wood": "纸|纸板|竹子|竹"}.items():
+        for w in words.split("|"):
+            add([w], ("material", mat, w))
+    add("中等|中号|中等大小|中型|不大不小", ("size", "small", "中等"))
+    add("跳|跳跃|蹦跳|跳起来|跳动|跳来跳去", ("effect", "bounce", "跳"))
+    add("飞|飞起|飞起来|飞行|飘|漂浮|悬浮|旋转着|自转|上升|升起|飞走|爆炸|融化|消失|变大|变小|跳舞", ("nomotion",))
+    for w in UNRENDERABLE_ZH.split("|"):
+        add([w], ("thing", w))
+    add("不|没|没有|未|别|不会|并不|从不|没能|不要|不再", ("neg",))
+    add("都不动|都没动|都没有动|都静止|都静止不动|全都不动|全部静止|全都静止|一切静止|一切都静止|什么都不动|什么也不动|"
+        "什么都没动|没有东西在动|没有任何东西移动|没有东西移动|谁都不动|都一动不动|全都一动不动|都停着|都保持静止|都保持不动|"
+        "均静止|均不动|都纹丝不动|都待在原地|都不移动|画面静止|一切不动|一切都不动", ("allstill",))
+    add("朝相反方向|朝相反的方向|向相反方向|向相反的方向|往相反方向|往相反的方向|相反方向|相反的方向|反方向|背向|"
+        "背道而驰|分别朝相反方向|各自朝相反方向|一左一右|分开|向两边|朝两边|往两边", ("opposite",))
+    add("互相靠近|彼此靠近|相对而行|迎面而来|相向而行|向对方|朝对方|朝彼此|向彼此|相互靠近", ("mutual",))
+    add("依次|先后|陆续|一个接一个|一个接着一个|轮流|逐个|一个一个地|一个一个|挨个|相继|接连", ("timing",))
+    add("然后|接着|随后|之后|后来|紧接着|最后|随即|再|接下来|过了一会儿|过一会儿|不久|稍后", ("bound", "then"))
+    add("先|首先|起初|一开始|开始时", ("first",))
+    add("秒|秒钟|秒的|秒长", ("unit",))
+    add("横移|横摇|摇摄|跟拍|跟随|跟着|移动镜头|横向移动|左右平移|扫过|扫", ("camverb", ("pan", None)))
+    add("向左平移|往左平移|向左移动|往左移|左摇|左移|向左摇", ("camverb", ("pan", "left")))
+    add("向右平移|往右平移|向右移动|往右移|右摇|右移|向右摇", ("camverb", ("pan", "right")))
+    add("推近|拉近|推进|推上去|推向|靠近|凑近|贴近|逼近|推镜|镜头推进|镜头拉近|放大画面|特写",
+        ("camverb", ("zoom_in", None)))
+    add("拉远|后拉|后退|拉开|拉出|往后拉|缩小画面|远离|退后|拉镜", ("camverb", ("zoom_out", None)))
+    add("环绕|环绕拍摄|绕|绕着|环拍|围绕|环视|绕行|转圈|绕圈|兜圈|环绕着|绕着转|绕一圈|360度环绕|盘旋", ("camverb", ("orbit", None)))
+    add("固定镜头|镜头固定|镜头不动|镜头静止|镜头保持不动|镜头保持静止|静止镜头|机位固定|固定机位|定镜|镜头一动不动",
+        ("cam",), ("motion", "still"))
     return lex
 
 

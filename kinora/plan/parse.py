@@ -33,7 +33,8 @@ from kinora.errors import KinoraError
 from kinora.plan.building import build
 from kinora.plan.lexicon import CJK, nearest_known
 from kinora.plan.reading import Reader
-from kinora.plan.tokens import Tok, tokens_en, tokens_zh
+from kinora.plan.rewrite import rewrite
+from kinora.plan.tokens import Tok, normalize, tokens_en, tokens_zh
 from kinora.world import captions as C
 from kinora.world.spec import ShotSpec, validate
 
@@ -46,10 +47,12 @@ class ParseResult:
     canonical: str
     language: str  # "en" | "zh"
     warnings: list[str] = field(default_factory=list)
+    # Values the world lacks, read as the nearest it has: {"field", "asked", "used", "start", "end"}.
+    substitutions: list[dict] = field(default_factory=list)
 
 
 def detect_language(text: str) -> str:
-    return "zh" if CJK.search(text) else "en"
+    return "zh" if CJK.search(text) else "en"  # also traditional characters: they are in the same block
 
 
 NOT_READ = ("the prompt is not in a language Kinora reads (it reads English and Chinese); "
@@ -86,10 +89,13 @@ def language_is_read(text: str) -> bool:
     return foreign <= read
 
 
-def parse(text: str, duration: float = DEFAULT_SECONDS, fps: int = 8, width: int = 64, height: int = 64,
-          seed: int = 0, encoder=None) -> ParseResult:
+def parse(text: str, duration: float | None = None, fps: int = 8, width: int = 64, height: int = 64,
+          seed: int = 0, encoder=None, strict: bool = False) -> ParseResult:
     """Read a prompt (English or Chinese) into a ShotSpec; see the module docstring.
 
+    `duration` (seconds) wins over a length the text gives ("for 3 seconds", 3秒); without
+    either the shot is defaults.DEFAULT_SECONDS long. `strict` refuses (KinoraError) a
+    prompt that asks for something the world lacks instead of using the nearest thing.
     `encoder` (optional, a kinora.models.text.TextEncoder) lets warnings about unknown words
     name the nearest known word by meaning rather than by spelling.
     """
@@ -101,15 +107,26 @@ def parse(text: str, duration: float = DEFAULT_SECONDS, fps: int = 8, width: int
     read = language_is_read(text)
     # A prompt in a language Kinora does not read is not read word by word (a warning per
     # letter it does not know): it gets one warning, and an empty floor.
-    toks = (tokens_zh(text) if lang == "zh" else tokens_en(text)) if read else []
+    norm = normalize(text)  # same length as text: every span below indexes the prompt itself
+    toks = (tokens_zh(norm) if lang == "zh" else tokens_en(norm)) if read else []
+    toks, notes = rewrite(toks, lang, norm)
     reader = Reader(text, toks, lang, encoder)
+    for note in notes:
+        reader.warn(note)
     reader.run()
-    objects, camera = build(reader, text, seed)
+    if duration is None:
+        duration = reader.duration[0] if reader.duration else DEFAULT_SECONDS
+    objects, camera = build(reader, text, seed, duration)
     if not read:
         reader.warn(NOT_READ)
     elif not objects:
         reader.warn("the prompt names no object (a ball, cube or cylinder); the shot shows an empty floor")
+    if strict and (reader.substitutions or reader.unrendered):
+        asked = [f"'{x['asked']}'" for x in reader.substitutions] + [f"'{u['text']}'" for u in reader.unrendered]
+        raise KinoraError(f"the prompt asks for {', '.join(asked)}, which the micro-world does not have "
+                          "(strict mode); rephrase, or drop --strict to use the nearest thing it has")
     spec = ShotSpec(objects=objects, camera=camera, duration=duration, fps=fps, width=width, height=height,
-                    seed=seed, text=text)
+                    seed=seed, text=text, unrendered=reader.unrendered)
     validate(spec, "parsed prompt")
-    return ParseResult(spec=spec, canonical=C.canonical_caption(spec), language=lang, warnings=reader.warnings)
+    return ParseResult(spec=spec, canonical=C.canonical_caption(spec), language=lang, warnings=reader.warnings,
+                       substitutions=reader.substitutions)

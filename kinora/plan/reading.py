@@ -41,6 +41,7 @@ class _Obj:
     group: _Group | None = None
     filled: bool = False
     mentioned: int = 0
+    stage: tuple[int, Span] | None = None  # its place in a sequence ("one after another") and the words
 
 
 @dataclass
@@ -67,7 +68,12 @@ class _NP:
 
 
 _NP_START = {"det", "count", "vague", "size", "color", "material", "shape", "one"}
+_NP_MORE = {"size", "color", "material", "shape"}
 _ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
+# English motion words that work as adjectives before a noun: "a bouncing ball", "a still cube"
+_EN_ADJ_MOTION = {"still", "motionless", "stationary", "static", "unmoving", "immobile", "fixed", "resting"}
+_WHAT = {"color": "a colour in the world's palette", "shape": "a shape the world has",
+         "material": "a material the world has", "size": "a size the world has", "effect": "a motion the world has"}
 
 
 class Reader:
@@ -95,6 +101,35 @@ class Reader:
         self.passive: _Obj | None = None
         self.last_np_shape: tuple[str, Span] | None = None
         self.counter = 0
+        self.duration: tuple[float, Span] | None = None
+        self.substitutions: list[dict] = []
+        self.unrendered: list[dict] = []
+        self.asked_at: dict[Span, tuple[str, str]] = {}  # span -> (word asked for, value used)
+        self.stage = 0  # the current step of a sequence ("X falls, then Y rolls")
+        self.then: Span | None = None  # a "then" seen, waiting for the next clause's subject
+        self.sequenced = False
+        self.all_still: Span | None = None
+        self.np_mods: list[Tok] = []  # participles waiting for their noun (正在弹跳的紫色球)
+        self.note_substitutions()
+
+    def note_substitutions(self) -> None:
+        """Every value the world lacks and every misspelling, named once in the warnings."""
+        for t in self.toks:
+            span = (t.start, t.end)
+            if t.asked is not None and span not in self.asked_at:
+                used = t.value[0] if t.cat == "shape" else t.value
+                shown = {"shape": lambda v: f"a {v}", "effect": lambda v: "a bounce"}.get(t.cat, lambda v: v)(
+                    {"sphere": "ball"}.get(used, used))
+                self.warn(f"'{t.text}' is not {_WHAT.get(t.cat, 'in the world')}; using {shown}"
+                          + (" (the nearest hue)" if t.cat == "color" else ""))
+                self.asked_at[span] = (t.text, used)
+                self.substitutions.append({"field": {"effect": "motion"}.get(t.cat, t.cat), "asked": t.text,
+                                           "used": used, "start": t.start, "end": t.end})
+            if t.typo is not None and span not in self.asked_at:
+                self.warn(f"reading '{t.text}' as '{t.typo}'")
+                self.asked_at[span] = (t.text, t.typo)
+                self.substitutions.append({"field": "word", "asked": t.text, "used": t.typo, "start": t.start,
+                                           "end": t.end})
 
     # -- helpers ----------------------------------------------------------------------
     def warn(self, msg: str) -> None:
@@ -168,6 +203,11 @@ class Reader:
                 break
             elif t.cat == "speed" and nxt is not None and nxt.cat in ("size", "color", "material", "shape"):
                 np.mods.append(t)  # "a fast red ball"
+            elif (t.cat in ("motion", "effect") and np.head is None and nxt is not None and nxt.cat in _NP_MORE
+                  and self.lang == "en" and (t.text.lower().endswith("ing") or t.text.lower() in _EN_ADJ_MOTION)):
+                np.mods.append(t)  # "a bouncing purple ball", "a still cube"
+            elif t.cat == "thing" and np.head is None:
+                return None, j  # "a brown dog": the words describe the thing, which is not made
             elif t.cat == "unknown" and (np.det or np.count or np.attrs) and np.head is None:
                 np.unknowns.append(t)  # "a red pyramid", 一个粉色的金字塔: an object all the same
             else:
@@ -246,6 +286,8 @@ class Reader:
         if kind == "camverb" or to == "camera":
             self.attach_camera(item)
             return
+        if to == "thing":
+            return  # what a dog does is not shown either
         for o in to:
             if o.group is not None and o.group.open and all(m in to for m in o.group.members):
                 o.group.open = False  # the group acts as one ("two balls fall")
@@ -334,6 +376,18 @@ class Reader:
     def set_subject(self, subj) -> None:
         if self.compound and isinstance(self.subject, list) and isinstance(subj, list):
             subj = self.subject + [o for o in subj if o not in self.subject]
+        if isinstance(subj, list) and self.then is not None:
+            before = self.prev_subject if isinstance(self.prev_subject, list) else []
+            if not any(o in before for o in subj):  # "X falls, then Y rolls": Y starts after X
+                for o in before:
+                    if o.stage is None:
+                        o.stage = (self.stage, self.then)
+                self.stage += 1
+                for o in subj:
+                    if o.stage is None:
+                        o.stage = (self.stage, self.then)
+                self.sequenced = True
+            self.then = None
         self.compound = False
         self.subject = subj
         self.clause_subject = True
@@ -386,8 +440,39 @@ class Reader:
             if t.cat == "cam":
                 self.set_subject("camera")
                 self.cam.spans.append((t.start, t.end))
+            elif t.cat in ("motion", "effect") and self.participle(i):
+                self.np_mods.append(t)  # 正在弹跳的紫色球: waits for its noun
             elif t.cat in _ATTACH:
                 self.give((t.cat, t.value, (t.start, t.end)))
+            elif t.cat == "duration":
+                if self.duration is not None and self.duration[0] != t.value:
+                    self.warn(f"the prompt gives two lengths; using '{self.text[t.start:t.end]}'")
+                self.duration = (t.value, (t.start, t.end))
+            elif t.cat == "thing":
+                self.unrendered.append({"start": t.start, "end": t.end, "text": self.text[t.start:t.end],
+                                        "why": "not renderable: the micro-world has balls, cubes and cylinders"})
+                self.warn(f"'{self.text[t.start:t.end]}' cannot be shown (the micro-world has balls, cubes and "
+                          "cylinders); it is left out")
+                if self.expect is not None:
+                    self.expect = None  # "rolls toward the dog"
+                else:
+                    if self.clause_subject and not self.compound:
+                        self.end_clause(False)
+                    self.set_subject("thing")
+            elif t.cat == "nomotion":
+                self.warn(f"'{t.text}' is not a motion the micro-world has (it has still, fall, roll, slide, "
+                          "push, topple); ignoring it")
+            elif t.cat == "allstill":
+                self.all_still = (t.start, t.end)
+            elif t.cat == "opposite":
+                pair = self.subject if isinstance(self.subject, list) else []
+                if len(pair) >= 2:
+                    for k, o in enumerate(pair):
+                        o.dirs.append(("left" if k % 2 == 0 else "right", (t.start, t.end)))
+                else:
+                    self.warn(f"'{t.text}' needs two objects; ignoring it")
+            elif t.cat == "first":
+                pass  # "first X, then Y": the "then" orders them
             elif t.cat == "relverb":
                 if self.passive is None:
                     self.give(("motion", "push", (t.start, t.end)))
@@ -416,9 +501,24 @@ class Reader:
                 else:
                     self.warn(f"'{t.text}' needs two objects; ignoring it")
             elif t.cat == "timing":
-                self.warn(f"every object starts moving at the start of the shot; ignoring '{t.text}'")
+                group = self.subject if isinstance(self.subject, list) and len(self.subject) > 1 else list(self.objs)
+                if len(group) > 1:  # "one after another": in the order they were named
+                    base = self.stage
+                    for k, o in enumerate(group):
+                        o.stage = (base + k, (t.start, t.end))
+                    self.stage = base + len(group) - 1
+                    self.sequenced = True
+                else:
+                    self.warn(f"'{t.text}' needs several objects; ignoring it")
             elif t.cat == "bound":
+                if (t.value == "clause" and t.text in (",", "、") and self.clause_subject and not self.clause_attached
+                        and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START):
+                    self.compound = True  # "a red ball, a green ball and a blue ball fall"
+                    i += 1
+                    continue
                 self.end_clause(t.value == "sentence")
+                if t.value == "then":
+                    self.then = (t.start, t.end)
             elif t.cat == "and":
                 nxt = toks[i + 1] if i + 1 < len(toks) else None
                 if (self.clause_subject and not self.clause_attached and isinstance(self.subject, list)
@@ -430,6 +530,11 @@ class Reader:
                 self.unknown(t)
             i += 1
         self.end_clause(True)
+        if self.all_still is not None:  # "nothing moves": every object not told to move stays still
+            for o in self.objs:
+                if not [m for m, _ in o.motions if m != "still"] and not o.effects and o.target is None \
+                        and o.off is None:
+                    o.motions.append(("still", self.all_still))
         if self.pending:
             if isinstance(self.subject, list) or self.subject == "camera":
                 for item in self.pending:
@@ -438,6 +543,16 @@ class Reader:
                 words = ", ".join(f"'{self.text[it[-1][0]:it[-1][1]]}'" for it in self.pending)
                 self.warn(f"{words} does not say which object it applies to; ignoring it")
             self.pending = []
+
+    def participle(self, i: int) -> bool:
+        """Is the motion word at i an attribute of the noun after it (弹跳的紫色球)?"""
+        toks = self.toks
+        if self.lang != "zh" or i + 2 >= len(toks):
+            return False
+        k = i + 1
+        if toks[k].cat in ("motion", "effect"):  # 正在滚动着的
+            k += 1
+        return toks[k].cat == "de" and k + 1 < len(toks) and toks[k + 1].cat in _NP_START
 
     def handle_np(self, np: _NP) -> None:
         for k, t in enumerate(np.unknowns):
@@ -458,6 +573,7 @@ class Reader:
             objs = self.np_objects(np, relation=True)
             self.mention(objs)
             span = (rel.start, np.end)
+            self.attach_mods(np, objs)
             if rel.value == "by":  # "the box is pushed by a ball", 方块被红球撞开: the other way round
                 if isinstance(self.subject, list) and self.clause_subject:
                     self.passive = objs[0]  # 被红球推向左边: the words after it are the pusher's
@@ -480,8 +596,13 @@ class Reader:
             # A second subject in one clause without a boundary: a new clause begins.
             self.end_clause(False)
         self.set_subject(objs)
-        for t in np.mods:
-            self.give((t.cat, t.value, (t.start, t.end)))
+        self.attach_mods(np, objs)
+
+    def attach_mods(self, np: _NP, objs: list[_Obj]) -> None:
+        """Participles and speed words inside a phrase, or waiting before it, describe its objects."""
+        for t in np.mods + self.np_mods:
+            self.attach((t.cat, t.value, (t.start, t.end)), objs)
+        self.np_mods = []
 
     def unknown(self, t: Tok, cats: tuple[str, ...] | None = None) -> None:
         w = t.value

@@ -116,12 +116,21 @@ def test_relations_stack_topple_and_passive():
 
 def test_unknown_words_warn_with_the_nearest_known_word():
     r = parse("a red pyramid falls")
-    assert r.warnings == ["unknown word 'pyramid'; nearest known word is 'cube'"]
+    assert r.warnings == ["'pyramid' is not a shape the world has; using a cube"]
+    assert r.spec.objects[0].shape == "cube"
+    assert r.spec.objects[0].source["fields"]["shape"] == {"start": 6, "end": 13, "text": "pyramid",
+                                                           "asked": "pyramid", "used": "cube"}
     (o,) = r.spec.objects
-    assert o.color == "red" and o.motion == "fall" and _field(o, "shape") == {"invented": True}
-    assert parse("a red balll falls").warnings == ["unknown word 'balll'; nearest known word is 'ball'"]
-    assert parse("一个红色的金字塔落下").warnings == ["unknown word '金字塔'; nearest known word is '方块'"]
-    assert "orange" in parse("an orange ball rolls left").warnings[0]
+    assert o.color == "red" and o.motion == "fall"
+    r = parse("a red balll falls")
+    assert r.warnings == ["reading 'balll' as 'ball'"] and r.spec.objects[0].shape == "sphere"
+    assert parse("一个红色的金字塔落下").warnings == ["'金字塔' is not a shape the world has; using a cube"]
+    r = parse("an orange ball rolls left")
+    assert r.warnings == ["'orange' is not a colour in the world's palette; using yellow (the nearest hue)"]
+    assert r.spec.objects[0].color == "yellow"
+    assert parse("a chartreuse cube").spec.objects[0].color == "green"  # by hue, not by spelling
+    assert parse("一个粉色的球").spec.objects[0].color == "red"
+    assert parse("an unknownish cube").warnings[0].startswith("unknown word 'unknownish'")
     assert "colours are red" in parse("a white ball").warnings[0]
 
 
@@ -225,4 +234,4 @@ def test_one_foreign_word_in_a_prompt_kinora_reads_is_warned_about_on_its_own():
     assert r.language == "zh" and r.warnings == [] and [o.shape for o in r.spec.objects] == ["sphere"]
     # Latin letters are the script English is read in: a French prompt gets the usual per-word warnings.
     r = parse("une balle rouge tombe à gauche")
-    assert NOT_READ not in r.warnings and "unknown word 'balle'; nearest known word is 'ball'" in r.warnings
+    assert NOT_READ not in r.warnings and "reading 'balle' as 'ball'" in r.warnings

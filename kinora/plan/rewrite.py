@@ -1,0 +1,269 @@
+"""Rewrites of the token stream that make ordinary constructions plain before reading.
+
+The reader (`kinora.plan.reading`) understands one noun phrase per object and one verb
+per motion. People also write lists with shared or distributed words, negated verbs and
+durations; each rewrite here turns one such construction into the plain tokens the
+reader knows, every new token keeping the span of the word that said it (so a colour
+distributed over a list points at its own word in the list):
+
+* durations: "for 3 seconds", "a 2.5-second shot", "three seconds", 3秒, 五秒钟 -> one
+  `duration` token; "a second ball" is another ball, not a time;
+* negation: "does not roll", "never moves", 没有滚动, 不会动 -> motion `still`;
+  "does not bounce" -> effect `no_bounce`; "the camera doesn't pan" -> a static camera;
+* lists: "a red and a blue cube", "red, green and blue balls", 红、绿、蓝三个球,
+  一红一蓝两个方块 (attributes before a shared noun), "three balls, red, green and blue",
+  "two cubes, one red and one blue", 三个球，分别是红色、绿色和蓝色 (after a counted noun)
+  -> one noun phrase per item, joined by "and", so that what follows applies to all.
+
+Each rewrite returns new tokens and the warnings it has (a count that disagrees with
+its list).
+"""
+
+from __future__ import annotations
+
+import re
+
+from kinora.plan.tokens import Tok
+
+_ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+           "ten": 10, "twenty": 20, "thirty": 30, "half a": 0.5, "a": 1, "an": 1}
+_DURATION = [
+    re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(?:seconds?|secs?|s)\b", re.I),
+    re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty)\s*(?:-\s*)?(?:seconds?|secs?)\b",
+               re.I),
+    re.compile(r"(\d+(?:\.\d+)?)\s*(?:秒钟|秒)"),
+    re.compile(r"([一二两三四五六七八九十]+)\s*(?:秒钟|秒)"),
+]
+
+
+def _zh_number(s: str) -> int | None:
+    if s in _ZH_NUM:
+        return _ZH_NUM[s]
+    if len(s) == 2 and s[0] == "十":
+        return 10 + _ZH_NUM.get(s[1], 0)
+    if len(s) in (2, 3) and s[1] == "十" and s[0] in _ZH_NUM:
+        return _ZH_NUM[s[0]] * 10 + (_ZH_NUM.get(s[2], 0) if len(s) == 3 else 0)
+    return None
+
+
+def durations(toks: list[Tok], text: str) -> list[Tok]:
+    """Replace the tokens of each duration phrase by one `duration` token (seconds)."""
+    spans = []
+    for rx in _DURATION:
+        for m in rx.finditer(text):
+            g = m.group(1)
+            v = float(g) if g[0].isdigit() else _EN_NUM.get(g.lower()) if g.isascii() else _zh_number(g)
+            if v and not any(a < m.end() and m.start() < b for a, b, _ in spans):
+                spans.append((m.start(), m.end(), float(v)))
+    if not spans:
+        return [_ordinal(toks, k) for k in range(len(toks))]
+    out: list[Tok] = []
+    done: set[int] = set()
+    for k, t in enumerate(toks):
+        hit = next(((a, b, v) for a, b, v in spans if t.start < b and a < t.end), None)
+        if hit is None:
+            out.append(_ordinal(toks, k))
+        elif hit[0] not in done:
+            done.add(hit[0])
+            out.append(Tok("duration", hit[2], hit[0], hit[1], text[hit[0]:hit[1]]))
+    return out
+
+
+def _ordinal(toks: list[Tok], k: int) -> Tok:
+    """'second' after an article and before a noun phrase is 'another' ('a second ball')."""
+    t = toks[k]
+    if t.cat == "unit" and t.text.lower() == "second" and k > 0 and toks[k - 1].cat == "det":
+        return Tok("det", "another", t.start, t.end, t.text)
+    return t
+
+
+_VERBS = {"motion", "effect", "relverb", "camverb"}
+_SKIP = {"stop", "known", "speed", "pron", "de", "scenery"}
+
+
+def negations(toks: list[Tok]) -> list[Tok]:
+    """A negation and the verb it negates (within three words) -> what the world shows."""
+    out: list[Tok] = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        if t.cat != "neg":
+            out.append(t)
+            k += 1
+            continue
+        j = k + 1
+        while j < len(toks) and j <= k + 3 and toks[j].cat in _SKIP:
+            j += 1
+        v = toks[j] if j < len(toks) else None
+        if v is None or v.cat not in _VERBS:
+            k += 1  # "not red", "no": nothing the world shows
+            continue
+        span = (t.start, v.end)
+        if v.cat == "effect" and v.value == "bounce":
+            out.append(Tok("effect", "no_bounce", *span, f"{t.text} {v.text}"))
+        elif v.cat == "effect":
+            out.append(Tok("motion", "still", *span, f"{t.text} {v.text}"))
+        else:
+            out.append(Tok("motion", "still", *span, f"{t.text} {v.text}"))
+        out += toks[k + 1:j]  # the skipped words ("not roll quickly": the speed is still said)
+        k = j + 1
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# Lists
+# ---------------------------------------------------------------------------------
+
+_ATTR = {"size", "material", "color"}
+_SEP_TEXT = {",", "、", "，", ";"}
+
+
+def _is_sep(t: Tok) -> bool:
+    return t.cat == "and" or (t.cat == "bound" and t.value == "clause" and t.text in _SEP_TEXT) or (
+        t.cat == "stop" and t.text.lower() in ("or", "或", "或者"))
+
+
+def _is_item_det(t: Tok) -> bool:
+    return (t.cat == "det" and t.value == "indef") or t.cat == "one" or (t.cat == "stop" and t.text == "一")
+
+
+def _item(toks: list[Tok], k: int) -> tuple[list[Tok], int] | None:
+    """One list item from k: [det] attrs with a colour [的]; (its tokens, the next index)."""
+    j = k
+    got: list[Tok] = []
+    if j < len(toks) and _is_item_det(toks[j]):
+        got.append(toks[j])
+        j += 1
+    while j < len(toks) and toks[j].cat in _ATTR:
+        got.append(toks[j])
+        j += 1
+    if not any(t.cat == "color" for t in got):
+        return None
+    if j < len(toks) and toks[j].cat == "de":
+        j += 1
+    if j < len(toks) and toks[j].cat == "one" and toks[j].value is False:  # "a red one"
+        j += 1
+    return got, j
+
+
+def _items(toks: list[Tok], k: int, zh: bool) -> tuple[list[list[Tok]], int, list[Tok]]:
+    """Items separated by commas, 、, and/或; ZH also without separators (红绿蓝)."""
+    items: list[list[Tok]] = []
+    seps: list[Tok] = []
+    j = k
+    while True:
+        it = _item(toks, j)
+        if it is None:
+            break
+        items.append(it[0])
+        j = it[1]
+        if j < len(toks) and _is_sep(toks[j]):
+            nxt = _item(toks, j + 1)
+            if nxt is None:
+                break
+            seps.append(toks[j])
+            j += 1
+        elif zh and j < len(toks) and _item(toks, j) is not None:
+            continue
+        else:
+            break
+    return items, j, seps
+
+
+def _np(item: list[Tok], shared: list[Tok], shape: Tok) -> list[Tok]:
+    first = item[0]
+    det = Tok("det", "indef", first.start, first.end, first.text)
+    attrs = [t for t in item if t.cat in _ATTR]
+    own = {t.cat for t in attrs}
+    noun = Tok("shape", (shape.value[0], False), shape.start, shape.end, shape.text)
+    return [det] + attrs + [t for t in shared if t.cat not in own] + [noun]
+
+
+def _joined(nps: list[list[Tok]], seps: list[Tok]) -> list[Tok]:
+    out: list[Tok] = []
+    for n, np in enumerate(nps):
+        if n:
+            s = seps[n - 1] if n - 1 < len(seps) else np[0]
+            out.append(Tok("and", None, s.start, s.end, s.text))
+        out += np
+    return out
+
+
+def _count_warning(count: Tok | None, n: int, text: str, warnings: list[str]) -> None:
+    if count is not None and count.cat == "count" and count.value != n:
+        warnings.append(f"'{text[count.start:count.end]}' does not match the {n} colours listed; making {n}")
+
+
+def lists(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]]:
+    zh = lang == "zh"
+    warnings: list[str] = []
+    out: list[Tok] = []
+    k = 0
+    while k < len(toks):
+        # A. attributes before one shared noun: [count] item, item and item [的] [count] [attrs] noun
+        count = toks[k] if toks[k].cat == "count" else None
+        start = k + 1 if count is not None else k
+        items, j, seps = _items(toks, start, zh)
+        plain = [t for t in seps if t.cat == "and" or t.text in ("、", "或", "或者", "or")]
+        if len(items) >= 2 and (plain or zh or len(items) >= 3):
+            m = j
+            if m < len(toks) and toks[m].cat == "de":
+                m += 1
+            count2 = None
+            if m < len(toks) and toks[m].cat == "count":
+                count2 = toks[m]
+                m += 1
+            if m < len(toks) and toks[m].cat == "de":
+                m += 1
+            shared = []
+            while m < len(toks) and toks[m].cat in ("size", "material"):
+                shared.append(toks[m])
+                m += 1
+            if m < len(toks) and toks[m].cat == "shape":
+                _count_warning(count or count2, len(items), text, warnings)
+                out += _joined([_np(it, shared, toks[m]) for it in items], seps)
+                k = m + 1
+                continue
+        # B. a counted plural noun, then its items: "three balls, red, green and blue"
+        if toks[k].cat in ("count", "vague") or (toks[k].cat == "shape" and toks[k].value[1]):
+            m = k
+            cnt = None
+            if toks[m].cat in ("count", "vague"):
+                cnt = toks[m]
+                m += 1
+            shared = []
+            while m < len(toks) and toks[m].cat in ("size", "material"):
+                shared.append(toks[m])
+                m += 1
+            if m < len(toks) and toks[m].cat == "shape" and (toks[m].value[1] or zh or cnt is not None):
+                noun = toks[m]
+                p = m + 1
+                while p < len(toks) and (
+                        (toks[p].cat == "bound" and toks[p].value == "clause" and toks[p].text in _SEP_TEXT | {":", "：", "—", "-", "("})
+                        or (toks[p].cat in ("stop", "known") and toks[p].text.lower() in (
+                            "in", "colored", "coloured", "分别是", "分别为", "分别", "是", "为", "namely", "each", "颜色",
+                            "颜色分别是", "the colors", "colours", "colors"))):
+                    p += 1
+                items, j, seps = _items(toks, p, zh)
+                if len(items) >= 2 and p > m + 1 or (len(items) >= 2 and zh):
+                    if cnt is not None and cnt.cat == "count" and cnt.value != len(items):
+                        _count_warning(cnt, len(items), text, warnings)
+                    out += _joined([_np(it, shared, noun) for it in items], seps)
+                    # the list's closing comma belongs to it: what follows is the verb of all of them
+                    while j < len(toks) and toks[j].cat in ("stop",) and toks[j].text.lower() in ("respectively", "各一个", "各"):
+                        j += 1
+                    if j < len(toks) and toks[j].cat == "bound" and toks[j].value == "clause" and toks[j].text in _SEP_TEXT:
+                        j += 1
+                    k = j
+                    continue
+        out.append(toks[k])
+        k += 1
+    return out, warnings
+
+
+def rewrite(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]]:
+    """All rewrites, in order: durations, negations, lists."""
+    toks = durations(toks, text)
+    toks = negations(toks)
+    return lists(toks, lang, text)
