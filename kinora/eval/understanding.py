@@ -349,7 +349,8 @@ def run_understanding(s: UnderstandingSettings) -> UnderstandingRun:
 
         from kinora.io.atomic import make_folders, write_text_atomic
 
-        folder = make_folders(s.out)
+        make_folders(s.out)
+        folder = Path(s.out)
         write_text_atomic(folder / "understanding.json", json.dumps(
             {"split": s.split, "summary": summary, "failures": failures}, ensure_ascii=False, indent=1))
         write_text_atomic(folder / "report.md", report)
