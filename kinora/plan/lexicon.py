@@ -111,7 +111,7 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         add([w, str(n)], ("count", n))
     add("a pair of|a couple of|pair of|couple of", ("count", 2))
     add("several|some|a few|few|many|multiple|a number of", ("vague", 3))
-    add("both", ("det", "def"))
+    add("both|both of the|both the", ("det", "both"))
 
     add("sit|sits|sitting|sat|rest|rests|resting|rested|stand|stands|standing|stood|stay|stays|staying|stayed|"
         "lie|lies|lying|still|motionless|stationary|static|fixed|unmoving|immobile|at rest|remain|remains|remaining|"
@@ -242,7 +242,8 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         ("allstill",))
     add("in opposite directions|opposite directions|in opposite ways|opposite ways|in different directions|"
         "different directions|away from each other|away from one another|apart|in opposing directions|"
-        "opposing directions|one left and one right|one to the left and one to the right", ("opposite",))
+        "opposing directions|one left and one right|one to the left and one to the right|opposite|opposite ways|"
+        "opposite sides|opposite way", ("opposite",))
     add("second|seconds|sec|secs|s long|seconds long|second long|second-long", ("unit",))
     add("track|tracks|tracking|tracked|truck|trucks|trucking|sweep|sweeps|sweeping|swept|a tracking shot|"
         "tracking shot|a pan|whip pan|crab|crabs", ("camverb", ("pan", None)))
@@ -254,9 +255,32 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
     add("arcs around|arc around|goes around|go around|going around|moves around|move around|circles round|"
         "swings around|swings round|wraps around|orbital|an orbit|a circle", ("camverb", ("orbit", None)))
     add("static shot|a static shot|locked-off shot|still camera|fixed camera|stationary camera|static camera|"
-        "fixed shot|locked camera|tripod shot|on a tripod|does not move|doesn't move|stays fixed|holds steady|"
-        "held steady|stays locked", ("motion", "still"))
+        "fixed shot|locked camera|tripod shot|on a tripod|a locked-off shot|a fixed shot|static wide shot|"
+        "static view|a static view|fixed view|a still shot|still shot", ("cam",), ("motion", "still"))
+    add("stays fixed|holds steady|held steady|stays locked", ("motion", "still"))
     add("first|at first|to begin with|to start", ("first",))
+    add("all|all of them|they all|all three|all four|all five|all six|each of them|every one of them|"
+        "both of them|all together|all at once|together", ("all",))
+    add("eleven|twelve|thirteen|fourteen|fifteen|twenty|thirty|a dozen|dozen|dozens|a hundred|hundred|"
+        "hundreds", ("count", 12))
+    for n, w in ((7, "seven"), (8, "eight"), (9, "nine"), (10, "ten")):
+        add([w, str(n)], ("count", n))
+    for n in range(11, 100):
+        add([str(n)], ("count", n))
+    add("swift|swiftly|briskly|brisk|hurriedly|speedy|zippy|zoomy|at full speed|full speed|in a hurry|in a rush",
+        ("speed", "fast"))
+    add("+|plus|along with|together with|as well as|alongside", ("and",))
+    # Words that carry no picture: requests, hedges, filler
+    add("can you|can i|can we|could you|could i|could we|would you|will you|i'd like|i would like|i want|"
+        "i wanna|i need|we need|give me|gimme|let's see|let me see|i'd love|show me|make me|kind of|sort of|"
+        "kinda|sorta|a bit|a little bit|a little|pretty|rather|fairly|quite|really|super|nice and|um|uh|umm|"
+        "hmm|erm|uhh|like|okay|ok|want|wanna|need|see|get|got|give|could|would|maybe|perhaps|thanks|"
+        "thank you|hey|hi|hello|yeah|yes|well|actually|basically|literally|i think|i guess|i mean|you know|"
+        "something like|somewhere|thx|pls|plz|u|ur|idk|lol|cool|nice|awesome|great|cute|neat|simple|just a|"
+        "short|little clip|a clip|a video|shows|showing|have|having|in which|in it|ideally|exactly|precisely|"
+        "clearly", ("stop",))
+    add("the whole time|the entire time|throughout|the whole shot|the whole clip|all the time|the entire shot|"
+        "the whole way|all the way|the entire clip|during the shot|during the clip|meanwhile the", ("known",))
     return lex
 
 

@@ -25,13 +25,14 @@ or that the parser invented it; see that module). This one is the entry point.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
 from kinora.defaults import DEFAULT_SECONDS
 from kinora.errors import KinoraError
 from kinora.plan.building import build
-from kinora.plan.lexicon import CJK, nearest_known
+from kinora.plan.lexicon import CJK, EN_LEX, nearest_known
 from kinora.plan.reading import Reader
 from kinora.plan.rewrite import rewrite
 from kinora.plan.tokens import Tok, normalize, tokens_en, tokens_zh
@@ -59,6 +60,25 @@ NOT_READ = ("the prompt is not in a language Kinora reads (it reads English and 
             "the shot shows an empty floor")
 
 
+# Common words of languages written in Latin letters that are not English words: a prompt
+# with more of them than English words the reader knows is in one of those languages.
+_LATIN_FOREIGN = set(
+    "une un le la les des du est et vers sur dans avec roule roulent tombe tombent balle balles boule rouge bleu "
+    "bleue vert verte jaune gauche droite caméra camera très petit petite grand grande cube cubes "
+    "el los las una y hacia cae caen rueda ruedan pelota roja azul verde amarilla izquierda derecha cámara "
+    "der das ein eine und ist nach rollt fällt fallen ball rote roter blaue blauer grüne links rechts kamera "
+    "il lo gli della verso cade rotola palla rossa sinistra destra "
+    "o um uma para rola bola vermelha esquerda direita".split())
+_EN_LIKE = {"ball", "cube", "cubes", "camera", "il", "o", "a", "die", "rote"}  # also English (or close enough)
+
+
+def _latin_foreign(text: str) -> bool:
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", text)]
+    foreign = sum(w in _LATIN_FOREIGN and w not in _EN_LIKE for w in words)
+    english = sum((w,) in EN_LEX and w not in _LATIN_FOREIGN for w in words)
+    return foreign >= 2 and foreign > english
+
+
 def language_is_read(text: str) -> bool:
     """False when most of the prompt's words are in a script other than the two Kinora
     reads, Latin (English) and Chinese characters: Russian, Japanese kana, Arabic, Korean.
@@ -67,7 +87,8 @@ def language_is_read(text: str) -> bool:
     foreign. A run of Chinese characters counts one word per character, Chinese writing
     no spaces. A mostly-English or mostly-Chinese prompt with a foreign word is read as
     usual; a language written in Latin letters (French) cannot be told from English with
-    unknown words this way and is read as English.
+    unknown words this way, so common words of French, Spanish, German, Italian and
+    Portuguese are counted against the English words the lexicon knows.
     """
     read = foreign = 0
     word: list[str] = []
@@ -86,7 +107,7 @@ def language_is_read(text: str) -> bool:
             else:
                 read += 1
             word = []
-    return foreign <= read
+    return foreign <= read and not (not CJK.search(text) and _latin_foreign(text))
 
 
 def parse(text: str, duration: float | None = None, fps: int = 8, width: int = 64, height: int = 64,

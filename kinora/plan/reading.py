@@ -110,6 +110,8 @@ class Reader:
         self.sequenced = False
         self.all_still: Span | None = None
         self.np_mods: list[Tok] = []  # participles waiting for their noun (正在弹跳的紫色球)
+        self.sentence_objs: list[_Obj] = []  # objects named in the current sentence ("... all falling")
+        self.timing: Span | None = None  # "One by one, ...": waiting for the objects it orders
         self.note_substitutions()
 
     def note_substitutions(self) -> None:
@@ -137,15 +139,16 @@ class Reader:
             self.warnings.append(msg)
 
     def mention(self, objs: list[_Obj]) -> None:
+        self.sentence_objs += [o for o in objs if o not in self.sentence_objs]
         for o in objs:
             self.counter += 1
             o.mentioned = self.counter
 
-    def open_group(self, np: _NP) -> _Group | None:
+    def open_group(self, np: _NP, closed_too: bool = False) -> _Group | None:
         shape = np.attrs.get("shape", (None,))[0]
         for o in reversed(self.objs):
             g = o.group
-            if g is None or not g.open:
+            if g is None or (not g.open and not closed_too):
                 continue
             gshape = g.members[0].fields.get("shape", (None,))[0]
             if shape is not None and gshape is not None and shape != gshape:
@@ -208,7 +211,7 @@ class Reader:
                 np.mods.append(t)  # "a bouncing purple ball", "a still cube"
             elif t.cat == "thing" and np.head is None:
                 return None, j  # "a brown dog": the words describe the thing, which is not made
-            elif t.cat == "unknown" and (np.det or np.count or np.attrs) and np.head is None:
+            elif t.cat == "unknown" and (np.count or np.attrs) and np.head is None:
                 np.unknowns.append(t)  # "a red pyramid", 一个粉色的金字塔: an object all the same
             else:
                 break
@@ -219,7 +222,7 @@ class Reader:
             np.head = "unknown"
         if not np.attrs and np.head is None and np.count is None:
             return None, j if j > i else i + 1  # a lone article ("the floor", "a long way")
-        if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and np.det != "def":
+        if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and np.det not in ("def", "both"):
             np.vague = True  # "balls roll left": how many?
         return np, j
 
@@ -230,12 +233,13 @@ class Reader:
             for s in (self.subject if isinstance(self.subject, list) else [],
                       self.prev_subject if isinstance(self.prev_subject, list) and not self.clause_subject else []):
                 exclude |= {id(o) for o in s}
-        n = np.count[0] if np.count else (2 if np.vague else 1)
+        n = np.count[0] if np.count else (2 if np.vague or np.det == "both" else 1)
         if np.vague:
             self.warn(f"'{self.text[np.start:np.end]}' does not say how many; assuming {n}")
         # 1. a member of a counted group waiting to be told apart ("two balls: a red one ...")
         if n == 1 and np.det != "def":
-            g = self.open_group(np)
+            g = self.open_group(np) or (self.open_group(np, closed_too=True)
+                                        if np.head in (None, "one") and "color" in np.attrs else None)
             if g is not None:
                 m = next(x for x in g.members if not x.filled)
                 m.filled = True
@@ -247,16 +251,19 @@ class Reader:
                 return [m]
         # 2. a definite or bare phrase names an object already there ("the red ball", 红球)
         # ("another" in a relation names one already there when there is one: 撞上另一个红球)
-        if (np.det in ("def", None) and (np.det == "def" or self.lang == "zh" or not np.plural)) or (
+        definite = np.det in ("def", "both")
+        if (np.det is None or definite) and (definite or self.lang == "zh" or not np.plural) or (
                 relation and np.det == "another"):
             want = {k: v[0] for k, v in np.attrs.items() if k in ("shape", "color", "size")}
             if np.head == "one" and "shape" not in want and self.last_np_shape and not want:
                 want["shape"] = self.last_np_shape[0]
+            mat = np.attrs.get("material", (None,))[0]
             cands = [o for o in self.objs if id(o) not in exclude
-                     and all(o.fields.get(k, (None,))[0] == v for k, v in want.items())]
+                     and all(o.fields.get(k, (None,))[0] == v for k, v in want.items())
+                     and (mat is None or o.fields.get("material", (mat,))[0] == mat)]
             if cands and want:
                 cands.sort(key=lambda o: -o.mentioned)
-                found = cands if np.plural and np.det == "def" else cands[:1]
+                found = cands if np.plural and np.det in ("def", "both") else cands[:1]
                 for o in found:  # "the icy purple cube": what the phrase adds
                     for k, v in np.attrs.items():
                         o.fields.setdefault(k, v)
@@ -363,6 +370,8 @@ class Reader:
             self.warn(f"unknown word '{word}'; nearest known word is '{'滚动' if self.lang == 'zh' else 'roll'}'")
             return
         if item[0] == "camverb":
+            if self.pending and not self.clause_subject:
+                self.set_subject("camera")  # "Slow pan left": the waiting words are the camera's
             self.subject = "camera"
             self.clause_subject = True
         if self.passive is not None and item[0] in ("dir", "speed"):
@@ -473,6 +482,13 @@ class Reader:
                     self.warn(f"'{t.text}' needs two objects; ignoring it")
             elif t.cat == "first":
                 pass  # "first X, then Y": the "then" orders them
+            elif t.cat == "all":
+                group = self.sentence_objs if len(self.sentence_objs) > 1 else self.objs
+                if len(group) > 1 and not (isinstance(self.subject, list) and set(map(id, self.subject)) ==
+                                           set(map(id, group))):
+                    if self.clause_subject:
+                        self.end_clause(False)
+                    self.set_subject(list(group))
             elif t.cat == "relverb":
                 if self.passive is None:
                     self.give(("motion", "push", (t.start, t.end)))
@@ -483,8 +499,15 @@ class Reader:
                 if self.expect is not None:
                     self.expect = None  # "from above", "on the floor", 从空中
             elif t.cat == "pron":
-                if self.expect is not None and self.expect.value in ("target", "on", "off"):
-                    self.expect = None  # "pushes it": already related
+                if self.expect is not None and self.expect.value in ("target", "on", "off", "from"):
+                    rel, self.expect = self.expect, None
+                    mine = self.subject if isinstance(self.subject, list) else []
+                    refs = [o for o in self.objs if o not in mine]
+                    if refs and mine:  # "rolls into it": the last object named that is not the subject
+                        ref = max(refs, key=lambda o: o.mentioned)
+                        if not any(o.target is not None and o.target[0] is ref for o in mine):
+                            kind = {"target": "target", "on": "on", "off": "off", "from": "off"}[rel.value]
+                            self.give(("rel", kind, ref, (rel.start, t.end)))
                 elif not self.clause_subject and isinstance(self.subject, list):
                     self.set_subject(self.subject)  # "It bounces."
             elif t.cat == "which":
@@ -503,13 +526,9 @@ class Reader:
             elif t.cat == "timing":
                 group = self.subject if isinstance(self.subject, list) and len(self.subject) > 1 else list(self.objs)
                 if len(group) > 1:  # "one after another": in the order they were named
-                    base = self.stage
-                    for k, o in enumerate(group):
-                        o.stage = (base + k, (t.start, t.end))
-                    self.stage = base + len(group) - 1
-                    self.sequenced = True
+                    self.order(group, (t.start, t.end))
                 else:
-                    self.warn(f"'{t.text}' needs several objects; ignoring it")
+                    self.timing = (t.start, t.end)
             elif t.cat == "bound":
                 if (t.value == "clause" and t.text in (",", "、") and self.clause_subject and not self.clause_attached
                         and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START):
@@ -517,6 +536,8 @@ class Reader:
                     i += 1
                     continue
                 self.end_clause(t.value == "sentence")
+                if t.value == "sentence":
+                    self.sentence_objs = []
                 if t.value == "then":
                     self.then = (t.start, t.end)
             elif t.cat == "and":
@@ -530,6 +551,13 @@ class Reader:
                 self.unknown(t)
             i += 1
         self.end_clause(True)
+        if self.timing is not None:
+            movers = [o for o in self.objs if [m for m, _ in o.motions if m != "still"] or o.effects]
+            if len(movers) > 1:
+                self.order(movers, self.timing)
+            else:
+                s0, e0 = self.timing
+                self.warn(f"'{self.text[s0:e0]}' needs several moving objects; ignoring it")
         if self.all_still is not None:  # "nothing moves": every object not told to move stays still
             for o in self.objs:
                 if not [m for m, _ in o.motions if m != "still"] and not o.effects and o.target is None \
@@ -543,6 +571,13 @@ class Reader:
                 words = ", ".join(f"'{self.text[it[-1][0]:it[-1][1]]}'" for it in self.pending)
                 self.warn(f"{words} does not say which object it applies to; ignoring it")
             self.pending = []
+
+    def order(self, group: list[_Obj], span: Span) -> None:
+        base = self.stage
+        for k, o in enumerate(group):
+            o.stage = (base + k, span)
+        self.stage = base + len(group) - 1
+        self.sequenced = True
 
     def participle(self, i: int) -> bool:
         """Is the motion word at i an attribute of the noun after it (弹跳的紫色球)?"""
@@ -562,11 +597,21 @@ class Reader:
         if self.expect is not None and self.subject == "camera" and self.clause_subject:
             self.expect = None  # "zooms in on the red ball": the camera has no relations
         # Bare adjectives after a subject ("the ball is red", "made of rubber") describe it.
-        if np.head is None and np.det is None and np.count is None and self.clause_subject and \
-                isinstance(self.subject, list) and self.expect is None:
+        headless = np.head is None and np.count is None and self.expect is None and np.attrs
+        if headless and np.det in (None, "def", "both") and self.clause_subject and isinstance(self.subject, list):
             for name, (value, span) in np.attrs.items():
                 self.give(("attr", name, value, span))
             return
+        last = self.subject if isinstance(self.subject, list) else None
+        if headless and np.det is None and not self.clause_subject and last and self.open_group(np) is None and \
+                not any(all(o.fields.get(k, (None,))[0] == v[0] for k, v in np.attrs.items()) for o in self.objs):
+            for name, (value, span) in np.attrs.items():  # "One ball. Red. Bounces."
+                self.attach(("attr", name, value, span), last)
+            return
+        if self.expect is not None and self.expect.cat == "rel" and self.expect.value in ("from", "by") and \
+                not self.clause_subject and any(it[0] in ("motion", "effect") for it in self.pending) and \
+                self.lang == "en":
+            self.expect = None  # the waiting motion is this phrase's: "a slide to the right by the cylinder"
         if self.expect is not None:  # the object of "into", "on top of", "off", 从, 向, 被 ...
             rel = self.expect
             self.expect = None

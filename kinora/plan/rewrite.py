@@ -116,20 +116,31 @@ def negations(toks: list[Tok]) -> list[Tok]:
 # ---------------------------------------------------------------------------------
 
 _ATTR = {"size", "material", "color"}
-_SEP_TEXT = {",", "、", "，", ";"}
+_SEP_TEXT = {",", "、", "，", ";", "/"}
+_OPEN = {":", "：", "—", "-", "--", "(", "（", "[", "in", "colored", "coloured", "分别是", "分别为", "分别", "是", "为",
+         "namely", "颜色分别是", "颜色是", "colors", "colours", "the colors", "of", "with", "that are"}
+_CLOSE = {")", "）", "]", "—", "-", "--", "respectively", "各一个", "各", "each"}
+
+
+def _is_then(t: Tok) -> bool:
+    return t.cat == "bound" and t.value == "then"
 
 
 def _is_sep(t: Tok) -> bool:
-    return t.cat == "and" or (t.cat == "bound" and t.value == "clause" and t.text in _SEP_TEXT) or (
-        t.cat == "stop" and t.text.lower() in ("or", "或", "或者"))
+    return t.cat == "and" or _is_then(t) or (t.cat == "bound" and t.value == "clause" and t.text in _SEP_TEXT) or (
+        t.cat == "stop" and t.text.lower() in ("or", "或", "或者", "/"))
 
 
 def _is_item_det(t: Tok) -> bool:
     return (t.cat == "det" and t.value == "indef") or t.cat == "one" or (t.cat == "stop" and t.text == "一")
 
 
+def _participle(t: Tok, lang: str) -> bool:
+    return t.cat in ("motion", "effect") and (lang == "zh" or t.text.lower().endswith("ing"))
+
+
 def _item(toks: list[Tok], k: int) -> tuple[list[Tok], int] | None:
-    """One list item from k: [det] attrs with a colour [的]; (its tokens, the next index)."""
+    """One list item from k: [det] attributes [的] [one]; (its tokens, the next index)."""
     j = k
     got: list[Tok] = []
     if j < len(toks) and _is_item_det(toks[j]):
@@ -138,7 +149,7 @@ def _item(toks: list[Tok], k: int) -> tuple[list[Tok], int] | None:
     while j < len(toks) and toks[j].cat in _ATTR:
         got.append(toks[j])
         j += 1
-    if not any(t.cat == "color" for t in got):
+    if not any(t.cat in _ATTR for t in got):
         return None
     if j < len(toks) and toks[j].cat == "de":
         j += 1
@@ -147,8 +158,8 @@ def _item(toks: list[Tok], k: int) -> tuple[list[Tok], int] | None:
     return got, j
 
 
-def _items(toks: list[Tok], k: int, zh: bool) -> tuple[list[list[Tok]], int, list[Tok]]:
-    """Items separated by commas, 、, and/或; ZH also without separators (红绿蓝)."""
+def _items(toks: list[Tok], k: int, adjacent: bool) -> tuple[list[list[Tok]], int, list[Tok]]:
+    """Items separated by commas, 、, and, or, then; with `adjacent` also without any (红绿蓝)."""
     items: list[list[Tok]] = []
     seps: list[Tok] = []
     j = k
@@ -158,17 +169,31 @@ def _items(toks: list[Tok], k: int, zh: bool) -> tuple[list[list[Tok]], int, lis
             break
         items.append(it[0])
         j = it[1]
-        if j < len(toks) and _is_sep(toks[j]):
-            nxt = _item(toks, j + 1)
-            if nxt is None:
-                break
+        m = j
+        while m < len(toks) and _is_sep(toks[m]):  # ", and", "、和"
+            m += 1
+        if m > j and _item(toks, m) is not None:
+            seps.append(next((t for t in toks[j:m] if _is_then(t)), toks[m - 1]))
+            j = m
+        elif adjacent and _item(toks, j) is not None:
             seps.append(toks[j])
-            j += 1
-        elif zh and j < len(toks) and _item(toks, j) is not None:
-            continue
         else:
             break
     return items, j, seps
+
+
+def _distributive(items: list[list[Tok]]) -> bool:
+    """Do the items share a kind of attribute that they differ in ("a big and a small", "red, green")?"""
+    kinds = [{t.cat for t in it if t.cat in _ATTR} for it in items]
+    return bool(set.intersection(*kinds))
+
+
+def _split_shared(items: list[list[Tok]]) -> tuple[list[list[Tok]], list[Tok]]:
+    """Attributes of the last item that no other item has are shared: "a big and a small green cylinder"."""
+    last = items[-1]
+    others = {t.cat for it in items[:-1] for t in it if t.cat in _ATTR}
+    shared = [t for t in last if t.cat in _ATTR and t.cat not in others]
+    return items[:-1] + [[t for t in last if t not in shared]], shared
 
 
 def _np(item: list[Tok], shared: list[Tok], shape: Tok) -> list[Tok]:
@@ -177,7 +202,8 @@ def _np(item: list[Tok], shared: list[Tok], shape: Tok) -> list[Tok]:
     attrs = [t for t in item if t.cat in _ATTR]
     own = {t.cat for t in attrs}
     noun = Tok("shape", (shape.value[0], False), shape.start, shape.end, shape.text)
-    return [det] + attrs + [t for t in shared if t.cat not in own] + [noun]
+    mods = [t for t in shared if t.cat not in _ATTR]  # participles: "bouncing"
+    return [det] + mods + attrs + [t for t in shared if t.cat in _ATTR and t.cat not in own] + [noun]
 
 
 def _joined(nps: list[list[Tok]], seps: list[Tok]) -> list[Tok]:
@@ -185,85 +211,116 @@ def _joined(nps: list[list[Tok]], seps: list[Tok]) -> list[Tok]:
     for n, np in enumerate(nps):
         if n:
             s = seps[n - 1] if n - 1 < len(seps) else np[0]
-            out.append(Tok("and", None, s.start, s.end, s.text))
+            if _is_then(s):
+                out.append(Tok("bound", "then", s.start, s.end, s.text))
+            else:
+                out.append(Tok("and", None, s.start, s.end, s.text))
         out += np
     return out
 
 
 def _count_warning(count: Tok | None, n: int, text: str, warnings: list[str]) -> None:
     if count is not None and count.cat == "count" and count.value != n:
-        warnings.append(f"'{text[count.start:count.end]}' does not match the {n} colours listed; making {n}")
+        warnings.append(f"'{text[count.start:count.end]}' does not match the {n} listed; making {n}")
+
+
+def _before_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[str]):
+    """A. [count] item, item and item [的] [count] [attrs] noun: "red, green and blue balls"."""
+    zh = lang == "zh"
+    count = toks[k] if toks[k].cat == "count" else None
+    items, j, seps = _items(toks, k + (count is not None), adjacent=zh)
+    if len(items) < 2 or not _distributive(items):
+        return None
+    m = j
+    if m < len(toks) and toks[m].cat == "de":
+        m += 1
+    count2 = None
+    if m < len(toks) and toks[m].cat == "count":
+        count2 = toks[m]
+        m += 1
+    if m < len(toks) and toks[m].cat == "de":
+        m += 1
+    shared = []
+    while m < len(toks) and (toks[m].cat in ("size", "material") or _participle(toks[m], lang)):
+        shared.append(toks[m])
+        m += 1
+    if m >= len(toks) or toks[m].cat != "shape":
+        return None
+    noun = toks[m]
+    plain = [t for t in seps if t.cat == "and" or _is_then(t) or t.text in ("、", "或", "或者", "or", "/")]
+    if not (plain or zh or len(items) >= 3 or noun.value[1]):
+        return None  # "a red, shiny ball" is one ball
+    items, last_shared = _split_shared(items)
+    _count_warning(count or count2, len(items), text, warnings)
+    return _joined([_np(it, shared + last_shared, noun) for it in items], seps), m + 1
+
+
+def _after_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[str]):
+    """B. a counted or plural noun, then its items: "three balls, red, green and blue"."""
+    zh = lang == "zh"
+    m = k
+    cnt = None
+    if toks[m].cat in ("count", "vague"):
+        cnt = toks[m]
+        m += 1
+    shared = []
+    while m < len(toks) and (toks[m].cat in ("size", "material") or _participle(toks[m], lang)):
+        shared.append(toks[m])
+        m += 1
+    if m >= len(toks) or toks[m].cat != "shape" or not (toks[m].value[1] or zh or cnt is not None):
+        return None
+    noun = toks[m]
+    p = m + 1
+    while p < len(toks) and (toks[p].text.lower() in _OPEN or (
+            toks[p].cat == "bound" and toks[p].text in _SEP_TEXT | {".", "。", ":", "："})):
+        p += 1
+    items, j, seps = _items(toks, p, adjacent=True)
+    if len(items) < 2 or not _distributive(items) or (p == m + 1 and not zh and not all(
+            _is_item_det(it[0]) for it in items)):
+        return None  # "two balls red and blue" needs a pause after the noun, unless each item is "one ..."
+    _count_warning(cnt, len(items), text, warnings)
+    out = _joined([_np(it, shared, noun) for it in items], seps)
+    # the list's closing words belong to it: what follows is the verb of all of them
+    while j < len(toks) and toks[j].text.lower() in _CLOSE:
+        j += 1
+    if j < len(toks) and toks[j].cat == "bound" and toks[j].value == "clause" and toks[j].text in _SEP_TEXT:
+        j += 1
+    return out, j
 
 
 def lists(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]]:
-    zh = lang == "zh"
     warnings: list[str] = []
     out: list[Tok] = []
     k = 0
     while k < len(toks):
-        # A. attributes before one shared noun: [count] item, item and item [的] [count] [attrs] noun
-        count = toks[k] if toks[k].cat == "count" else None
-        start = k + 1 if count is not None else k
-        items, j, seps = _items(toks, start, zh)
-        plain = [t for t in seps if t.cat == "and" or t.text in ("、", "或", "或者", "or")]
-        if len(items) >= 2 and (plain or zh or len(items) >= 3):
-            m = j
-            if m < len(toks) and toks[m].cat == "de":
-                m += 1
-            count2 = None
-            if m < len(toks) and toks[m].cat == "count":
-                count2 = toks[m]
-                m += 1
-            if m < len(toks) and toks[m].cat == "de":
-                m += 1
-            shared = []
-            while m < len(toks) and toks[m].cat in ("size", "material"):
-                shared.append(toks[m])
-                m += 1
-            if m < len(toks) and toks[m].cat == "shape":
-                _count_warning(count or count2, len(items), text, warnings)
-                out += _joined([_np(it, shared, toks[m]) for it in items], seps)
-                k = m + 1
-                continue
-        # B. a counted plural noun, then its items: "three balls, red, green and blue"
-        if toks[k].cat in ("count", "vague") or (toks[k].cat == "shape" and toks[k].value[1]):
-            m = k
-            cnt = None
-            if toks[m].cat in ("count", "vague"):
-                cnt = toks[m]
-                m += 1
-            shared = []
-            while m < len(toks) and toks[m].cat in ("size", "material"):
-                shared.append(toks[m])
-                m += 1
-            if m < len(toks) and toks[m].cat == "shape" and (toks[m].value[1] or zh or cnt is not None):
-                noun = toks[m]
-                p = m + 1
-                while p < len(toks) and (
-                        (toks[p].cat == "bound" and toks[p].value == "clause" and toks[p].text in _SEP_TEXT | {":", "：", "—", "-", "("})
-                        or (toks[p].cat in ("stop", "known") and toks[p].text.lower() in (
-                            "in", "colored", "coloured", "分别是", "分别为", "分别", "是", "为", "namely", "each", "颜色",
-                            "颜色分别是", "the colors", "colours", "colors"))):
-                    p += 1
-                items, j, seps = _items(toks, p, zh)
-                if len(items) >= 2 and p > m + 1 or (len(items) >= 2 and zh):
-                    if cnt is not None and cnt.cat == "count" and cnt.value != len(items):
-                        _count_warning(cnt, len(items), text, warnings)
-                    out += _joined([_np(it, shared, noun) for it in items], seps)
-                    # the list's closing comma belongs to it: what follows is the verb of all of them
-                    while j < len(toks) and toks[j].cat in ("stop",) and toks[j].text.lower() in ("respectively", "各一个", "各"):
-                        j += 1
-                    if j < len(toks) and toks[j].cat == "bound" and toks[j].value == "clause" and toks[j].text in _SEP_TEXT:
-                        j += 1
-                    k = j
-                    continue
+        got = _before_noun(toks, k, lang, text, warnings) or _after_noun(toks, k, lang, text, warnings)
+        if got is not None:
+            out += got[0]
+            k = got[1]
+            continue
         out.append(toks[k])
         k += 1
     return out, warnings
 
 
+_NOUN_BEFORE = {"det", "count", "vague", "size", "color", "material", "one", "de", "speed"}
+
+
+def verbs_not_nouns(toks: list[Tok]) -> list[Tok]:
+    """'can' without an article or adjective before it is the verb ("can you show ..."), not a tin can."""
+    out = []
+    for k, t in enumerate(toks):
+        if t.cat == "shape" and t.text.lower() in ("can", "tin") and (k == 0 or toks[k - 1].cat not in _NOUN_BEFORE
+                                                                      and not _participle(toks[k - 1], "en")):
+            out.append(Tok("stop", None, t.start, t.end, t.text))
+        else:
+            out.append(t)
+    return out
+
+
 def rewrite(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]]:
-    """All rewrites, in order: durations, negations, lists."""
+    """All rewrites, in order: durations, 'can', negations, lists."""
     toks = durations(toks, text)
+    toks = verbs_not_nouns(toks)
     toks = negations(toks)
     return lists(toks, lang, text)

@@ -67,11 +67,13 @@ def _toks(items: list[tuple], s: int, e: int, text: str, typo: str | None = None
 
 
 # Words a misspelling may be read as: those that say something about the shot.
+# Not numbers ("nice" is not "nine"), not the things the world lacks, not unrenderable things.
 _TYPO_CATS = {"shape", "color", "size", "material", "motion", "effect", "dir", "speed", "camverb", "cam", "relverb",
-              "count", "unit", "neg", "thing"}
+              "unit", "opposite", "mutual"}
 _KNOWN_EN = {w for key in EN_LEX for w in key}
 _TYPO_TARGETS = sorted({key[0] for key, items in EN_LEX.items()
-                        if len(key) == 1 and key[0].isalpha() and len(key[0]) >= 3 and items[0][0] in _TYPO_CATS}
+                        if len(key) == 1 and key[0].isalpha() and len(key[0]) >= 3 and items[0][0] in _TYPO_CATS
+                        and len(items[0]) < 3}
                        | {"the", "and", "into", "onto", "towards", "toward", "camera"})
 _TARGETS_BY_LEN: dict[int, list[str]] = {}
 for _w in _TYPO_TARGETS:
