@@ -79,7 +79,7 @@ def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[O
         motion: tuple[str, Span] | None = None
         if o.target is not None:
             motion = ("push", (pushes or [("push", o.target[1])])[0][1])
-        elif o.on is not None and o.off is None and any(m == "fall" for m, _ in moves) and not any(
+        elif o.on is not None and o.off is None and any(m == "fall" and s[0] < o.on[1][0] for m, s in moves) and not any(
                 m == "topple" for m, _ in moves):
             # "falls onto the cylinder": a fall cannot be aimed at an object in this world
             warn(f"{label} cannot be made to land on another object; it falls beside it")
@@ -117,7 +117,8 @@ def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[O
                 motion = moves[0]
         take("motion", motion, "still")
         if not motion_allowed(vals["shape"], vals["motion"]):
-            warn(f"a {C.EN_SHAPES[vals['shape']][0]} cannot {vals['motion']}; {label} slides instead")
+            said = f" ('{f['motion']['text']}')" if "text" in f["motion"] else ""
+            warn(f"a {C.EN_SHAPES[vals['shape']][0]} cannot {vals['motion']}{said}; {label} slides instead")
             vals["motion"] = "slide"
 
         # Material: named outright, else told by its effect (bounces: rubber; glides: ice).
@@ -158,8 +159,9 @@ def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[O
     d = _first(cam.dirs, "camera directions", warn)
     motion = None
     if moves:
-        kind, md, span = moves[0]
-        if len({m for m, _, _ in moves}) > 1:
+        # "跟着…向右平移": of several words for one move, the one that gives its side
+        kind, md, span = next((m for m in moves if m[0] == moves[0][0] and m[1] is not None), moves[0])
+        if len({m for m, _, _ in moves} - {"move"}) > 1:
             warn(f"the camera is given several moves; using '{text[span[0]:span[1]]}'")
         dd = md or (d[0] if d else None)
         dspan = span if md else (d[1] if d else None)

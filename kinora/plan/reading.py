@@ -69,6 +69,7 @@ class _NP:
 
 _NP_START = {"det", "count", "vague", "size", "color", "material", "shape", "one"}
 _NP_MORE = {"size", "color", "material", "shape"}
+_ZH_CLAUSE = {"motion", "effect", "dir", "speed", "known"}
 _ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
 # English motion words that work as adjectives before a noun: "a bouncing ball", "a still cube"
 _EN_ADJ_MOTION = {"still", "motionless", "stationary", "static", "unmoving", "immobile", "fixed", "resting"}
@@ -112,6 +113,9 @@ class Reader:
         self.np_mods: list[Tok] = []  # participles waiting for their noun (正在弹跳的紫色球)
         self.sentence_objs: list[_Obj] = []  # objects named in the current sentence ("... all falling")
         self.timing: Span | None = None  # "One by one, ...": waiting for the objects it orders
+        self.loc_on: tuple[_Obj, Span] | None = None  # 方块上面放着一个球 / 放在圆桶上的弹珠: the support named first
+        self.ba = False  # 把X…: X is what the verb moves
+        self.taken: set[int] = set()  # members of a plural subject already told apart ("一个…，一个…")
         self.note_substitutions()
 
     def note_substitutions(self) -> None:
@@ -209,6 +213,11 @@ class Reader:
             elif (t.cat in ("motion", "effect") and np.head is None and nxt is not None and nxt.cat in _NP_MORE
                   and self.lang == "en" and (t.text.lower().endswith("ing") or t.text.lower() in _EN_ADJ_MOTION)):
                 np.mods.append(t)  # "a bouncing purple ball", "a still cube"
+            elif self.lang == "zh" and np.head is None and t.cat in _ZH_CLAUSE and self.zh_clause(j) is not None:
+                end = self.zh_clause(j)  # 一个向左滚的小球, 三个往前滑的青色方块: a clause before the noun
+                np.mods += [x for x in toks[j:end] if x.cat in _ATTACH]
+                j = end + 1  # past the 的
+                continue
             elif t.cat == "thing" and np.head is None:
                 return None, j  # "a brown dog": the words describe the thing, which is not made
             elif t.cat == "unknown" and (np.count or np.attrs) and np.head is None:
@@ -220,6 +229,9 @@ class Reader:
             j += 1
         if np.head is None and np.unknowns:
             np.head = "unknown"
+        if (self.lang == "zh" and np.head is None and not np.attrs and np.count is None and np.det == "indef"
+                and j < len(toks) and toks[j].cat in ("dir", "motion", "speed", "effect")):
+            np.head = "one"  # 一个向左滚: "one of them"
         if not np.attrs and np.head is None and np.count is None:
             return None, j if j > i else i + 1  # a lone article ("the floor", "a long way")
         if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and np.det not in ("def", "both"):
@@ -236,6 +248,13 @@ class Reader:
         n = np.count[0] if np.count else (2 if np.vague or np.det == "both" else 1)
         if np.vague:
             self.warn(f"'{self.text[np.start:np.end]}' does not say how many; assuming {n}")
+        # 0. "一红一绿两个球，一个向左滚，一个向右滚": the next member of the last plural subject
+        if np.head == "one" and not np.attrs and np.det != "def" and n == 1:
+            many = next((s for s in (self.subject, self.prev_subject) if isinstance(s, list) and len(s) > 1), None)
+            free = [o for o in many or [] if id(o) not in self.taken]
+            if free:
+                self.taken.add(id(free[0]))
+                return [free[0]]
         # 1. a member of a counted group waiting to be told apart ("two balls: a red one ...")
         if n == 1 and np.det != "def":
             g = self.open_group(np) or (self.open_group(np, closed_too=True)
@@ -421,6 +440,8 @@ class Reader:
         self.clause_attached = False
         self.compound = False
         self.passive = None
+        self.loc_on = None
+        self.ba = False
         self.clause_at_sentence_start = sentence
 
     def unfilled_expect(self) -> None:
@@ -449,8 +470,16 @@ class Reader:
             if t.cat == "cam":
                 self.set_subject("camera")
                 self.cam.spans.append((t.start, t.end))
-            elif t.cat in ("motion", "effect") and self.participle(i):
-                self.np_mods.append(t)  # 正在弹跳的紫色球: waits for its noun
+            elif t.cat in _ZH_CLAUSE and self.participle(i):
+                end = self.zh_clause(i)  # 正在弹跳的紫色球: waits for its noun
+                self.np_mods += [x for x in toks[i:end] if x.cat in _ATTACH]
+                i = end + 1
+                continue
+            elif t.cat == "speed" and i + 1 < len(toks) and toks[i + 1].cat == "camverb" and (
+                    self.lang == "zh" or toks[i + 1].value[1] is None):
+                self.attach_camera((t.cat, t.value, (t.start, t.end)))  # 慢慢转, "slowly pans"
+            elif t.cat == "camverb" and t.value[1] == "cam" and self.cam.moves:
+                self.cam.spans.append((t.start, t.end))  # 围绕圆柱慢慢转: the turn is the orbit itself
             elif t.cat in _ATTACH:
                 self.give((t.cat, t.value, (t.start, t.end)))
             elif t.cat == "duration":
@@ -478,10 +507,15 @@ class Reader:
                 if len(pair) >= 2:
                     for k, o in enumerate(pair):
                         o.dirs.append(("left" if k % 2 == 0 else "right", (t.start, t.end)))
+                        o.motions.append(("move", (t.start, t.end)))
                 else:
                     self.warn(f"'{t.text}' needs two objects; ignoring it")
             elif t.cat == "first":
                 pass  # "first X, then Y": the "then" orders them
+            elif t.cat == "ba":
+                self.ba = True
+                if self.clause_subject and not self.clause_attached:
+                    self.end_clause(False)  # 我把球…: the doer is not in the world
             elif t.cat == "all":
                 group = self.sentence_objs if len(self.sentence_objs) > 1 else self.objs
                 if len(group) > 1 and not (isinstance(self.subject, list) and set(map(id, self.subject)) ==
@@ -495,6 +529,10 @@ class Reader:
                     self.expect = t
             elif t.cat == "rel":
                 self.expect = t
+            elif t.cat == "post" and self.lang == "zh" and self.expect is None and self.clause_subject and \
+                    isinstance(self.subject, list) and len(self.subject) == 1 and not self.clause_attached:
+                # 绿方块上面放着一个紫球: the first noun is the support of the next one
+                self.loc_on = (self.subject[0], (self.subject[0].span[0], t.end))
             elif t.cat == "scenery":
                 if self.expect is not None:
                     self.expect = None  # "from above", "on the floor", 从空中
@@ -521,6 +559,7 @@ class Reader:
                 if len(pair) == 2:
                     for o, d in zip(pair, ("right", "left")):
                         o.dirs.append((d, (t.start, t.end)))
+                        o.motions.append(("move", (t.start, t.end)))  # 两个圆柱互相靠近: they travel
                 else:
                     self.warn(f"'{t.text}' needs two objects; ignoring it")
             elif t.cat == "timing":
@@ -533,6 +572,14 @@ class Reader:
                 if (t.value == "clause" and t.text in (",", "、") and self.clause_subject and not self.clause_attached
                         and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START):
                     self.compound = True  # "a red ball, a green ball and a blue ball fall"
+                    i += 1
+                    continue
+                if t.value == "then" and self.clause_subject and not self.clause_attached and \
+                        isinstance(self.subject, list):
+                    # 球再向右滚: the "then" comes after its subject
+                    self.then = (t.start, t.end)
+                    subj, self.subject, self.clause_subject = self.subject, self.prev_subject, False
+                    self.set_subject(subj)
                     i += 1
                     continue
                 self.end_clause(t.value == "sentence")
@@ -579,15 +626,20 @@ class Reader:
         self.stage = base + len(group) - 1
         self.sequenced = True
 
-    def participle(self, i: int) -> bool:
-        """Is the motion word at i an attribute of the noun after it (弹跳的紫色球)?"""
+    def zh_clause(self, i: int) -> int | None:
+        """The index of the 的 that ends a clause before a noun starting at i (向左滚的, 快速的,
+        正在弹跳的), or None: motion, direction and speed words then 的, then a noun phrase."""
         toks = self.toks
-        if self.lang != "zh" or i + 2 >= len(toks):
-            return False
-        k = i + 1
-        if toks[k].cat in ("motion", "effect"):  # 正在滚动着的
+        k = i
+        while k < len(toks) and toks[k].cat in _ZH_CLAUSE:
             k += 1
-        return toks[k].cat == "de" and k + 1 < len(toks) and toks[k + 1].cat in _NP_START
+        if k == i or k + 1 >= len(toks) or toks[k].cat != "de" or toks[k + 1].cat not in _NP_START:
+            return None
+        return k
+
+    def participle(self, i: int) -> bool:
+        """Is the word at i the start of a clause describing the noun after it (弹跳的紫色球)?"""
+        return self.lang == "zh" and self.zh_clause(i) is not None
 
     def handle_np(self, np: _NP) -> None:
         for k, t in enumerate(np.unknowns):
@@ -637,11 +689,14 @@ class Reader:
         self.mention(objs)
         if "shape" in np.attrs:
             self.last_np_shape = np.attrs["shape"]
+        loc = self.loc_on
         if not self.compound and self.clause_subject:
             # A second subject in one clause without a boundary: a new clause begins.
             self.end_clause(False)
         self.set_subject(objs)
         self.attach_mods(np, objs)
+        if loc is not None and loc[0] not in objs:
+            self.relate(objs[0], "on", loc[0], loc[1])
 
     def attach_mods(self, np: _NP, objs: list[_Obj]) -> None:
         """Participles and speed words inside a phrase, or waiting before it, describe its objects."""

@@ -118,6 +118,7 @@ def negations(toks: list[Tok]) -> list[Tok]:
 _ATTR = {"size", "material", "color"}
 _SEP_TEXT = {",", "、", "，", ";", "/"}
 _OPEN = {":", "：", "—", "-", "--", "(", "（", "[", "in", "colored", "coloured", "分别是", "分别为", "分别", "是", "为",
+         "先", "首先", "first",
          "namely", "颜色分别是", "颜色是", "colors", "colours", "the colors", "of", "with", "that are"}
 _CLOSE = {")", "）", "]", "—", "-", "--", "respectively", "各一个", "各", "each"}
 
@@ -139,6 +140,23 @@ def _participle(t: Tok, lang: str) -> bool:
     return t.cat in ("motion", "effect") and (lang == "zh" or t.text.lower().endswith("ing"))
 
 
+def _mods(toks: list[Tok], m: int, lang: str, colours: bool = False) -> tuple[list[Tok], int]:
+    """Words before a noun that every item shares: sizes, materials, participles (bouncing,
+    正在掉落的, 往前滑的) and, after a Chinese count, colours (一大一小两个紫色方块)."""
+    shared: list[Tok] = []
+    kinds = _ATTR if colours else {"size", "material"}
+    while m < len(toks):
+        t = toks[m]
+        if t.cat in kinds or _participle(t, lang) or (lang == "zh" and t.cat in ("dir", "speed", "de", "known")
+                                                      and t.text not in ("，", ",")):
+            if t.cat not in ("de", "known"):
+                shared.append(t)
+            m += 1
+        else:
+            break
+    return shared, m
+
+
 def _item(toks: list[Tok], k: int) -> tuple[list[Tok], int] | None:
     """One list item from k: [det] attributes [的] [one]; (its tokens, the next index)."""
     j = k
@@ -146,10 +164,12 @@ def _item(toks: list[Tok], k: int) -> tuple[list[Tok], int] | None:
     if j < len(toks) and _is_item_det(toks[j]):
         got.append(toks[j])
         j += 1
-    while j < len(toks) and toks[j].cat in _ATTR:
+    seen: set[str] = set()
+    while j < len(toks) and toks[j].cat in _ATTR and toks[j].cat not in seen:  # 红绿蓝: a new colour, a new item
         got.append(toks[j])
+        seen.add(toks[j].cat)
         j += 1
-    if not any(t.cat in _ATTR for t in got):
+    if not seen:
         return None
     if j < len(toks) and toks[j].cat == "de":
         j += 1
@@ -202,7 +222,9 @@ def _np(item: list[Tok], shared: list[Tok], shape: Tok) -> list[Tok]:
     attrs = [t for t in item if t.cat in _ATTR]
     own = {t.cat for t in attrs}
     noun = Tok("shape", (shape.value[0], False), shape.start, shape.end, shape.text)
-    mods = [t for t in shared if t.cat not in _ATTR]  # participles: "bouncing"
+    mods = [t for t in shared if t.cat not in _ATTR]  # participles: "bouncing", 正在弹跳(的)
+    if mods and mods[0].text and any(c >= "\u3400" for c in mods[0].text):
+        mods = mods + [Tok("de", None, mods[-1].end, mods[-1].end, "")]
     return [det] + mods + attrs + [t for t in shared if t.cat in _ATTR and t.cat not in own] + [noun]
 
 
@@ -227,6 +249,9 @@ def _count_warning(count: Tok | None, n: int, text: str, warnings: list[str]) ->
 def _before_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[str]):
     """A. [count] item, item and item [的] [count] [attrs] noun: "red, green and blue balls"."""
     zh = lang == "zh"
+    lead, k = _mods(toks, k, lang) if _participle(toks[k], lang) else ([], k)  # 在滚动的红色和紫色圆柱
+    if k >= len(toks):
+        return None
     count = toks[k] if toks[k].cat == "count" else None
     items, j, seps = _items(toks, k + (count is not None), adjacent=zh)
     if len(items) < 2 or not _distributive(items):
@@ -240,10 +265,7 @@ def _before_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[s
         m += 1
     if m < len(toks) and toks[m].cat == "de":
         m += 1
-    shared = []
-    while m < len(toks) and (toks[m].cat in ("size", "material") or _participle(toks[m], lang)):
-        shared.append(toks[m])
-        m += 1
+    shared, m = _mods(toks, m, lang, colours=True)
     if m >= len(toks) or toks[m].cat != "shape":
         return None
     noun = toks[m]
@@ -252,7 +274,7 @@ def _before_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[s
         return None  # "a red, shiny ball" is one ball
     items, last_shared = _split_shared(items)
     _count_warning(count or count2, len(items), text, warnings)
-    return _joined([_np(it, shared + last_shared, noun) for it in items], seps), m + 1
+    return _joined([_np(it, lead + shared + last_shared, noun) for it in items], seps), m + 1
 
 
 def _after_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[str]):
@@ -263,10 +285,7 @@ def _after_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[st
     if toks[m].cat in ("count", "vague"):
         cnt = toks[m]
         m += 1
-    shared = []
-    while m < len(toks) and (toks[m].cat in ("size", "material") or _participle(toks[m], lang)):
-        shared.append(toks[m])
-        m += 1
+    shared, m = _mods(toks, m, lang)
     if m >= len(toks) or toks[m].cat != "shape" or not (toks[m].value[1] or zh or cnt is not None):
         return None
     noun = toks[m]
@@ -286,6 +305,14 @@ def _after_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[st
     if j < len(toks) and toks[j].cat == "bound" and toks[j].value == "clause" and toks[j].text in _SEP_TEXT:
         j += 1
     return out, j
+
+
+def zh_progressive(toks: list[Tok], lang: str) -> list[Tok]:
+    """在/正在 right before a motion is 'is doing' (在滚动的球), not 'on'."""
+    if lang != "zh":
+        return toks
+    return [t for k, t in enumerate(toks)
+            if not (t.text in ("在", "正在") and k + 1 < len(toks) and toks[k + 1].cat in ("motion", "effect", "dir"))]
 
 
 def lists(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]]:
@@ -322,5 +349,6 @@ def rewrite(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]
     """All rewrites, in order: durations, 'can', negations, lists."""
     toks = durations(toks, text)
     toks = verbs_not_nouns(toks)
+    toks = zh_progressive(toks, lang)
     toks = negations(toks)
     return lists(toks, lang, text)
