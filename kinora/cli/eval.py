@@ -5,6 +5,8 @@
     kinora eval --backend simulator --quick   # the oracle: calibrates every metric
     kinora eval --backend vae --quick         # the simulator through the VAE: the latent space's ceiling
     kinora eval --model runs/dit --json       # another checkpoint, one JSON object on stdout
+    kinora eval --understanding               # the reader on the held-out paraphrase suite (EN + ZH)
+    kinora eval --understanding --split dev --no-sim   # the development part, without simulating
 """
 
 from __future__ import annotations
@@ -38,11 +40,53 @@ def register(sub) -> None:
                         "and a busy machine is not oversubscribed)")
     p.add_argument("--out", default=None, help="folder for report.md, eval.json and plots (default: out/eval/BACKEND)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    u = p.add_argument_group("the reader (--understanding)")
+    u.add_argument("--understanding", action="store_true",
+                   help="measure how prompts are read: the paraphrase suite (kinora/eval/paraphrase), per language "
+                        "and construction: spec-exact, per-field accuracy, silent substitutions, simulator pass")
+    u.add_argument("--split", default="heldout", choices=("heldout", "dev", "all"),
+                   help="which part of the paraphrase suite (default heldout)")
+    u.add_argument("--lang", default=None, choices=("en", "zh"), help="one language only (default both)")
+    u.add_argument("--no-sim", action="store_true", help="skip simulating each parsed spec (a few seconds instead of a "
+                                                         "minute)")
     p.set_defaults(func=run)
 
 
+# What --understanding does not take: the options of a generator eval, with their defaults.
+_GENERATOR_OPTIONS = {"backend": "kinora", "model": None, "suite": None, "n": None, "quick": False, "physics_n": None,
+                      "no_physics": False, "seconds": None, "context_frames": None, "steps": None, "guidance": None}
+_READER_OPTIONS = {"split": "heldout", "lang": None, "no_sim": False}
+
+
+def run_understanding(args) -> int:
+    from kinora.errors import KinoraError
+    from kinora.eval.understanding import UnderstandingSettings, run_understanding
+
+    given = [k for k, v in _GENERATOR_OPTIONS.items() if getattr(args, k) != v]
+    if given:
+        raise KinoraError(f"--understanding measures the reader, not a generator; drop --{given[0].replace('_', '-')} "
+                          "(it takes --split, --lang, --no-sim, --out and --json)")
+    run_ = run_understanding(UnderstandingSettings(split=args.split, lang=args.lang, simulate=not args.no_sim,
+                                                   out=args.out))
+    if args.json:
+        print(json.dumps(run_.summary, ensure_ascii=False))
+    else:
+        print(run_.report)
+        if run_.folder is not None:
+            print(f"wrote {run_.folder / 'report.md'} and {run_.folder / 'understanding.json'}", file=sys.stderr)
+    return 0
+
+
 def run(args) -> int:
+    from kinora.errors import KinoraError
     from kinora.eval.runner import EvalSettings, run_eval
+
+    if args.understanding:
+        return run_understanding(args)
+    given = [k for k, v in _READER_OPTIONS.items() if getattr(args, k) != v]
+    if given:
+        raise KinoraError(f"--{given[0].replace('_', '-')} belongs to --understanding; add --understanding "
+                          "or drop it")
 
     names = ("backend", "model", "suite", "n", "quick", "physics_n", "no_physics", "seconds", "context_frames",
              "steps", "guidance", "threads", "out")

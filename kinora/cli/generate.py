@@ -17,7 +17,8 @@ def register(sub) -> None:
                    help="output MP4 (default: out/generated.mp4, or the next free name beside it)")
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
     p.add_argument("--seconds", type=float, default=None,
-                   help="length in seconds (default 2; with --video: new seconds)")
+                   help="length in seconds (default: what the prompt says, e.g. 'for 3 seconds', else 2; "
+                        "with --video: new seconds)")
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's, 8)")
     p.add_argument("--size", type=size, default=None, help="WIDTHxHEIGHT or one number (default: the model's, 64)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
@@ -39,6 +40,9 @@ def register(sub) -> None:
                    help="with --edit-region: only these seconds of the video (default: all of it)")
     p.add_argument("--model", default=None, help="DiT checkpoint or weights folder (default: the shipped model)")
     p.add_argument("--truth-mode", default="story", choices=TRUTH_MODES)
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a prompt that asks for what the micro-world lacks (an orange ball, a dog) instead of "
+                        "using the nearest thing it has with a warning")
     p.set_defaults(func=run)
 
 
@@ -51,6 +55,7 @@ def run(args) -> int:
         guidance=args.guidance, seed=args.seed, negative=args.negative, sampler=args.sampler, image=args.image,
         last_image=args.last_image, loop=args.loop, video=args.video, backward=args.backward,
         edit=edit_region(args.edit_region, args.edit_time), model=args.model, truth_mode=args.truth_mode,
+        strict=args.strict,
         threads=args.threads, force=args.force)
     with StepBar("sampling") as bar:
         result = generate(req, progress=bar)

@@ -238,7 +238,8 @@ def summarize(scored: list[Scored]) -> dict:
     """Per language: exact, per-field accuracy, silent substitutions, simulator pass, and
     the same per construction class."""
     out: dict = {}
-    for lang in ("en", "zh", "all"):
+    both = len({s.item.lang for s in scored}) > 1
+    for lang in ("en", "zh", "all") if both else ("en", "zh"):
         rows = [s for s in scored if lang == "all" or s.item.lang == lang]
         if not rows:
             continue
@@ -338,9 +339,10 @@ def run_understanding(s: UnderstandingSettings) -> UnderstandingRun:
                           f"{' in ' + s.lang if s.lang else ''} (kinora/eval/paraphrase/)")
     scored = [score_item(it, simulate=s.simulate) for it in items]
     summary = summarize(scored)
-    # Held-out prompts are never shown, only their ids and what went wrong.
-    failures = [{"id": x.item.id, "problems": x.problems, **({"text": x.item.text, "warnings": x.warnings}
-                                                              if x.item.split == "dev" else {})}
+    # Held-out prompts are never shown: only their ids and which checks failed, without the words.
+    failures = [{"id": x.item.id, **({"problems": x.problems, "text": x.item.text, "warnings": x.warnings}
+                                     if x.item.split == "dev" else
+                                     {"problems": sorted({p.split(":")[0] for p in x.problems})})}
                 for x in scored if not x.exact or x.sim_pass is False]
     report = report_markdown(summary, s.split, failures)
     folder = None

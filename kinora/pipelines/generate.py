@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Callable
 
 from kinora.defaults import (
-    DEFAULT_SECONDS,
     MAX_FPS,
     MAX_GUIDANCE,
     MAX_SECONDS,
@@ -65,6 +64,7 @@ class GenerateRequest:
     edit: EditRegion | None = None  # regenerate this box over this span of `video`
     model: str | Path | None = None  # a DiT checkpoint or weights folder (default: the shipped one)
     truth_mode: str = "story"
+    strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
     threads: int | None = None  # torch threads (recorded: results depend on it at the last bit)
     force: bool = False  # replace an existing output
 
@@ -82,6 +82,10 @@ def check_request(req: GenerateRequest) -> None:
 
     if not isinstance(req.prompt, str) or not req.prompt.strip():
         raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
+    if req.strict:
+        from kinora.plan.parse import parse
+
+        parse(req.prompt, strict=True)  # refuses what the world lacks before anything is loaded
     if req.out is not None and Path(req.out).suffix.lower() != ".mp4":
         raise KinoraError(f"output {str(req.out)!r} must end in .mp4")
     if req.seconds is not None and not (math.isfinite(req.seconds) and 0 < req.seconds <= MAX_SECONDS):
@@ -164,14 +168,15 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.
     fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
-    seconds = req.seconds if req.seconds is not None else DEFAULT_SECONDS
+    # Without --seconds a new clip is as long as the prompt says ("for 3 seconds"), else DEFAULT_SECONDS.
+    seconds = req.seconds if req.seconds is not None else pipe.plan_prompt(req.prompt, strict=req.strict).spec.duration
     edit_mask = None if req.edit is None else req.edit.pixel_mask(video.shape[0], height, width, fps)
     output = pipe(req.prompt, negative_prompt=req.negative,
                   num_frames=None if edit_mask is not None else max(1, int(round(seconds * fps))),
                   height=height, width=width, num_inference_steps=req.steps, guidance_scale=req.guidance,
                   generator=torch.Generator().manual_seed(req.seed), image=image, last_image=last_image,
                   loop=req.loop, video=video, extend="backward" if req.backward else "forward",
-                  edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress)
+                  edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress, strict=req.strict)
     return output, fps, pipe
 
 

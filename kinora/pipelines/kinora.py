@@ -176,7 +176,8 @@ class KinoraPipeline:
 
     # --- the steps of a call ------------------------------------------------------------
     def check_inputs(self, prompt, output_type, video, image, edit_mask, height, width, num_frames,
-                     num_inference_steps, guidance_scale, sampler, extend, context_frames):
+                     num_inference_steps, guidance_scale, sampler, extend, context_frames, raw_prompt=False,
+                     strict=False):
         """Refuse what cannot be generated; return (height, width, num_frames, steps, scale, sample_fn)."""
         from kinora.diffusion.sampling import SAMPLERS
 
@@ -196,7 +197,10 @@ class KinoraPipeline:
                                   f"(the model was trained at {self.default_height})")
         if num_frames is None:
             editing = video is not None and edit_mask is not None
-            num_frames = video.shape[0] if editing else int(DEFAULT_SECONDS * self.default_fps)
+            # A new clip is as long as the prompt says ("for 3 seconds", 3秒), else DEFAULT_SECONDS.
+            said = self.plan_prompt(prompt, strict=strict).spec.duration if isinstance(prompt, str) and \
+                prompt.strip() and not raw_prompt else DEFAULT_SECONDS
+            num_frames = video.shape[0] if editing else max(1, int(round(min(said, MAX_SECONDS) * self.default_fps)))
         max_frames = int(MAX_SECONDS * 60)
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or not 1 <= num_frames <= max_frames:
             raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {max_frames}")
@@ -214,12 +218,14 @@ class KinoraPipeline:
         return height, width, num_frames, steps, scale, sample_fn
 
     def plan_prompt(self, prompt: str, seconds: float | None = None, fps: int | None = None,
-                    height: int | None = None, width: int | None = None):
-        """English or Chinese prompt -> the reader's ParseResult (ShotSpec, canonical caption, warnings)."""
+                    height: int | None = None, width: int | None = None, strict: bool = False):
+        """English or Chinese prompt -> the reader's ParseResult (ShotSpec, canonical caption, warnings).
+        Without `seconds` the shot is as long as the prompt says, else defaults.DEFAULT_SECONDS;
+        `strict` refuses a prompt that asks for what the micro-world lacks."""
         from kinora.plan.parse import parse
 
-        return parse(prompt, duration=seconds or DEFAULT_SECONDS, fps=fps or self.default_fps,
-                     width=width or self.default_width, height=height or self.default_height)
+        return parse(prompt, duration=seconds, fps=fps or self.default_fps, width=width or self.default_width,
+                     height=height or self.default_height, strict=strict)
 
     def encode_text(self, texts: list[str]) -> dict:
         states, mask = self.text_encoder(texts)
@@ -306,6 +312,7 @@ class KinoraPipeline:
         sampler: str | None = None,
         callback_on_step_end: Callable | None = None,
         raw_prompt: bool = False,
+        strict: bool = False,
     ) -> GenerationOutput:
         """Generate one clip.
 
@@ -316,7 +323,9 @@ class KinoraPipeline:
         (T, H, W, 3) uint8 to extend (`extend` = "forward" appends num_frames new frames,
         "backward" prepends them) or, with `edit_mask` (T, H, W) bool True = regenerate,
         to inpaint. raw_prompt=True skips the planner and conditions on the prompt text
-        as it is.
+        as it is. strict=True refuses a prompt that asks for something the micro-world lacks
+        (an orange ball, a dog) instead of using the nearest thing with a warning. Without
+        num_frames a new clip is as long as the prompt says ("for 3 seconds"), else 2 s.
         """
         from kinora.diffusion.sampling import CFG
 
@@ -325,11 +334,11 @@ class KinoraPipeline:
                        video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward")
         height, width, num_frames, steps, scale, sample_fn = self.check_inputs(
             prompt, output_type, video, image, edit_mask, height, width, num_frames, num_inference_steps,
-            guidance_scale, sampler, extend, context_frames)
+            guidance_scale, sampler, extend, context_frames, raw_prompt, strict)
 
         # 2. Plan: the prompt -> a ShotSpec and the canonical English caption the DiT was trained on.
         seconds = min(num_frames / self.default_fps, MAX_SECONDS)
-        plan = None if raw_prompt else self.plan_prompt(prompt, seconds, self.default_fps, height, width)
+        plan = None if raw_prompt else self.plan_prompt(prompt, seconds, self.default_fps, height, width, strict)
         canonical = prompt.strip() if plan is None else plan.canonical
 
         # 3. Encode the prompt and the negative prompt.

@@ -79,8 +79,8 @@ def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[O
         motion: tuple[str, Span] | None = None
         if o.target is not None:
             motion = ("push", (pushes or [("push", o.target[1])])[0][1])
-        elif o.on is not None and o.off is None and any(m == "fall" and s[0] < o.on[1][0] for m, s in moves) and not any(
-                m == "topple" for m, _ in moves):
+        elif o.on is not None and o.off is None and not any(m == "topple" for m, _ in moves) and any(
+                m == "fall" and s[0] < o.on[1][0] for m, s in moves):
             # "falls onto the cylinder": a fall cannot be aimed at an object in this world
             warn(f"{label} cannot be made to land on another object; it falls beside it")
             o.on = None

@@ -234,7 +234,8 @@ class Reader:
             np.head = "one"  # 一个向左滚: "one of them"
         if not np.attrs and np.head is None and np.count is None:
             return None, j if j > i else i + 1  # a lone article ("the floor", "a long way")
-        if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and np.det not in ("def", "both"):
+        if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and \
+                np.det not in ("def", "both"):
             np.vague = True  # "balls roll left": how many?
         return np, j
 

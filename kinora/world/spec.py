@@ -159,7 +159,15 @@ class ShotSpec:
 
     # --- JSON ----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # Fields added after version 1 are written only when they say something, so a spec
+        # without them reads and hashes as it always did.
+        d = dataclasses.asdict(self)
+        if not d["unrendered"]:
+            del d["unrendered"]
+        for o in d["objects"]:
+            if not o["start"]:
+                del o["start"]
+        return d
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
@@ -647,7 +655,8 @@ def json_schema() -> dict:
             "seed": {"type": "integer"},
             "text": {"type": "string"},
             "unrendered": {"type": "array", "items": {"type": "object"},
-                           "description": "what the text asked for that the world cannot show: {start, end, text, why}"},
+                           "description": "what the text asked for that the world cannot show: "
+                                          "{start, end, text, why}"},
             "version": {"const": SPEC_VERSION},
         },
     }
