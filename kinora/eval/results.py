@@ -55,6 +55,21 @@ TARGET_OF = {"alignment: colour": ">= 90 %", "alignment: shape": ">= 80 %", "ali
              "physics (Physics-IQ-style score)": "far above 10-30 %", "dynamic degree": "near the simulator"}
 
 
+def understanding_section(summary: dict, commit: str) -> str:
+    """The reader's scores on the held-out paraphrase suite, for RESULTS.md."""
+    from kinora.eval.understanding import report_markdown
+
+    body = report_markdown(summary, "heldout", []).split("\n", 1)[1]
+    return "\n".join([
+        "## Understanding: how prompts are read", "",
+        f"Made by `kinora eval --understanding` at commit `{commit}`: the held-out part of the paraphrase suite "
+        "(`kinora/eval/paraphrase/heldout-*.jsonl`, written apart from the reader and never tuned on; the format "
+        "and the conventions are in docs/UNDERSTANDING.md). Spec-exact: every labelled field right, the right "
+        "number of objects, every word the world lacks named in a warning. Simulator pass: the parsed spec "
+        "simulated and checked by `kinora.verify` against the labelled spec, counted as a failure only where the "
+        "labelled spec's own clip passes the same check (the analyzer ceiling row).", body.rstrip()])
+
+
 def comparison_table(model: dict | None, sim: dict, frozen: dict, vae: dict | None = None) -> str:
     rm, rs, rf, rv = _rows(model), _rows(sim), _rows(frozen), _rows(vae)
     head = ("| dimension | shipped model | simulator (oracle) |"
@@ -115,6 +130,10 @@ def write_results(a: ResultsSettings) -> Path:
     if SHIPPED_VAE.exists():  # the VAE the shipped DiT decodes with
         vae = evaluate(VaeBackend(SHIPPED_VAE), cases, physics_n=physics_n).summary
         write_json_atomic(res / "eval-vae.json", vae)
+    from kinora.eval.understanding import UnderstandingSettings, run_understanding
+
+    reading = run_understanding(UnderstandingSettings(split="heldout"))
+    write_json_atomic(res / "understanding.json", {"split": "heldout", "summary": reading.summary})
     bench = None
     bench_mode = a.bench or ("quick" if a.quick else "full")
     if bench_mode != "none":
@@ -170,12 +189,14 @@ def write_results(a: ResultsSettings) -> Path:
         if (res / f"{prefix}{name}.png").exists():
             lines.append(f"![{name}](results/{prefix}{name}.png)")
     lines.append("")
+    lines += [understanding_section(reading.summary, a.commit), ""]
     if bench is not None:
         lines += ["## Bench", "", bench_markdown(bench).replace("### Kinora bench", "Kinora bench"), ""]
     lines += ["## Reproduce", "", "```", "kinora eval --quick            # the shipped model, 12 prompts",
               "kinora eval                    # all 120 prompts", "kinora eval --backend simulator # the oracle",
               "kinora eval --backend vae       # the simulator through the VAE: the latent space's ceiling",
               "kinora bench                   # speed and memory on this machine",
+              "kinora eval --understanding    # the reader on the held-out paraphrase suite",
               "bash scripts/results.sh        # this page",
               "```", ""]
     write_text_atomic(out / "RESULTS.md", "\n".join(lines))

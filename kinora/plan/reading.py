@@ -70,6 +70,7 @@ class _NP:
 _NP_START = {"det", "count", "vague", "size", "color", "material", "shape", "one"}
 _NP_MORE = {"size", "color", "material", "shape"}
 _ZH_CLAUSE = {"motion", "effect", "dir", "speed", "known"}
+_ZH_PARTICLES = {"来", "去", "着", "了", "过", "起", "下"}  # 滚过来的, 弹起来的
 _ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
 # English motion words that work as adjectives before a noun: "a bouncing ball", "a still cube"
 _EN_ADJ_MOTION = {"still", "motionless", "stationary", "static", "unmoving", "immobile", "fixed", "resting"}
@@ -116,6 +117,7 @@ class Reader:
         self.loc_on: tuple[_Obj, Span] | None = None  # 方块上面放着一个球 / 放在圆桶上的弹珠: the support named first
         self.ba = False  # 把X…: X is what the verb moves
         self.taken: set[int] = set()  # members of a plural subject already told apart ("一个…，一个…")
+        self.last_many: list[_Obj] = []  # the last subject of several objects
         self.note_substitutions()
 
     def note_substitutions(self) -> None:
@@ -251,15 +253,15 @@ class Reader:
             self.warn(f"'{self.text[np.start:np.end]}' does not say how many; assuming {n}")
         # 0. "一红一绿两个球，一个向左滚，一个向右滚": the next member of the last plural subject
         if np.head == "one" and not np.attrs and np.det != "def" and n == 1:
-            many = next((s for s in (self.subject, self.prev_subject) if isinstance(s, list) and len(s) > 1), None)
-            free = [o for o in many or [] if id(o) not in self.taken]
+            free = [o for o in self.last_many if id(o) not in self.taken]
             if free:
                 self.taken.add(id(free[0]))
                 return [free[0]]
         # 1. a member of a counted group waiting to be told apart ("two balls: a red one ...")
         if n == 1 and np.det != "def":
             g = self.open_group(np) or (self.open_group(np, closed_too=True)
-                                        if np.head in (None, "one") and "color" in np.attrs else None)
+                                        if (np.head is None and np.attrs) or (np.head == "one" and "color" in np.attrs)
+                                        else None)
             if g is not None:
                 m = next(x for x in g.members if not x.filled)
                 m.filled = True
@@ -403,8 +405,20 @@ class Reader:
             self.pending.append(item)
 
     def set_subject(self, subj) -> None:
+        if subj == "camera" and self.pending:
+            # "Purple balls. Rolling forward. Pan left.": a motion the camera cannot do, waiting
+            # before the camera, belongs to the objects named before it
+            objects_only = any(it[0] == "effect" or (it[0] == "motion" and it[1] not in ("still", "move"))
+                               for it in self.pending)
+            last = next((x for x in (self.subject, self.prev_subject) if isinstance(x, list)), None)
+            if objects_only and last:
+                for item in self.pending:
+                    self.attach(item, last)
+                self.pending = []
         if self.compound and isinstance(self.subject, list) and isinstance(subj, list):
             subj = self.subject + [o for o in subj if o not in self.subject]
+        if isinstance(subj, list) and len(subj) > 1:
+            self.last_many, self.taken = list(subj), set()
         if isinstance(subj, list) and self.then is not None:
             before = self.prev_subject if isinstance(self.prev_subject, list) else []
             if not any(o in before for o in subj):  # "X falls, then Y rolls": Y starts after X
@@ -571,7 +585,8 @@ class Reader:
                     self.timing = (t.start, t.end)
             elif t.cat == "bound":
                 if (t.value == "clause" and t.text in (",", "、") and self.clause_subject and not self.clause_attached
-                        and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START):
+                        and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START
+                        and (toks[i + 1].cat in _NP_MORE or (i + 2 < len(toks) and toks[i + 2].cat in _NP_MORE))):
                     self.compound = True  # "a red ball, a green ball and a blue ball fall"
                     i += 1
                     continue
@@ -632,7 +647,7 @@ class Reader:
         正在弹跳的), or None: motion, direction and speed words then 的, then a noun phrase."""
         toks = self.toks
         k = i
-        while k < len(toks) and toks[k].cat in _ZH_CLAUSE:
+        while k < len(toks) and (toks[k].cat in _ZH_CLAUSE or (k > i and toks[k].text in _ZH_PARTICLES)):
             k += 1
         if k == i or k + 1 >= len(toks) or toks[k].cat != "de" or toks[k + 1].cat not in _NP_START:
             return None

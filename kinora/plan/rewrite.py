@@ -195,8 +195,9 @@ def _items(toks: list[Tok], k: int, adjacent: bool) -> tuple[list[list[Tok]], in
         if m > j and _item(toks, m) is not None:
             seps.append(next((t for t in toks[j:m] if _is_then(t)), toks[m - 1]))
             j = m
-        elif adjacent and _item(toks, j) is not None:
-            seps.append(toks[j])
+        elif adjacent and _item(toks, j) is not None and {t.cat for t in _item(toks, j)[0]} & {
+                t.cat for t in items[-1] if t.cat in _ATTR}:
+            seps.append(toks[j])  # 红绿蓝: the next item says the same kind of thing (not 紫色的小方块)
         else:
             break
     return items, j, seps
@@ -229,15 +230,17 @@ def _np(item: list[Tok], shared: list[Tok], shape: Tok) -> list[Tok]:
 
 
 def _joined(nps: list[list[Tok]], seps: list[Tok]) -> list[Tok]:
+    """The phrases joined by "and"; joined by "then" ("red, then green, then blue") they
+    are one subject too, started in the order written (a `timing` token after them)."""
     out: list[Tok] = []
+    thens = [s for s in seps if _is_then(s)]
     for n, np in enumerate(nps):
         if n:
             s = seps[n - 1] if n - 1 < len(seps) else np[0]
-            if _is_then(s):
-                out.append(Tok("bound", "then", s.start, s.end, s.text))
-            else:
-                out.append(Tok("and", None, s.start, s.end, s.text))
+            out.append(Tok("and", None, s.start, s.end, s.text))
         out += np
+    if thens:
+        out.append(Tok("timing", None, thens[0].start, thens[-1].end, thens[0].text))
     return out
 
 
@@ -294,7 +297,7 @@ def _after_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[st
             toks[p].cat == "bound" and toks[p].text in _SEP_TEXT | {".", "。", ":", "："})):
         p += 1
     items, j, seps = _items(toks, p, adjacent=True)
-    if len(items) < 2 or not _distributive(items) or (p == m + 1 and not zh and not all(
+    if len(items) < 2 or not _distributive(items) or (p == m + 1 and not zh and len(items) < 3 and not all(
             _is_item_det(it[0]) for it in items)):
         return None  # "two balls red and blue" needs a pause after the noun, unless each item is "one ..."
     _count_warning(cnt, len(items), text, warnings)
