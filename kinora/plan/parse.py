@@ -5,6 +5,7 @@
     r.canonical   # 'a large yellow ball rolls into a small purple cube. the camera pans left.'
     r.language    # 'en'
     r.warnings    # [] ; an unknown content word gives "unknown word 'X'; nearest known word is 'Y'"
+    r.substitutions  # [] ; "an orange ball" gives [{"field": "color", "asked": "orange", "used": "yellow", ...}]
 
 It is a small rule-based reader, not a grammar: words are looked up (longest phrase
 first) in tables built from `kinora.world.captions` (which extends the vocabulary of
@@ -12,15 +13,22 @@ first) in tables built from `kinora.world.captions` (which extends the vocabular
 and everything else (motions, directions, speeds, camera moves, relations such as
 "into the cube" or "从方块上") attaches to the subject of its clause. It reads every
 caption `kinora.world.captions` writes (tests/world/test_captions.py checks the round
-trip) and ordinary prompts in both languages. A prompt in a language it does not read
-(Russian, Japanese, Arabic, Korean: see `language_is_read`) gets one warning that says
-so, and an empty floor.
+trip) and ordinary prompts in both languages: lists with distributed attributes,
+negation, participles, relations, sequences, synonyms, typos, full-width and traditional
+characters (docs/UNDERSTANDING.md has the conventions; `kinora eval --understanding`
+measures them on the paraphrase suite). What the micro-world lacks is never replaced
+silently: the nearest value is used with a warning naming both and recorded in
+`substitutions` and in the field's source ("asked", "used"), or with `strict=True`
+refused; a thing it cannot show at all (a dog) goes into `spec.unrendered`. A prompt in
+a language it does not read (Russian, Japanese, Arabic, Korean, French: see
+`language_is_read`) gets one warning that says so, and an empty floor.
 
 The steps live in their own modules: `kinora.plan.lexicon` (the words),
-`kinora.plan.tokens` (text into tokens), `kinora.plan.reading` (tokens into objects and
-a camera) and `kinora.plan.building` (those into ObjectSpecs and a CameraSpec, with
-provenance: each object's and the camera's `source` says which words gave each field,
-or that the parser invented it; see that module). This one is the entry point.
+`kinora.plan.tokens` (text into tokens), `kinora.plan.rewrite` (lists, negations and
+durations made plain), `kinora.plan.reading` (tokens into objects and a camera) and
+`kinora.plan.building` (those into ObjectSpecs and a CameraSpec, with provenance: each
+object's and the camera's `source` says which words gave each field, or that the parser
+invented it; see that module). This one is the entry point.
 """
 
 from __future__ import annotations

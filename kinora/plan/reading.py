@@ -3,9 +3,15 @@
 It is a small rule-based reader, not a grammar: noun phrases become objects ("two blue
 cubes" is two objects, "the red ball" names one already there), and everything else
 (motions, directions, speeds, camera moves, relations such as "into the cube" or
-"从方块上") attaches to the subject of its clause. What it collects is still raw, every
-value with the span of the words that said it; `kinora.plan.building` turns it into
-ObjectSpecs and a CameraSpec.
+"从方块上") attaches to the subject of its clause. Beyond that it keeps what ordinary
+prompts need: participles and Chinese clauses before a noun (a bouncing ball,
+向左滚的小球) describe that noun; "all", 都 and compound subjects share a verb; a pronoun
+after a relation is its object ("rolls into it"); "one ..., one ..." / 一个…一个… tell the
+members of a plural subject apart; "opposite directions", "towards each other" split
+directions; "then", "one after another", 依次 give start stages; "nothing moves" stills
+the rest; things the world cannot show are recorded, and what they do is dropped. What it
+collects is still raw, every value with the span of the words that said it;
+`kinora.plan.building` turns it into ObjectSpecs and a CameraSpec.
 """
 
 from __future__ import annotations
