@@ -274,3 +274,35 @@ def test_a_second_ball_is_another_ball_not_a_time():
 def test_a_latin_script_language_kinora_does_not_read_gets_one_message(text):
     r = parse(text)
     assert len(r.warnings) == 1 and "not in a language Kinora reads" in r.warnings[0] and r.spec.objects == []
+
+
+def _spans(source):
+    for f in source.get("fields", {}).values():
+        if "text" in f:
+            yield f
+    if "text" in source:
+        yield source
+
+
+def test_every_source_span_points_at_its_words_in_the_prompt():
+    from kinora.eval.paraphrase import load_suite
+
+    checked = 0
+    for it in load_suite("dev"):
+        try:
+            r = parse(it.text)
+        except KinoraError:
+            continue
+        for s in [o.source for o in r.spec.objects] + [r.spec.camera.source]:
+            for f in _spans(s):
+                assert it.text[f["start"]:f["end"]] == f["text"], (it.id, f)
+                checked += 1
+        for u in r.spec.unrendered:
+            assert it.text[u["start"]:u["end"]] == u["text"]
+    assert checked > 5000
+
+
+def test_reading_is_deterministic():
+    for text in ("three balls, red, green and blue, fall one after another", "一只猫看着红球向左滚，镜头推近",
+                 "an orange ball and a red bal"):
+        assert parse(text, seed=4).spec.to_json() == parse(text, seed=4).spec.to_json()
