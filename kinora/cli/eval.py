@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--context-frames", type=int, default=None, help="frames given for physics (default 5)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=finite, default=None, help="guidance scale (default: the model's)")
+    p.add_argument("--precision", default=None, choices=("fp32", "bf16"),
+                   help="the DiT's number format (default fp32; bf16 where the CPU has bf16 units)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the numbers then do not depend on the machine's cores, "
                         "and a busy machine is not oversubscribed)")
@@ -54,7 +56,8 @@ def register(sub) -> None:
 
 # What --understanding does not take: the options of a generator eval, with their defaults.
 _GENERATOR_OPTIONS = {"backend": "kinora", "model": None, "suite": None, "n": None, "quick": False, "physics_n": None,
-                      "no_physics": False, "seconds": None, "context_frames": None, "steps": None, "guidance": None}
+                      "no_physics": False, "seconds": None, "context_frames": None, "steps": None, "guidance": None,
+                      "precision": None}
 _READER_OPTIONS = {"split": "heldout", "lang": None, "no_sim": False}
 
 
@@ -89,7 +92,7 @@ def run(args) -> int:
                           "or drop it")
 
     names = ("backend", "model", "suite", "n", "quick", "physics_n", "no_physics", "seconds", "context_frames",
-             "steps", "guidance", "threads", "out")
+             "steps", "guidance", "precision", "threads", "out")
     run_ = run_eval(EvalSettings(**{k: getattr(args, k) for k in names}))
     if args.json:
         print(json.dumps(run_.result.summary, ensure_ascii=False))

@@ -40,6 +40,9 @@ def register(sub) -> None:
                    help="with --edit-region: only these seconds of the video (default: all of it)")
     p.add_argument("--model", default=None, help="DiT checkpoint or weights folder (default: the shipped model)")
     p.add_argument("--truth-mode", default="story", choices=TRUTH_MODES)
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                   help="the DiT's number format (default fp32; bf16 runs its blocks on the CPU's bf16 units, "
+                        "falling back to fp32 with a warning where there are none)")
     p.add_argument("--strict", action="store_true",
                    help="refuse a prompt that asks for what the micro-world lacks (an orange ball, a dog) instead of "
                         "using the nearest thing it has with a warning")
@@ -55,7 +58,7 @@ def run(args) -> int:
         guidance=args.guidance, seed=args.seed, negative=args.negative, sampler=args.sampler, image=args.image,
         last_image=args.last_image, loop=args.loop, video=args.video, backward=args.backward,
         edit=edit_region(args.edit_region, args.edit_time), model=args.model, truth_mode=args.truth_mode,
-        strict=args.strict,
+        strict=args.strict, precision=args.precision,
         threads=args.threads, force=args.force)
     with StepBar("sampling") as bar:
         result = generate(req, progress=bar)

@@ -97,11 +97,11 @@ class KinoraBackend(Backend):
     name = "kinora"
 
     def __init__(self, pipe=None, model: str | Path | None = None, steps: int | None = None,
-                 guidance: float | None = None):
+                 guidance: float | None = None, precision: str = "fp32"):
         if pipe is None:
             from kinora.pipelines.kinora import KinoraPipeline
 
-            pipe = KinoraPipeline.from_pretrained(model)
+            pipe = KinoraPipeline.from_pretrained(model, precision=precision)
         self.pipe = pipe
         self.steps = steps
         self.guidance = guidance
@@ -129,7 +129,8 @@ class KinoraBackend(Backend):
         return {"name": self.name, "model": p.model_name, "checkpoint_sha256": p.checkpoint_sha256,
                 "steps": self.steps or p.preset.sample.steps,
                 "guidance": p.preset.sample.guidance if self.guidance is None else self.guidance,
-                "window": p.window, "trained_steps": p.meta.get("step")}
+                "window": p.window, "trained_steps": p.meta.get("step"),
+                "precision": "bf16" if str(p.dit.compute) == "torch.bfloat16" else "fp32"}
 
 
 class VaeBackend(Backend):

@@ -153,12 +153,14 @@ class EvalSettings:
     context_frames: int | None = None
     steps: int | None = None
     guidance: float | None = None
+    precision: str | None = None  # fp32 | bf16 (kinora backend; default fp32)
     threads: int = 1
     out: str | None = None  # folder for report.md, eval.json and plots (default: out/eval/BACKEND)
 
 
 # Which settings each backend takes beyond the suite's (the others are refused, not ignored).
-BACKEND_OPTIONS = {"kinora": ("model", "steps", "guidance"), "vae": ("model",), "simulator": (), "frozen": ()}
+BACKEND_OPTIONS = {"kinora": ("model", "steps", "guidance", "precision"), "vae": ("model",), "simulator": (),
+                   "frozen": ()}
 
 
 def check_eval(s: EvalSettings) -> None:
@@ -170,7 +172,7 @@ def check_eval(s: EvalSettings) -> None:
 
     if s.backend not in BACKEND_OPTIONS:
         raise KinoraError(f"unknown backend {s.backend!r}; use one of {', '.join(BACKEND_OPTIONS)}")
-    for name in ("model", "steps", "guidance"):
+    for name in ("model", "steps", "guidance", "precision"):
         if getattr(s, name) is not None and name not in BACKEND_OPTIONS[s.backend]:
             takes = [b for b, opts in BACKEND_OPTIONS.items() if name in opts]
             raise KinoraError(f"--{name} only applies to --backend {' or '.join(takes)}")
@@ -224,7 +226,7 @@ def run_eval(s: EvalSettings) -> EvalRun:
         if num_frames <= context:
             raise KinoraError(f"--seconds {s.seconds:g} gives {num_frames} frames; physics needs more than "
                               f"--context-frames {context}")
-    kw = {k: getattr(s, k) for k in BACKEND_OPTIONS[s.backend]}
+    kw = {k: getattr(s, k) for k in BACKEND_OPTIONS[s.backend] if getattr(s, k) is not None}
     try:
         backend = get_backend(s.backend, **kw)
     except KinoraError as e:

@@ -22,7 +22,8 @@ with the video changes of Open-Sora and Wan 2.1:
 * conditioning on known frames by channel concatenation [x_t, known * mask, mask]
   (Open-Sora-Plan's inpainting model), so one model does t2v, i2v, extension, bridging,
   looping and inpainting; the tasks are masks (kinora/diffusion/flow.py).
-Attention is `torch.nn.functional.scaled_dot_product_attention`; fp32 on CPU by default.
+Attention is `torch.nn.functional.scaled_dot_product_attention`; fp32 on CPU by default,
+bf16 blocks with `set_compute_dtype` (kinora.models.precision decides where that pays).
 Size presets live in kinora/models/presets.py; checkpoints are safetensors with the config inside.
 """
 
@@ -241,7 +242,19 @@ class DiT(nn.Module):
         self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
         self.final_proj = nn.Linear(D, cfg.latent_channels * pt * ph * pw)
         self._rope_cache: dict = {}
+        self.compute = torch.float32  # the blocks' number format (set_compute_dtype); the rest is fp32
         self.initialize_weights()
+
+    def set_compute_dtype(self, dtype: torch.dtype) -> "DiT":
+        """Run the transformer blocks in `dtype` (bf16 on CPUs with matrix units: see
+        kinora.models.precision). For sampling: the blocks' weights are cast once, so no
+        matmul casts its weights per call. The time embedding, the modulation vectors, the
+        text pooling and the final layer stay fp32 (the flow's time variable and the
+        velocity the sampler integrates keep their precision). Training keeps fp32 weights."""
+        self.compute = dtype
+        for block in self.blocks:
+            block.to(dtype)
+        return self
 
     def initialize_weights(self):
         # Xavier for every linear layer with zero bias (as in DiT / ViT).
@@ -316,6 +329,9 @@ class DiT(nn.Module):
         mod = self.t_mod(c).view(B, 6, -1)  # (B, 6, D)
         y = self.text_proj(text)  # (B, L, D)
         cos, sin = self._rope(f, h, w, x.device)  # (N, hd/2) each
+        if self.compute != tokens.dtype:  # bf16 blocks: cast their inputs once, the output back below
+            dt = self.compute
+            tokens, mod, y, cos, sin = tokens.to(dt), mod.to(dt), y.to(dt), cos.to(dt), sin.to(dt)
 
         for block in self.blocks:
             if self.cfg.grad_checkpoint and self.training:
@@ -324,6 +340,7 @@ class DiT(nn.Module):
             else:
                 tokens = block(tokens, mod, y, text_mask, cos, sin)  # (B, N, D)
 
+        tokens = tokens.to(x.dtype)
         shift, scale = self.final_mod(c).chunk(2, dim=-1)  # 2 x (B, D)
         out = self.final_proj(modulate(self.final_norm(tokens), shift, scale))  # (B, N, C*pt*ph*pw)
         return self.unpatchify(out, f, h, w)  # (B, C, F, H, W)

@@ -64,6 +64,7 @@ class GenerateRequest:
     edit: EditRegion | None = None  # regenerate this box over this span of `video`
     model: str | Path | None = None  # a DiT checkpoint or weights folder (default: the shipped one)
     truth_mode: str = "story"
+    precision: str = "fp32"  # the DiT's number format: fp32, or bf16 where the CPU has bf16 units
     strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
     threads: int | None = None  # torch threads (recorded: results depend on it at the last bit)
     force: bool = False  # replace an existing output
@@ -82,6 +83,10 @@ def check_request(req: GenerateRequest) -> None:
 
     if not isinstance(req.prompt, str) or not req.prompt.strip():
         raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
+    from kinora.models.precision import PRECISIONS
+
+    if req.precision not in PRECISIONS:
+        raise KinoraError(f"unknown precision {req.precision!r}; use one of {', '.join(PRECISIONS)}")
     if req.strict:
         from kinora.plan.parse import parse
 
@@ -163,7 +168,7 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
 
     from kinora.pipelines.kinora import KinoraPipeline
 
-    pipe = KinoraPipeline.from_pretrained(req.model)
+    pipe = KinoraPipeline.from_pretrained(req.model, precision=req.precision)
     width, height = req.size or (pipe.default_width, pipe.default_height)
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.

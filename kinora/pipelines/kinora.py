@@ -161,17 +161,22 @@ class KinoraPipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
-                        device: str = "cpu") -> "KinoraPipeline":
-        """Load a DiT checkpoint or weights folder (default: the shipped one) and the VAE it was trained with."""
+                        device: str = "cpu", precision: str = "fp32") -> "KinoraPipeline":
+        """Load a DiT checkpoint or weights folder (default: the shipped one) and the VAE it was trained with.
+        precision "bf16" runs the DiT's blocks in bf16 where the CPU has units for it
+        (kinora.models.precision; elsewhere it warns once and stays fp32)."""
         from kinora.models.dit import load_dit
+        from kinora.models.precision import compute_dtype
         from kinora.models.text import TextEncoder
         from kinora.models.vae import load_vae
 
+        dtype = compute_dtype(precision)
         path = find_dit(Path(path) if path else SHIPPED_DIT)
         dit, meta = load_dit(path, device=device)
         vae_path = Path(vae_path) if vae_path else find_vae(path, meta)
         check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
+        dit.set_compute_dtype(dtype)
         return cls(dit, vae, TextEncoder(device=device), meta, dit_path=path)
 
     # --- the steps of a call ------------------------------------------------------------
@@ -363,7 +368,8 @@ class KinoraPipeline:
         frames = self._frames(task, s, video, image, last_image, edit_mask, num_frames, context_frames)
 
         # 6. The frames with the plan they were made from.
-        settings = {"steps": steps, "guidance": scale, "sampler": sample_fn.__name__.removeprefix("sample_"),
+        settings = {"steps": steps, "guidance": scale, "precision": "bf16" if self.dit.compute == torch.bfloat16
+                    else "fp32", "sampler": sample_fn.__name__.removeprefix("sample_"),
                     "height": height, "width": width, "frames": int(frames.shape[0]),
                     "threads": torch.get_num_threads()}
         return GenerationOutput(frames=[frames if output_type == "np" else torch.from_numpy(frames)], prompt=prompt,

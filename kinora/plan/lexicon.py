@@ -280,6 +280,13 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "something like|somewhere|thx|pls|plz|u|ur|idk|lol|cool|nice|awesome|great|cute|neat|simple|just a|"
         "short|little clip|a clip|a video|shows|showing|have|having|in which|in it|ideally|exactly|precisely|"
         "clearly", ("stop",))
+    add("coloured|colored|colour|color|hued|tinted|toned|shaded|-coloured|-colored|-", ("np_skip",))
+    add("opens on|open on|focuses on|focus on|focused on|centers on|centres on|centered on|centred on|"
+        "fades in on|fade in on|shows|features|featuring",
+        ("stop",))
+    add("none of them moving|none of them is moving|none moving|with none of them moving|none of which move|"
+        "none of which moves|nothing in the shot moves|nothing in the scene moves|nothing in the frame moves|"
+        "no object moves|no objects move|none of the objects move|none of the objects moves", ("allstill",))
     add("the whole time|the entire time|throughout|the whole shot|the whole clip|all the time|the entire shot|"
         "the whole way|all the way|the entire clip|during the shot|during the clip|meanwhile the", ("known",))
     return lex

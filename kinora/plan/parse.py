@@ -137,9 +137,9 @@ def parse(text: str, duration: float | None = None, fps: int = 8, width: int = 6
     # A prompt in a language Kinora does not read is not read word by word (a warning per
     # letter it does not know): it gets one warning, and an empty floor.
     norm = normalize(text)  # same length as text: every span below indexes the prompt itself
-    toks = (tokens_zh(norm) if lang == "zh" else tokens_en(norm)) if read else []
-    toks, notes = rewrite(toks, lang, norm)
-    reader = Reader(text, toks, lang, encoder)
+    raw = (tokens_zh(norm) if lang == "zh" else tokens_en(norm)) if read else []
+    toks, notes = rewrite(raw, lang, norm)
+    reader = Reader(text, toks, lang, encoder, raw=raw)
     for note in notes:
         reader.warn(note)
     reader.run()

@@ -76,7 +76,7 @@ class _NP:
 _NP_START = {"det", "count", "vague", "size", "color", "material", "shape", "one"}
 _NP_MORE = {"size", "color", "material", "shape"}
 _ZH_CLAUSE = {"motion", "effect", "dir", "speed", "known"}
-_ZH_PARTICLES = {"来", "去", "着", "了", "过", "起", "下"}  # 滚过来的, 弹起来的
+_ZH_PARTICLES = {"来", "去", "着", "了", "过", "起", "下", "中"}  # 滚过来的, 弹起来的, 滚动中的
 _ATTACH = {"motion", "effect", "dir", "speed", "camverb"}
 # English motion words that work as adjectives before a noun: "a bouncing ball", "a still cube"
 _EN_ADJ_MOTION = {"still", "motionless", "stationary", "static", "unmoving", "immobile", "fixed", "resting"}
@@ -93,7 +93,7 @@ class Reader:
     without a subject continues the previous one ("falls and bounces", "，又弹了起来").
     """
 
-    def __init__(self, text: str, toks: list[Tok], lang: str, encoder=None):
+    def __init__(self, text: str, toks: list[Tok], lang: str, encoder=None, raw: list[Tok] | None = None):
         self.text, self.toks, self.lang, self.encoder = text, toks, lang, encoder
         self.objs: list[_Obj] = []
         self.cam = _Camera()
@@ -124,11 +124,12 @@ class Reader:
         self.ba = False  # 把X…: X is what the verb moves
         self.taken: set[int] = set()  # members of a plural subject already told apart ("一个…，一个…")
         self.last_many: list[_Obj] = []  # the last subject of several objects
-        self.note_substitutions()
+        self.note_substitutions(self.toks if raw is None else raw)
 
-    def note_substitutions(self) -> None:
-        """Every value the world lacks and every misspelling, named once in the warnings."""
-        for t in self.toks:
+    def note_substitutions(self, toks: list[Tok]) -> None:
+        """Every value the world lacks and every misspelling, named once in the warnings (read
+        from the tokens before any rewrite, which may rebuild the words that carry them)."""
+        for t in toks:
             span = (t.start, t.end)
             if t.asked is not None and span not in self.asked_at:
                 used = t.value[0] if t.cat == "shape" else t.value
@@ -140,10 +141,12 @@ class Reader:
                 self.substitutions.append({"field": {"effect": "motion"}.get(t.cat, t.cat), "asked": t.text,
                                            "used": used, "start": t.start, "end": t.end})
             if t.typo is not None and span not in self.asked_at:
-                self.warn(f"reading '{t.text}' as '{t.typo}'")
-                self.asked_at[span] = (t.text, t.typo)
-                self.substitutions.append({"field": "word", "asked": t.text, "used": t.typo, "start": t.start,
-                                           "end": t.end})
+                word, fix = t.typo
+                at = self.text.find(word, t.start, t.end)
+                self.warn(f"reading '{word}' as '{fix}'")
+                self.asked_at[span] = (word, fix)
+                self.substitutions.append({"field": "word", "asked": word, "used": fix, "start": at,
+                                           "end": at + len(word)})
 
     # -- helpers ----------------------------------------------------------------------
     def warn(self, msg: str) -> None:
@@ -202,6 +205,8 @@ class Reader:
                 if t.cat in np.attrs and np.attrs[t.cat][0] != t.value:
                     self.warn(f"'{np.attrs[t.cat][0]}' and '{t.value}' both describe one object; using '{t.value}'")
                 np.attrs[t.cat] = (t.value, (t.start, t.end))
+            elif t.cat == "np_skip" and np.head is None:
+                pass  # "a lemon-coloured sphere"
             elif t.cat == "de":
                 if np.head is not None:
                     break
@@ -219,7 +224,8 @@ class Reader:
             elif t.cat == "speed" and nxt is not None and nxt.cat in ("size", "color", "material", "shape"):
                 np.mods.append(t)  # "a fast red ball"
             elif (t.cat in ("motion", "effect") and np.head is None and nxt is not None and nxt.cat in _NP_MORE
-                  and self.lang == "en" and (t.text.lower().endswith("ing") or t.text.lower() in _EN_ADJ_MOTION)):
+                  and self.lang == "en" and ((t.typo[1] if t.typo else t.text).lower().endswith("ing")
+                                             or t.text.lower() in _EN_ADJ_MOTION)):
                 np.mods.append(t)  # "a bouncing purple ball", "a still cube"
             elif self.lang == "zh" and np.head is None and t.cat in _ZH_CLAUSE and self.zh_clause(j) is not None:
                 end = self.zh_clause(j)  # 一个向左滚的小球, 三个往前滑的青色方块: a clause before the noun
@@ -242,6 +248,9 @@ class Reader:
             np.head = "one"  # 一个向左滚: "one of them"
         if not np.attrs and np.head is None and np.count is None:
             return None, j if j > i else i + 1  # a lone article ("the floor", "a long way")
+        if not np.attrs and np.head is None and np.det == "count" and not np.unknowns and (
+                j >= len(toks) or toks[j].cat in ("bound", "stop", "unknown")) and self.lang == "en":
+            return None, j  # "Lesson 4, ...", "take 2": a number, not objects
         if self.lang == "en" and np.plural and np.head == "shape" and np.count is None and \
                 np.det not in ("def", "both"):
             np.vague = True  # "balls roll left": how many?
@@ -519,6 +528,7 @@ class Reader:
                         self.end_clause(False)
                     self.set_subject("thing")
             elif t.cat == "nomotion":
+                self.clause_attached = True  # "a black cube floats and a red ball rolls": two clauses
                 self.warn(f"'{t.text}' is not a motion the micro-world has (it has still, fall, roll, slide, "
                           "push, topple); ignoring it")
             elif t.cat == "allstill":
@@ -546,8 +556,11 @@ class Reader:
                     self.set_subject(list(group))
             elif t.cat == "relverb":
                 if self.passive is None:
+                    fronted = not self.clause_subject and any(it[0] == "rel" and it[1] == "target"
+                                                              for it in self.pending)
                     self.give(("motion", "push", (t.start, t.end)))
-                    self.expect = t
+                    if not fronted:  # "Into the block crashes a marble": the next noun is the pusher
+                        self.expect = t
             elif t.cat == "rel":
                 self.expect = t
             elif t.cat == "post" and self.lang == "zh" and self.expect is None and self.clause_subject and \
@@ -693,11 +706,15 @@ class Reader:
             self.mention(objs)
             span = (rel.start, np.end)
             self.attach_mods(np, objs)
+            # 紫色的方块，被一颗绿弹珠撞上了: the pushed one may be the previous clause's subject
+            pushed = self.subject if self.clause_subject else self.prev_subject if rel.text == "被" else None
             if rel.value == "by":  # "the box is pushed by a ball", 方块被红球撞开: the other way round
-                if isinstance(self.subject, list) and self.clause_subject:
+                if isinstance(pushed, list) and objs[0] not in pushed:
+                    if not self.clause_subject:
+                        self.subject, self.clause_subject = pushed, True
                     self.passive = objs[0]  # 被红球推向左边: the words after it are the pusher's
                     objs[0].motions.append(("push", span))
-                    for o in self.subject:
+                    for o in pushed:
                         self.relate(objs[0], "target", o, span)
                 else:
                     self.warn(f"'{self.text[span[0]:span[1]]}' does not say what is pushed; ignoring it")

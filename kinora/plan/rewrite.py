@@ -222,7 +222,8 @@ def _np(item: list[Tok], shared: list[Tok], shape: Tok) -> list[Tok]:
     det = Tok("det", "indef", first.start, first.end, first.text)
     attrs = [t for t in item if t.cat in _ATTR]
     own = {t.cat for t in attrs}
-    noun = Tok("shape", (shape.value[0], False), shape.start, shape.end, shape.text)
+    noun = Tok("shape", (shape.value[0], False), shape.start, shape.end, shape.text, asked=shape.asked,
+               typo=shape.typo)
     mods = [t for t in shared if t.cat not in _ATTR]  # participles: "bouncing", 正在弹跳(的)
     if mods and mods[0].text and any(c >= "\u3400" for c in mods[0].text):
         mods = mods + [Tok("de", None, mods[-1].end, mods[-1].end, "")]
@@ -298,7 +299,7 @@ def _after_noun(toks: list[Tok], k: int, lang: str, text: str, warnings: list[st
         p += 1
     items, j, seps = _items(toks, p, adjacent=True)
     if len(items) < 2 or not _distributive(items) or (p == m + 1 and not zh and len(items) < 3 and not all(
-            _is_item_det(it[0]) for it in items)):
+            _is_item_det(it[0]) for it in items) and not any(t.cat == "and" for t in seps)):
         return None  # "two balls red and blue" needs a pause after the noun, unless each item is "one ..."
     _count_warning(cnt, len(items), text, warnings)
     out = _joined([_np(it, shared, noun) for it in items], seps)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kinora.plan.lexicon import CJK, EN_LEX, EN_MAX, EN_TOKEN, ZH_LEX, ZH_MAX
+from kinora.plan.lexicon import CJK, EN_LEX, EN_MAX, EN_TOKEN, NO_SUCH_COLOR, ZH_LEX, ZH_MAX
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Tok:
     end: int
     text: str
     asked: str | None = None  # a value the world lacks, read as the nearest one it has ("orange")
-    typo: str | None = None  # the known word a misspelled one was read as
+    typo: tuple[str, str] | None = None  # (the misspelled word, the known word it was read as)
 
 
 # Traditional forms of the characters the lexicon uses, with their simplified forms.
@@ -61,7 +61,7 @@ def normalize(text: str) -> str:
     return "".join(out).translate(_TO_SIMPLE)
 
 
-def _toks(items: list[tuple], s: int, e: int, text: str, typo: str | None = None) -> list[Tok]:
+def _toks(items: list[tuple], s: int, e: int, text: str, typo: tuple[str, str] | None = None) -> list[Tok]:
     return [Tok(cat, val[0] if val else None, s, e, text[s:e], asked=val[1] if len(val) > 1 else None, typo=typo)
             for cat, *val in items]
 
@@ -70,11 +70,11 @@ def _toks(items: list[tuple], s: int, e: int, text: str, typo: str | None = None
 # Not numbers ("nice" is not "nine"), not the things the world lacks, not unrenderable things.
 _TYPO_CATS = {"shape", "color", "size", "material", "motion", "effect", "dir", "speed", "camverb", "cam", "relverb",
               "unit", "opposite", "mutual"}
-_KNOWN_EN = {w for key in EN_LEX for w in key}
+_KNOWN_EN = {w for key in EN_LEX for w in key} | {w for w in NO_SUCH_COLOR if w.isascii()}
 _TYPO_TARGETS = sorted({key[0] for key, items in EN_LEX.items()
                         if len(key) == 1 and key[0].isalpha() and len(key[0]) >= 3 and items[0][0] in _TYPO_CATS
                         and len(items[0]) < 3}
-                       | {"the", "and", "into", "onto", "towards", "toward", "camera"})
+                       | {"the", "and", "into", "onto", "towards", "toward", "camera", "back", "across", "away"})
 _TARGETS_BY_LEN: dict[int, list[str]] = {}
 for _w in _TYPO_TARGETS:
     _TARGETS_BY_LEN.setdefault(len(_w), []).append(_w)
@@ -141,7 +141,7 @@ def tokens_en(text: str) -> list[Tok]:
     for k, (w, s, e) in enumerate(words):
         fix = typo_fix(w) if w.isalpha() and w not in _KNOWN_EN else None
         if fix is not None:
-            typos[k] = fix
+            typos[k] = (text[s:e], fix)
             words[k] = (fix, s, e)
     out: list[Tok] = []
     i = 0

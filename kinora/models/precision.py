@@ -1,0 +1,59 @@
+"""Which number format the DiT computes in: fp32, or bf16 on CPUs with bf16 matrix units.
+
+    dtype = compute_dtype("bf16")   # torch.bfloat16 here (AMX / AVX-512 BF16); fp32 elsewhere, warned once
+    dit.set_compute_dtype(dtype)    # the transformer blocks run in it; see kinora.models.dit
+
+bf16 pays only where the CPU has units for it (Intel AMX or AVX-512 BF16; Arm's BF16
+extension): elsewhere a bf16 matmul is emulated and slower than fp32, so asking for bf16
+there warns once and runs fp32. What stays fp32 either way (the time embedding, the
+modulation, the text pooling, the final projection, the VAE) is the DiT's business; this
+module only decides.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import torch
+
+from kinora.errors import KinoraError
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def bf16_units() -> bool:
+    """Does this CPU have bf16 matrix or vector units (AMX-BF16, AVX-512 BF16, Arm BF16)?"""
+    flags = cpu_flags()
+    return bool({"amx_bf16", "avx512_bf16", "bf16"} & flags)
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_once(msg: str) -> None:
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+
+def compute_dtype(precision: str) -> torch.dtype:
+    """The torch dtype for a precision name; bf16 falls back to fp32 (warned once) on a CPU
+    without bf16 units."""
+    if precision not in PRECISIONS:
+        raise KinoraError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return torch.float32
+    if not bf16_units():
+        _warn_once("this CPU has no bf16 matrix units (AMX or AVX-512 BF16); bf16 would be emulated and slower, "
+                   "so the DiT runs in fp32")
+        return torch.float32
+    return torch.bfloat16
