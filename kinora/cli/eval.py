@@ -35,8 +35,8 @@ def register(sub) -> None:
     p.add_argument("--context-frames", type=int, default=None, help="frames given for physics (default 5)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=finite, default=None, help="guidance scale (default: the model's)")
-    p.add_argument("--precision", default=None, choices=("fp32", "bf16"),
-                   help="the DiT's number format (default fp32; bf16 where the CPU has bf16 units)")
+    p.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16"),
+                   help="the DiT's number format (default auto: bf16 where the CPU has bf16 units, else fp32)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the numbers then do not depend on the machine's cores, "
                         "and a busy machine is not oversubscribed)")

@@ -40,9 +40,9 @@ def register(sub) -> None:
                    help="with --edit-region: only these seconds of the video (default: all of it)")
     p.add_argument("--model", default=None, help="DiT checkpoint or weights folder (default: the shipped model)")
     p.add_argument("--truth-mode", default="story", choices=TRUTH_MODES)
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                   help="the DiT's number format (default fp32; bf16 runs its blocks on the CPU's bf16 units, "
-                        "falling back to fp32 with a warning where there are none)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="the DiT's number format (default auto: bf16 on a CPU with bf16 units, AMX or AVX-512 "
+                        "BF16, else fp32; fp32 for the exact fp32 path)")
     p.add_argument("--strict", action="store_true",
                    help="refuse a prompt that asks for what the micro-world lacks (an orange ball, a dog) instead of "
                         "using the nearest thing it has with a warning")

@@ -97,7 +97,7 @@ class KinoraBackend(Backend):
     name = "kinora"
 
     def __init__(self, pipe=None, model: str | Path | None = None, steps: int | None = None,
-                 guidance: float | None = None, precision: str = "fp32"):
+                 guidance: float | None = None, precision: str = "auto"):
         if pipe is None:
             from kinora.pipelines.kinora import KinoraPipeline
 

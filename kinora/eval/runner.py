@@ -153,7 +153,7 @@ class EvalSettings:
     context_frames: int | None = None
     steps: int | None = None
     guidance: float | None = None
-    precision: str | None = None  # fp32 | bf16 (kinora backend; default fp32)
+    precision: str | None = None  # auto | fp32 | bf16 (kinora backend; default auto)
     threads: int = 1
     out: str | None = None  # folder for report.md, eval.json and plots (default: out/eval/BACKEND)
 

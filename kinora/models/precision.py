@@ -1,6 +1,7 @@
 """Which number format the DiT computes in: fp32, or bf16 on CPUs with bf16 matrix units.
 
-    dtype = compute_dtype("bf16")   # torch.bfloat16 here (AMX / AVX-512 BF16); fp32 elsewhere, warned once
+    dtype = compute_dtype("auto")   # torch.bfloat16 here (AMX / AVX-512 BF16); fp32 elsewhere
+    dtype = compute_dtype("bf16")   # the same, but warned once where it falls back to fp32
     dit.set_compute_dtype(dtype)    # the transformer blocks run in it; see kinora.models.dit
 
 bf16 pays only where the CPU has units for it (Intel AMX or AVX-512 BF16; Arm's BF16
@@ -20,7 +21,8 @@ import torch
 
 from kinora.errors import KinoraError
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
+DEFAULT_PRECISION = "auto"  # bf16 where the CPU has the units (eval: no loss, docs/MODEL.md), else fp32
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,12 +48,14 @@ def _warn_once(msg: str) -> None:
 
 
 def compute_dtype(precision: str) -> torch.dtype:
-    """The torch dtype for a precision name; bf16 falls back to fp32 (warned once) on a CPU
-    without bf16 units."""
+    """The torch dtype for a precision name: "auto" is bf16 on a CPU with bf16 units and fp32
+    elsewhere; "bf16" asked for on a CPU without them warns once and runs fp32."""
     if precision not in PRECISIONS:
         raise KinoraError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return torch.float32
+    if precision == "auto":
+        return torch.bfloat16 if bf16_units() else torch.float32
     if not bf16_units():
         _warn_once("this CPU has no bf16 matrix units (AMX or AVX-512 BF16); bf16 would be emulated and slower, "
                    "so the DiT runs in fp32")

@@ -64,7 +64,7 @@ class GenerateRequest:
     edit: EditRegion | None = None  # regenerate this box over this span of `video`
     model: str | Path | None = None  # a DiT checkpoint or weights folder (default: the shipped one)
     truth_mode: str = "story"
-    precision: str = "fp32"  # the DiT's number format: fp32, or bf16 where the CPU has bf16 units
+    precision: str = "auto"  # the DiT's number format: auto (bf16 where the CPU has bf16 units), fp32, bf16
     strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
     threads: int | None = None  # torch threads (recorded: results depend on it at the last bit)
     force: bool = False  # replace an existing output

@@ -161,10 +161,10 @@ class KinoraPipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
-                        device: str = "cpu", precision: str = "fp32") -> "KinoraPipeline":
+                        device: str = "cpu", precision: str = "auto") -> "KinoraPipeline":
         """Load a DiT checkpoint or weights folder (default: the shipped one) and the VAE it was trained with.
-        precision "bf16" runs the DiT's blocks in bf16 where the CPU has units for it
-        (kinora.models.precision; elsewhere it warns once and stays fp32)."""
+        precision "auto" (the default) runs the DiT's blocks in bf16 where the CPU has units for
+        it and fp32 elsewhere; "fp32" always fp32; "bf16" warns once where it cannot (kinora.models.precision)."""
         from kinora.models.dit import load_dit
         from kinora.models.precision import compute_dtype
         from kinora.models.text import TextEncoder
