@@ -6,8 +6,15 @@ import pytest
 
 from kinora.errors import KinoraError
 from kinora.eval.paraphrase import load_suite, read_file
-from kinora.eval.understanding import (UnderstandingSettings, labelled_spec, match_objects, run_understanding,
-                                       score_item, summarize, warned)
+from kinora.eval.understanding import (
+    UnderstandingSettings,
+    labelled_spec,
+    match_objects,
+    run_understanding,
+    score_item,
+    summarize,
+    warned,
+)
 from kinora.plan import parse
 
 

@@ -211,8 +211,9 @@ def test_filler_words_are_not_objects_or_warnings():
         assert objs(text) == [("sphere", "red", "roll", "left")] and r.warnings == []
 
 
-@pytest.mark.parametrize("text, color", [("an orange ball", "yellow"), ("a pink cube", "red"), ("a brown cylinder", "red"),
-                                         ("an indigo ball", "purple"), ("一个橙色的球", "yellow"), ("粉色方块", "red")])
+@pytest.mark.parametrize("text, color", [("an orange ball", "yellow"), ("a pink cube", "red"),
+                                         ("a brown cylinder", "red"), ("an indigo ball", "purple"),
+                                         ("一个橙色的球", "yellow"), ("粉色方块", "red")])
 def test_a_colour_the_world_lacks_is_the_nearest_hue_and_said(text, color):
     r = parse(text)
     o = r.spec.objects[0]
@@ -221,7 +222,8 @@ def test_a_colour_the_world_lacks_is_the_nearest_hue_and_said(text, color):
 
 
 @pytest.mark.parametrize("text, field, value", [
-    ("a glass ball", "material", "ice"), ("a plastic cube", "material", "rubber"), ("a stone cube", "material", "metal"),
+    ("a glass ball", "material", "ice"), ("a plastic cube", "material", "rubber"),
+    ("a stone cube", "material", "metal"),
     ("a red pyramid", "shape", "cube"), ("a cone", "shape", "cylinder"), ("a medium ball", "size", "small"),
     ("一个玻璃球", "material", "ice"), ("一个圆锥", "shape", "cylinder"),
 ])
@@ -255,8 +257,9 @@ def test_what_an_unrenderable_thing_does_is_not_given_to_an_object():
     assert (o.color, o.motion) == ("blue", "still")
 
 
-@pytest.mark.parametrize("text, seconds", [("a ball rolls left for 3 seconds", 3.0), ("a 2.5-second shot of a cube", 2.5),
-                                           ("a ball falls, five seconds", 5.0), ("一个球向左滚，持续4秒", 4.0),
+@pytest.mark.parametrize("text, seconds", [("a ball rolls left for 3 seconds", 3.0),
+                                           ("a 2.5-second shot of a cube", 2.5), ("a ball falls, five seconds", 5.0),
+                                           ("一个球向左滚，持续4秒", 4.0),
                                            ("五秒钟：一个方块落下", 5.0)])
 def test_durations_from_the_text(text, seconds):
     r = parse(text)
