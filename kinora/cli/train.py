@@ -31,6 +31,12 @@ def register(sub) -> None:
     add_vae_arguments(p)
     p.set_defaults(func=run_vae)
 
+    p = sub.add_parser("distill", help="distil the guided sampler into fewer unguided steps (a faster student DiT)",
+                       description="Trajectory distillation with guidance folded in, on the teacher's own "
+                                   "rollouts (kinora/train/distill.py).")
+    add_distill_arguments(p)
+    p.set_defaults(func=run_distill)
+
 
 # ---------------------------------------------------------------------------------
 # kinora train
@@ -156,4 +162,40 @@ def run_vae(args: argparse.Namespace) -> int:
         print(json.dumps(vae.export_state(Path(args.out), eval_clips, threads=args.threads)))
         return 0
     vae.train(vae_config(args), Path(args.out), data=args.data, resume=args.resume)
+    return 0
+
+
+# ---------------------------------------------------------------------------------
+# kinora distill
+# ---------------------------------------------------------------------------------
+
+
+def add_distill_arguments(p: argparse.ArgumentParser) -> None:
+    from kinora.train.distill import DistillSettings as D
+
+    p.add_argument("--out", required=True,
+                   help="folder for the student (dit-PRESET-ema.safetensors), its state and log")
+    p.add_argument("--teacher", default=None, help="DiT checkpoint or folder to distil (default: the shipped model)")
+    p.add_argument("--teacher-steps", type=int, default=D.teacher_steps, help=f"default {D.teacher_steps}")
+    p.add_argument("--student-steps", type=int, default=D.student_steps,
+                   help=f"default {D.student_steps}; must divide --teacher-steps")
+    p.add_argument("--guidance", type=float, default=None, help="the teacher's guidance (default: its own)")
+    p.add_argument("--batch", type=int, default=D.batch, help=f"teacher rollouts per step (default {D.batch})")
+    p.add_argument("--steps", type=int, default=D.steps, help=f"training steps (default {D.steps})")
+    p.add_argument("--lr", type=float, default=D.lr, help=f"default {D.lr:g}")
+    p.add_argument("--extend-share", type=float, default=D.extend_share,
+                   help=f"share of rollouts that extend known frames (default {D.extend_share:g})")
+    p.add_argument("--seed", type=int, default=D.seed)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--ckpt-every", type=int, default=D.ckpt_every, help=f"default {D.ckpt_every}")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    from kinora.train.distill import DistillSettings, run
+
+    names = ("out", "teacher", "teacher_steps", "student_steps", "guidance", "batch", "steps", "lr", "extend_share",
+             "seed", "threads", "ckpt_every", "resume")
+    path = run(DistillSettings(**{k: getattr(args, k) for k in names}))
+    print(f"wrote {path}")
     return 0

@@ -127,8 +127,8 @@ class KinoraBackend(Backend):
     def describe(self) -> dict:
         p = self.pipe
         return {"name": self.name, "model": p.model_name, "checkpoint_sha256": p.checkpoint_sha256,
-                "steps": self.steps or p.preset.sample.steps,
-                "guidance": p.preset.sample.guidance if self.guidance is None else self.guidance,
+                "steps": self.steps or p.sample.steps,
+                "guidance": p.sample.guidance if self.guidance is None else self.guidance,
                 "window": p.window, "trained_steps": p.meta.get("step"),
                 "precision": "bf16" if str(p.dit.compute) == "torch.bfloat16" else "fp32"}
 

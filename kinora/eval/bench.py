@@ -192,7 +192,7 @@ def generation_runs(cfg: dict) -> dict:
     first_s, n = gen(cfg["realtime_s"], None)
     warm_s, n = gen(cfg["realtime_s"], None)
     rt = {"video_s": cfg["realtime_s"], "fps": fps, "size": f"{size}x{size}", "frames": n,
-          "steps": pipe.preset.sample.steps, "import_s": round(import_s, 3), "load_s": round(load_s, 3),
+          "steps": pipe.sample.steps, "import_s": round(import_s, 3), "load_s": round(load_s, 3),
           "first_call_s": round(first_s, 3),
           "wall_s": round(warm_s, 3), "frames_per_s": round(n / warm_s, 2),
           "realtime_factor": round(cfg["realtime_s"] / warm_s, 3), "window": pipe.window}
@@ -203,7 +203,7 @@ def generation_runs(cfg: dict) -> dict:
         wall, n = gen(float(s), cfg["long_steps"])
         peak = peak_rss_mb()
         long[str(s)] = {"frames": n, "windows": len(window_spans(n, pipe.window)),
-                        "steps": cfg["long_steps"] or pipe.preset.sample.steps, "wall_s": round(wall, 3),
+                        "steps": cfg["long_steps"] or pipe.sample.steps, "wall_s": round(wall, 3),
                         "peak_rss_mb": peak, "rss_growth_mb": round(peak - (base_rss or 0.0), 1)}
     # The same clip with the DiT's blocks in bf16, where the CPU has units for it.
     from kinora.models.precision import bf16_units

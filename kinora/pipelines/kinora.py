@@ -143,13 +143,15 @@ class KinoraPipeline:
     supported_tasks = frozenset(TASK_INPUTS)
 
     def __init__(self, dit, vae, text_encoder, meta: dict, dit_path: Path | None = None):
-        from kinora.models.presets import get_preset
+        from kinora.models.presets import SampleDefaults, get_preset
 
         self.dit = dit.eval()
         self.vae = vae.eval()
         self.text_encoder = text_encoder
         self.meta = meta
         self.preset = get_preset(meta.get("preset", "small"))
+        # A distilled student records its own sampling (fewer steps, no guidance: kinora.train.distill).
+        self.sample = SampleDefaults(**meta["sample"]) if isinstance(meta.get("sample"), dict) else self.preset.sample
         self.model_name = f"kinora-{self.preset.name}"
         self.checkpoint_sha256 = sha256_file(dit_path) if dit_path else "0" * 64
         train = meta.get("train_args", {})
@@ -177,7 +179,9 @@ class KinoraPipeline:
         check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
         dit.set_compute_dtype(dtype)
-        return cls(dit, vae, TextEncoder(device=device), meta, dit_path=path)
+        pipe = cls(dit, vae, TextEncoder(device=device), meta, dit_path=path)
+        pipe.vae_path = vae_path.resolve()
+        return pipe
 
     # --- the steps of a call ------------------------------------------------------------
     def check_inputs(self, prompt, output_type, video, image, edit_mask, height, width, num_frames,
@@ -209,13 +213,13 @@ class KinoraPipeline:
         max_frames = int(MAX_SECONDS * 60)
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or not 1 <= num_frames <= max_frames:
             raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {max_frames}")
-        steps = num_inference_steps or self.preset.sample.steps
+        steps = num_inference_steps or self.sample.steps
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
             raise KinoraError(f"num_inference_steps {steps!r} is out of range; use 1 to {MAX_STEPS}")
-        scale = self.preset.sample.guidance if guidance_scale is None else float(guidance_scale)
+        scale = self.sample.guidance if guidance_scale is None else float(guidance_scale)
         if not 0.0 <= scale <= MAX_GUIDANCE:  # also refuses NaN
             raise KinoraError(f"guidance_scale {scale!r} is out of range; use 0 to {MAX_GUIDANCE:g}")
-        sample_fn = SAMPLERS.get(sampler or self.preset.sample.sampler)
+        sample_fn = SAMPLERS.get(sampler or self.sample.sampler)
         if sample_fn is None:
             raise KinoraError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
         if isinstance(context_frames, bool) or not isinstance(context_frames, int) or context_frames < 1:
@@ -372,8 +376,12 @@ class KinoraPipeline:
                     else "fp32", "sampler": sample_fn.__name__.removeprefix("sample_"),
                     "height": height, "width": width, "frames": int(frames.shape[0]),
                     "threads": torch.get_num_threads()}
+        warnings = list(plan.warnings) if plan else []
+        if negative_prompt and scale == 1.0:
+            warnings.append("guidance is 1 (a distilled model samples without guidance): the negative prompt has "
+                            "no effect")
         return GenerationOutput(frames=[frames if output_type == "np" else torch.from_numpy(frames)], prompt=prompt,
-                                canonical=canonical, warnings=list(plan.warnings) if plan else [],
+                                canonical=canonical, warnings=warnings,
                                 spec=plan.spec if plan else None, task=task.name, seed=g.initial_seed(),
                                 settings=settings)
 

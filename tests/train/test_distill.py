@@ -1,0 +1,66 @@
+"""Distillation into fewer unguided steps (kinora.train.distill), on the tiny random model."""
+
+import pytest
+import torch
+
+from kinora.diffusion.flow import resolution_shift
+from kinora.diffusion.sampling import get_sigmas
+from kinora.errors import KinoraError
+from kinora.models.dit import read_dit_metadata
+from kinora.train.distill import DistillSettings, pairs, run
+
+
+def test_the_student_grid_is_the_teacher_grid_subsampled():
+    shift = resolution_shift(9, 8, 8)
+    assert torch.allclose(get_sigmas(12, shift)[::3], get_sigmas(4, shift))
+    assert torch.allclose(get_sigmas(10, shift)[::2], get_sigmas(5, shift))
+
+
+def test_pairs_target_the_velocity_between_grid_points():
+    sigmas = torch.tensor([1.0, 0.75, 0.5, 0.25, 0.0])
+    states = [torch.full((2, 1, 1, 1, 1), float(k)) for k in range(5)]  # x moves by 1 per teacher step
+    x, t, v = pairs(states, sigmas, r=2)
+    assert x.shape == (4, 1, 1, 1, 1) and t.tolist() == [1.0, 1.0, 0.5, 0.5]
+    assert torch.allclose(v, torch.full_like(v, 2.0 / -0.5))  # two steps of +1 over a drop of 0.5 in t
+
+
+@pytest.mark.parametrize("kw, msg", [({"teacher_steps": 10, "student_steps": 3}, "must divide"),
+                                     ({"teacher_steps": 4, "student_steps": 4}, "fewer"),
+                                     ({"batch": 0}, "--batch"), ({"lr": -1.0}, "--lr"),
+                                     ({"frames": (6,)}, "1 \\+ 4k")])
+def test_bad_settings_are_refused_in_one_line(tmp_path, kw, msg):
+    with pytest.raises(KinoraError, match=msg):
+        run(DistillSettings(out=str(tmp_path / "d"), **kw))
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_student_records_its_sampling_and_the_pipeline_uses_it(tiny_weights, tmp_path):
+    from kinora.pipelines.kinora import KinoraPipeline
+
+    s = DistillSettings(out=str(tmp_path / "d"), teacher=str(tiny_weights), teacher_steps=2, student_steps=1,
+                        batch=1, steps=2, ckpt_every=2, frames=(9,), threads=1)
+    path = run(s)
+    meta = read_dit_metadata(path)
+    assert meta["sample"] == {"sampler": "euler", "steps": 1, "guidance": 1.0}
+    assert meta["distilled"]["teacher_steps"] == 2 and meta["step"] == 2
+    pipe = KinoraPipeline.from_pretrained(tmp_path / "d", precision="fp32")
+    assert (pipe.sample.steps, pipe.sample.guidance) == (1, 1.0)
+    out = pipe("a red ball", num_frames=5, generator=torch.Generator().manual_seed(0))
+    assert out.frames[0].shape == (5, 32, 32, 3) and out.settings["steps"] == 1 and out.settings["guidance"] == 1.0
+    with pytest.raises(KinoraError, match="already holds a run"):
+        run(s)
+    with pytest.raises(KinoraError, match="distilled student"):
+        run(DistillSettings(out=str(tmp_path / "e"), teacher=str(tmp_path / "d"), teacher_steps=2, student_steps=1))
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tiny_weights, tmp_path):
+    from safetensors.torch import load_file
+
+    base = dict(teacher=str(tiny_weights), teacher_steps=2, student_steps=1, batch=1, frames=(5,), threads=1,
+                ckpt_every=2, extend_share=0.5)
+    run(DistillSettings(out=str(tmp_path / "a"), steps=4, **base))
+    run(DistillSettings(out=str(tmp_path / "b"), steps=2, **base))
+    run(DistillSettings(out=str(tmp_path / "b"), steps=4, resume=True, **base))
+    a = load_file(str(tmp_path / "a" / "dit-tiny-ema.safetensors"))
+    b = load_file(str(tmp_path / "b" / "dit-tiny-ema.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
