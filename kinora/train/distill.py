@@ -168,8 +168,10 @@ def run(s: DistillSettings) -> Path:
     C = pipe.dit.cfg.latent_channels
     h, w = pipe.default_height // 8, pipe.default_width // 8
     uncond1 = pipe.encode_text([""])
-    meta = {**{k: v for k, v in pipe.meta.items() if k not in ("dit_config", "format")}, "distilled": {"teacher_sha256": pipe.checkpoint_sha256, "teacher_steps": s.teacher_steps,
-                                       "guidance": scale, "settings": dataclasses.asdict(s)},
+    teacher_meta = {k: v for k, v in pipe.meta.items() if k not in ("dit_config", "format")}
+    meta = {**teacher_meta,
+            "distilled": {"teacher_sha256": pipe.checkpoint_sha256, "teacher_steps": s.teacher_steps,
+                          "guidance": scale, "settings": dataclasses.asdict(s)},
             "sample": {"sampler": "euler", "steps": s.student_steps, "guidance": 1.0},
             "vae_path": str(pipe.vae_path)}  # the teacher's VAE: the student decodes with it
     t_start, losses = time.perf_counter(), []
