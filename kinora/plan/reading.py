@@ -482,7 +482,15 @@ class Reader:
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
+        """Read the tokens left to right: noun phrases through read_np/handle_np, every other
+        word through the handler of its category (on_*), then settle what waited."""
         toks = self.toks
+        handlers = {"cam": self.on_cam, "duration": self.on_duration, "thing": self.on_thing,
+                    "nomotion": self.on_nomotion, "allstill": self.on_allstill, "opposite": self.on_opposite,
+                    "mutual": self.on_mutual, "ba": self.on_ba, "all": self.on_all, "relverb": self.on_relverb,
+                    "rel": self.on_rel, "post": self.on_post, "scenery": self.on_scenery, "pron": self.on_pron,
+                    "which": self.on_which, "timing": self.on_timing, "bound": self.on_bound, "and": self.on_and,
+                    "unknown": self.on_unknown}
         i = 0
         while i < len(toks):
             t = toks[i]
@@ -491,147 +499,18 @@ class Reader:
                 self.unfilled_expect()
             if t.cat in _NP_START:
                 np, j = self.read_np(i)
-                if np is None:
-                    i = j
-                    continue
-                self.handle_np(np)
+                if np is not None:
+                    self.handle_np(np)
                 i = j
                 continue
-            if t.cat == "cam":
-                self.set_subject("camera")
-                self.cam.spans.append((t.start, t.end))
-            elif t.cat in _ZH_CLAUSE and self.participle(i):
+            if t.cat in _ZH_CLAUSE and self.participle(i):
                 end = self.zh_clause(i)  # 正在弹跳的紫色球: waits for its noun
                 self.np_mods += [x for x in toks[i:end] if x.cat in _ATTACH]
                 i = end + 1
                 continue
-            elif t.cat == "speed" and i + 1 < len(toks) and toks[i + 1].cat == "camverb" and (
-                    self.lang == "zh" or toks[i + 1].value[1] is None):
-                self.attach_camera((t.cat, t.value, (t.start, t.end)))  # 慢慢转, "slowly pans"
-            elif t.cat == "camverb" and t.value[1] == "cam" and self.cam.moves:
-                self.cam.spans.append((t.start, t.end))  # 围绕圆柱慢慢转: the turn is the orbit itself
-            elif t.cat in _ATTACH:
-                self.give((t.cat, t.value, (t.start, t.end)))
-            elif t.cat == "duration":
-                if self.duration is not None and self.duration[0] != t.value:
-                    self.warn(f"the prompt gives two lengths; using '{self.text[t.start:t.end]}'")
-                self.duration = (t.value, (t.start, t.end))
-            elif t.cat == "thing":
-                self.unrendered.append({"start": t.start, "end": t.end, "text": self.text[t.start:t.end],
-                                        "why": "not renderable: the micro-world has balls, cubes and cylinders"})
-                self.warn(f"'{self.text[t.start:t.end]}' cannot be shown (the micro-world has balls, cubes and "
-                          "cylinders); it is left out")
-                if self.expect is not None:
-                    self.expect = None  # "rolls toward the dog"
-                else:
-                    if self.clause_subject and not self.compound:
-                        self.end_clause(False)
-                    self.set_subject("thing")
-            elif t.cat == "nomotion":
-                self.clause_attached = True  # "a black cube floats and a red ball rolls": two clauses
-                self.warn(f"'{t.text}' is not a motion the micro-world has (it has still, fall, roll, slide, "
-                          "push, topple); ignoring it")
-            elif t.cat == "allstill":
-                self.all_still = (t.start, t.end)
-            elif t.cat == "opposite":
-                pair = self.subject if isinstance(self.subject, list) else []
-                if len(pair) >= 2:
-                    for k, o in enumerate(pair):
-                        o.dirs.append(("left" if k % 2 == 0 else "right", (t.start, t.end)))
-                        o.motions.append(("move", (t.start, t.end)))
-                else:
-                    self.warn(f"'{t.text}' needs two objects; ignoring it")
-            elif t.cat == "first":
-                pass  # "first X, then Y": the "then" orders them
-            elif t.cat == "ba":
-                self.ba = True
-                if self.clause_subject and not self.clause_attached:
-                    self.end_clause(False)  # 我把球…: the doer is not in the world
-            elif t.cat == "all":
-                group = self.sentence_objs if len(self.sentence_objs) > 1 else self.objs
-                if len(group) > 1 and not (isinstance(self.subject, list) and set(map(id, self.subject)) ==
-                                           set(map(id, group))):
-                    if self.clause_subject:
-                        self.end_clause(False)
-                    self.set_subject(list(group))
-            elif t.cat == "relverb":
-                if self.passive is None:
-                    fronted = not self.clause_subject and any(it[0] == "rel" and it[1] == "target"
-                                                              for it in self.pending)
-                    self.give(("motion", "push", (t.start, t.end)))
-                    if not fronted:  # "Into the block crashes a marble": the next noun is the pusher
-                        self.expect = t
-            elif t.cat == "rel":
-                self.expect = t
-            elif t.cat == "post" and self.lang == "zh" and self.expect is None and self.clause_subject and \
-                    isinstance(self.subject, list) and len(self.subject) == 1 and not self.clause_attached:
-                # 绿方块上面放着一个紫球: the first noun is the support of the next one
-                self.loc_on = (self.subject[0], (self.subject[0].span[0], t.end))
-            elif t.cat == "scenery":
-                if self.expect is not None:
-                    self.expect = None  # "from above", "on the floor", 从空中
-            elif t.cat == "pron":
-                if self.expect is not None and self.expect.value in ("target", "on", "off", "from"):
-                    rel, self.expect = self.expect, None
-                    mine = self.subject if isinstance(self.subject, list) else []
-                    refs = [o for o in self.objs if o not in mine]
-                    if refs and mine:  # "rolls into it": the last object named that is not the subject
-                        ref = max(refs, key=lambda o: o.mentioned)
-                        if not any(o.target is not None and o.target[0] is ref for o in mine):
-                            kind = {"target": "target", "on": "on", "off": "off", "from": "off"}[rel.value]
-                            self.give(("rel", kind, ref, (rel.start, t.end)))
-                elif not self.clause_subject and isinstance(self.subject, list):
-                    self.set_subject(self.subject)  # "It bounces."
-            elif t.cat == "which":
-                others = [o for o in self.objs if not (isinstance(self.subject, list) and o in self.subject)]
-                if others:
-                    self.end_clause(False)
-                    self.set_subject([max(others, key=lambda o: o.mentioned)])
-            elif t.cat == "mutual":
-                # "a red ball and a blue ball roll towards each other": from both sides to the middle
-                pair = self.subject if isinstance(self.subject, list) else []
-                if len(pair) == 2:
-                    for o, d in zip(pair, ("right", "left")):
-                        o.dirs.append((d, (t.start, t.end)))
-                        o.motions.append(("move", (t.start, t.end)))  # 两个圆柱互相靠近: they travel
-                else:
-                    self.warn(f"'{t.text}' needs two objects; ignoring it")
-            elif t.cat == "timing":
-                group = self.subject if isinstance(self.subject, list) and len(self.subject) > 1 else list(self.objs)
-                if len(group) > 1:  # "one after another": in the order they were named
-                    self.order(group, (t.start, t.end))
-                else:
-                    self.timing = (t.start, t.end)
-            elif t.cat == "bound":
-                if (t.value == "clause" and t.text in (",", "、") and self.clause_subject and not self.clause_attached
-                        and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START
-                        and (toks[i + 1].cat in _NP_MORE or (i + 2 < len(toks) and toks[i + 2].cat in _NP_MORE))):
-                    self.compound = True  # "a red ball, a green ball and a blue ball fall"
-                    i += 1
-                    continue
-                if t.value == "then" and self.clause_subject and not self.clause_attached and \
-                        isinstance(self.subject, list):
-                    # 球再向右滚: the "then" comes after its subject
-                    self.then = (t.start, t.end)
-                    subj, self.subject, self.clause_subject = self.subject, self.prev_subject, False
-                    self.set_subject(subj)
-                    i += 1
-                    continue
-                self.end_clause(t.value == "sentence")
-                if t.value == "sentence":
-                    self.sentence_objs = []
-                if t.value == "then":
-                    self.then = (t.start, t.end)
-            elif t.cat == "and":
-                nxt = toks[i + 1] if i + 1 < len(toks) else None
-                if (self.clause_subject and not self.clause_attached and isinstance(self.subject, list)
-                        and nxt is not None and nxt.cat in _NP_START):
-                    self.compound = True  # "a red ball and a blue cube fall"
-                else:
-                    self.end_clause(False)
-            elif t.cat == "unknown":
-                self.unknown(t)
-            i += 1
+            handler = self.on_attach if t.cat in _ATTACH else handlers.get(t.cat)
+            nxt = handler(i, t) if handler is not None else None  # first, stop, known, de, unit: nothing
+            i = i + 1 if nxt is None else nxt
         self.end_clause(True)
         if self.timing is not None:
             movers = [o for o in self.objs if [m for m, _ in o.motions if m != "still"] or o.effects]
@@ -653,6 +532,161 @@ class Reader:
                 words = ", ".join(f"'{self.text[it[-1][0]:it[-1][1]]}'" for it in self.pending)
                 self.warn(f"{words} does not say which object it applies to; ignoring it")
             self.pending = []
+
+    # -- one handler per category of word; each may return the next index ----------------
+    def on_cam(self, i: int, t: Tok) -> None:
+        self.set_subject("camera")
+        self.cam.spans.append((t.start, t.end))
+
+    def on_attach(self, i: int, t: Tok) -> None:
+        """Motion, effect, direction, speed and camera words: to the clause's subject."""
+        toks = self.toks
+        if t.cat == "speed" and i + 1 < len(toks) and toks[i + 1].cat == "camverb" and (
+                self.lang == "zh" or toks[i + 1].value[1] is None):
+            self.attach_camera((t.cat, t.value, (t.start, t.end)))  # 慢慢转, "slowly pans"
+        elif t.cat == "camverb" and t.value[1] == "cam" and self.cam.moves:
+            self.cam.spans.append((t.start, t.end))  # 围绕圆柱慢慢转: the turn is the orbit itself
+        else:
+            self.give((t.cat, t.value, (t.start, t.end)))
+
+    def on_duration(self, i: int, t: Tok) -> None:
+        if self.duration is not None and self.duration[0] != t.value:
+            self.warn(f"the prompt gives two lengths; using '{self.text[t.start:t.end]}'")
+        self.duration = (t.value, (t.start, t.end))
+
+    def on_thing(self, i: int, t: Tok) -> None:
+        """A dog, a person, the sun: recorded and warned about, never made; what it does is dropped."""
+        self.unrendered.append({"start": t.start, "end": t.end, "text": self.text[t.start:t.end],
+                                "why": "not renderable: the micro-world has balls, cubes and cylinders"})
+        self.warn(f"'{self.text[t.start:t.end]}' cannot be shown (the micro-world has balls, cubes and "
+                  "cylinders); it is left out")
+        if self.expect is not None:
+            self.expect = None  # "rolls toward the dog"
+        else:
+            if self.clause_subject and not self.compound:
+                self.end_clause(False)
+            self.set_subject("thing")
+
+    def on_nomotion(self, i: int, t: Tok) -> None:
+        self.clause_attached = True  # "a black cube floats and a red ball rolls": two clauses
+        self.warn(f"'{t.text}' is not a motion the micro-world has (it has still, fall, roll, slide, "
+                  "push, topple); ignoring it")
+
+    def on_allstill(self, i: int, t: Tok) -> None:
+        self.all_still = (t.start, t.end)  # settled at the end: every object not told to move
+
+    def on_opposite(self, i: int, t: Tok) -> None:
+        """"in opposite directions": the first left, the next right, and so on; they travel."""
+        pair = self.subject if isinstance(self.subject, list) else []
+        if len(pair) < 2:
+            self.warn(f"'{t.text}' needs two objects; ignoring it")
+            return
+        for k, o in enumerate(pair):
+            o.dirs.append(("left" if k % 2 == 0 else "right", (t.start, t.end)))
+            o.motions.append(("move", (t.start, t.end)))
+
+    def on_mutual(self, i: int, t: Tok) -> None:
+        """"towards each other": from both sides to the middle; they travel (两个圆柱互相靠近)."""
+        pair = self.subject if isinstance(self.subject, list) else []
+        if len(pair) != 2:
+            self.warn(f"'{t.text}' needs two objects; ignoring it")
+            return
+        for o, d in zip(pair, ("right", "left")):
+            o.dirs.append((d, (t.start, t.end)))
+            o.motions.append(("move", (t.start, t.end)))
+
+    def on_ba(self, i: int, t: Tok) -> None:
+        self.ba = True
+        if self.clause_subject and not self.clause_attached:
+            self.end_clause(False)  # 我把球…: the doer is not in the world
+
+    def on_all(self, i: int, t: Tok) -> None:
+        """"all", 都: the subject is every object named in the sentence."""
+        group = self.sentence_objs if len(self.sentence_objs) > 1 else self.objs
+        if len(group) > 1 and not (isinstance(self.subject, list) and set(map(id, self.subject)) ==
+                                   set(map(id, group))):
+            if self.clause_subject:
+                self.end_clause(False)
+            self.set_subject(list(group))
+
+    def on_relverb(self, i: int, t: Tok) -> None:
+        if self.passive is not None:
+            return
+        fronted = not self.clause_subject and any(it[0] == "rel" and it[1] == "target" for it in self.pending)
+        self.give(("motion", "push", (t.start, t.end)))
+        if not fronted:  # "Into the block crashes a marble": the next noun is the pusher
+            self.expect = t
+
+    def on_rel(self, i: int, t: Tok) -> None:
+        self.expect = t
+
+    def on_post(self, i: int, t: Tok) -> None:
+        if self.lang == "zh" and self.expect is None and self.clause_subject and isinstance(self.subject, list) \
+                and len(self.subject) == 1 and not self.clause_attached:
+            # 绿方块上面放着一个紫球: the first noun is the support of the next one
+            self.loc_on = (self.subject[0], (self.subject[0].span[0], t.end))
+
+    def on_scenery(self, i: int, t: Tok) -> None:
+        if self.expect is not None:
+            self.expect = None  # "from above", "on the floor", 从空中
+
+    def on_pron(self, i: int, t: Tok) -> None:
+        if self.expect is not None and self.expect.value in ("target", "on", "off", "from"):
+            rel, self.expect = self.expect, None
+            mine = self.subject if isinstance(self.subject, list) else []
+            refs = [o for o in self.objs if o not in mine]
+            if refs and mine:  # "rolls into it": the last object named that is not the subject
+                ref = max(refs, key=lambda o: o.mentioned)
+                if not any(o.target is not None and o.target[0] is ref for o in mine):
+                    kind = {"target": "target", "on": "on", "off": "off", "from": "off"}[rel.value]
+                    self.give(("rel", kind, ref, (rel.start, t.end)))
+        elif not self.clause_subject and isinstance(self.subject, list):
+            self.set_subject(self.subject)  # "It bounces."
+
+    def on_which(self, i: int, t: Tok) -> None:
+        others = [o for o in self.objs if not (isinstance(self.subject, list) and o in self.subject)]
+        if others:
+            self.end_clause(False)
+            self.set_subject([max(others, key=lambda o: o.mentioned)])
+
+    def on_timing(self, i: int, t: Tok) -> None:
+        """"one after another", 依次: the subject's objects (or, waiting, the movers) in order."""
+        group = self.subject if isinstance(self.subject, list) and len(self.subject) > 1 else list(self.objs)
+        if len(group) > 1:
+            self.order(group, (t.start, t.end))
+        else:
+            self.timing = (t.start, t.end)  # "One by one, five marbles fall": settled at the end
+
+    def on_bound(self, i: int, t: Tok) -> int | None:
+        toks = self.toks
+        if (t.value == "clause" and t.text in (",", "、") and self.clause_subject and not self.clause_attached
+                and isinstance(self.subject, list) and i + 1 < len(toks) and toks[i + 1].cat in _NP_START
+                and (toks[i + 1].cat in _NP_MORE or (i + 2 < len(toks) and toks[i + 2].cat in _NP_MORE))):
+            self.compound = True  # "a red ball, a green ball and a blue ball fall"
+            return None
+        if t.value == "then" and self.clause_subject and not self.clause_attached and isinstance(self.subject, list):
+            # 球再向右滚: the "then" comes after its subject
+            self.then = (t.start, t.end)
+            subj, self.subject, self.clause_subject = self.subject, self.prev_subject, False
+            self.set_subject(subj)
+            return None
+        self.end_clause(t.value == "sentence")
+        if t.value == "sentence":
+            self.sentence_objs = []
+        if t.value == "then":
+            self.then = (t.start, t.end)
+        return None
+
+    def on_and(self, i: int, t: Tok) -> None:
+        nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
+        if (self.clause_subject and not self.clause_attached and isinstance(self.subject, list)
+                and nxt is not None and nxt.cat in _NP_START):
+            self.compound = True  # "a red ball and a blue cube fall"
+        else:
+            self.end_clause(False)
+
+    def on_unknown(self, i: int, t: Tok) -> None:
+        self.unknown(t)
 
     def order(self, group: list[_Obj], span: Span) -> None:
         base = self.stage
