@@ -42,6 +42,7 @@ from kinora.defaults import (
     MAX_STEPS,
     MIN_WINDOW,
     SHIPPED_DIT,
+    SHIPPED_VAE,
     vae_filename,
 )
 from kinora.diffusion.tasks import (
@@ -97,11 +98,14 @@ def find_dit(path: Path) -> Path:
 
 def find_vae(dit_path: Path, meta: dict) -> Path:
     """The VAE next to the DiT (vae-NAME.safetensors, as in kinora/weights), else the one
-    the DiT was trained with (its recorded path, e.g. a training run's checkpoint)."""
+    the DiT was trained with (its recorded path, e.g. a training run's checkpoint), else the
+    shipped VAE when it has the latents the DiT was trained on (a distilled student)."""
     sibling = dit_path.parent / vae_filename(meta.get("vae_name", "small"))
     recorded = meta.get("vae_path")
     if not sibling.exists() and recorded and Path(recorded).exists():
         return Path(recorded)
+    if not sibling.exists() and SHIPPED_VAE.exists() and meta.get("vae_hash") == latent_id(SHIPPED_VAE):
+        return SHIPPED_VAE
     return sibling
 
 
