@@ -167,3 +167,14 @@ def test_inputs_that_cannot_go_together_are_refused(pipe):
 
 def gen_out(pipe, seed=0, **kw):
     return pipe("a red ball rolls left", generator=torch.Generator().manual_seed(seed), num_inference_steps=1, **kw)
+
+
+def test_a_student_away_from_its_vae_finds_the_shipped_one_by_its_latents(tmp_path):
+    from kinora.defaults import SHIPPED_VAE
+    from kinora.models.vae import latent_id
+    from kinora.pipelines.kinora import find_vae
+
+    meta = {"vae_name": "small", "vae_hash": latent_id(SHIPPED_VAE), "vae_path": "/nowhere/vae-small.safetensors"}
+    assert find_vae(tmp_path / "dit-small-ema.safetensors", meta) == SHIPPED_VAE
+    other = {**meta, "vae_hash": "0" * 12}
+    assert find_vae(tmp_path / "dit-small-ema.safetensors", other) == tmp_path / "vae-small.safetensors"
