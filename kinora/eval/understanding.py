@@ -134,9 +134,9 @@ def labelled_spec(item: Item, spec: ShotSpec, m: tuple[int | None, ...]) -> Shot
             elif k in ("target", "on"):
                 setattr(o, k, objs[m[v]].id)
         if o.motion != "push":
-            o.target = None
-        if o.motion in ("roll", "slide", "push") and o.direction is None and o.motion != "push":
-            o.direction = "right"
+            o.target = None  # the spec allows a target only on a push
+        if o.motion in ("roll", "slide") and o.direction is None:
+            o.direction = "right"  # a label that changes the motion but gives no side: any side will do
         if o.motion not in ("roll", "slide", "push"):
             o.direction = None
     cam = item.camera.get("motion")
