@@ -57,7 +57,7 @@ def register(sub) -> None:
 # What --understanding does not take: the options of a generator eval, with their defaults.
 _GENERATOR_OPTIONS = {"backend": "kinora", "model": None, "suite": None, "n": None, "quick": False, "physics_n": None,
                       "no_physics": False, "seconds": None, "context_frames": None, "steps": None, "guidance": None,
-                      "precision": None}
+                      "precision": None, "threads": 1}
 _READER_OPTIONS = {"split": "heldout", "lang": None, "no_sim": False}
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -47,12 +48,14 @@ TARGETS = {"exact": 0.95, "field": 0.98, "sim_pass": 0.95, "silent": 0}
 
 
 def warned(word: str, warnings: list[str]) -> bool:
-    """Is `word` named in some warning? Lenient about inflection ("rolls" / "roll")."""
-    text = " ".join(warnings).lower()
+    """Is `word` named in some warning? The reader quotes the words it warns about ('orange'),
+    so only quoted words count (not the fixed wording around them); lenient about
+    inflection ("rolls" / "roll") and about the phrase quoted around it ("several balls")."""
     w = word.lower()
-    if w in text:
-        return True
-    return len(w) > 4 and any(w[:-k] in text for k in (1, 2, 3) if len(w) - k >= 4)
+    quoted = [q.lower() for msg in warnings  # a "nearest known word" hint is not a word of the prompt
+              for q in re.findall(r"'([^']+)'", re.sub(r"nearest known word is '[^']*'", "", msg))]
+    stems = [w] + [w[:-k] for k in (1, 2, 3) if len(w) > 4 and len(w) - k >= 4]
+    return any(s in q or (q in w and len(q) >= 2) for q in quoted for s in stems)
 
 
 # ---------------------------------------------------------------------------------
@@ -182,9 +185,9 @@ def score_item(item: Item, simulate: bool = True) -> Scored:
         s.problems.append("error: the prompt was not refused")
     s.silent = [w for w in item.warn if not warned(w, r.warnings)]
     s.problems += [f"warn: {w}" for w in s.silent]
-    reported = " ".join(u.get("text", "") for u in r.spec.unrendered).lower()
+    reported = [u.get("text", "").lower() for u in r.spec.unrendered]
     for w in item.unrendered:
-        if w.lower() not in reported:
+        if not any(w.lower() in u or u in w.lower() for u in reported if u):
             s.problems.append(f"unrendered: {w}")
     if item.not_read and NOT_READ not in r.warnings:
         s.problems.append("not_read: no warning that the language is not read")

@@ -90,7 +90,7 @@ def check_request(req: GenerateRequest) -> None:
     if req.strict:
         from kinora.plan.parse import parse
 
-        parse(req.prompt, strict=True)  # refuses what the world lacks before anything is loaded
+        parse(req.prompt, duration=req.seconds, strict=True)  # refuses before anything is loaded
     if req.out is not None and Path(req.out).suffix.lower() != ".mp4":
         raise KinoraError(f"output {str(req.out)!r} must end in .mp4")
     if req.seconds is not None and not (math.isfinite(req.seconds) and 0 < req.seconds <= MAX_SECONDS):

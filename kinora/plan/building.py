@@ -60,8 +60,7 @@ def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[O
             else:
                 vals[name], f[name] = got[0], _src(text, got[1])
                 if tuple(got[1]) in reader.asked_at:  # "orange": asked for, the nearest used
-                    asked, used = reader.asked_at[tuple(got[1])]
-                    f[name].update(asked=asked, used=used)
+                    f[name].update(asked=reader.asked_at[tuple(got[1])][0], used=vals[name])
 
         take("shape", o.fields.get("shape"), "sphere")
         free = [c for c in COLORS if c not in used_colors] or list(COLORS)
@@ -160,7 +159,8 @@ def build(reader: Reader, text: str, seed: int, duration: float) -> tuple[list[O
     motion = None
     if moves:
         # "跟着…向右平移": of several words for one move, the one that gives its side
-        kind, md, span = next((m for m in moves if m[0] == moves[0][0] and m[1] is not None), moves[0])
+        real = [m for m in moves if m[0] != "move"] or moves  # "moves and then zooms in": the zoom
+        kind, md, span = next((m for m in real if m[0] == real[0][0] and m[1] is not None), real[0])
         if len({m for m, _, _ in moves} - {"move"}) > 1:
             warn(f"the camera is given several moves; using '{text[span[0]:span[1]]}'")
         dd = md or (d[0] if d else None)

@@ -232,7 +232,8 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         "disappear|disappears", ("nomotion",))
     for w in UNRENDERABLE_EN.split("|"):
         add([w], ("thing", w))
-    add("not|never|doesn't|don't|didn't|won't|isn't|aren't|wasn't|can't|cannot|no longer|does not|do not|"
+    add("not|never|doesn't|don't|didn't|won't|isn't|aren't|wasn't|can't|cannot|no longer|does not|do not|no|"
+        "there is no|there's no|there are no|there isn't any|there aren't any|without any|without a|"
         "did not|will not|is not|are not|won't be|refuses to|fails to|neither|nor", ("neg",))
     add("nothing moves|nothing is moving|nothing else moves|nothing moving|nothing else is moving|no movement|"
         "no motion|no one moves|everything is still|everything stays still|everything stays put|"
@@ -450,8 +451,6 @@ _NEAR_EN = {
     "pipe": "cylinder", "rod": "cylinder", "pole": "cylinder", "bottle": "cylinder", "cup": "cylinder",
     "egg": "ball", "marble": "ball", "bead": "ball", "planet": "ball", "bubble": "ball", "apple": "ball",
     "dice": "cube", "die": "cube", "crate": "cube", "book": "cube", "brick": "cube", "tetrahedron": "cube",
-    "orange": "red", "pink": "red", "brown": "red", "maroon": "red", "indigo": "blue", "olive": "green",
-    "beige": "yellow", "tan": "yellow",
     "medium": "small", "average": "small", "enormous": "large", "massive": "large", "wee": "small",
     "jump": "bounce", "jumps": "bounce", "hop": "bounce", "hops": "bounce", "leap": "bounce", "leaps": "bounce",
     "spin": "roll", "spins": "roll", "spinning": "roll", "twirl": "roll", "wobble": "topple", "wobbles": "topple",
@@ -466,8 +465,7 @@ _NEAR_EN = {
 _NEAR_ZH = {
     "金字塔": "方块", "锥": "圆柱", "圆锥": "圆柱", "锥体": "圆柱", "圆盘": "圆柱", "硬币": "圆柱", "管子": "圆柱",
     "瓶子": "圆柱", "杯子": "圆柱", "鸡蛋": "球", "蛋": "球", "弹珠": "球", "玻璃球": "球", "苹果": "球",
-    "骰子": "方块", "砖": "方块", "砖块": "方块", "书": "方块", "橙色": "红色", "橙": "红色", "粉色": "红色",
-    "粉红色": "红色", "棕色": "红色", "褐色": "红色", "跳": "弹起", "跳跃": "弹起", "蹦跳": "弹起", "飞": "落下",
+    "骰子": "方块", "砖": "方块", "砖块": "方块", "书": "方块", "跳": "弹起", "跳跃": "弹起", "蹦跳": "弹起", "飞": "落下",
     "飘": "静止", "漂浮": "静止", "升起": "落下", "上升": "落下", "玻璃": "冰", "塑料": "橡胶", "石头": "金属",
     "纸": "木头", "俯仰": "平移", "倾斜": "平移", "跟拍": "平移", "升降": "推近", "中等": "小", "中号": "小",
 }

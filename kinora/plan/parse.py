@@ -124,12 +124,15 @@ def parse(text: str, duration: float | None = None, fps: int = 8, width: int = 6
 
     `duration` (seconds) wins over a length the text gives ("for 3 seconds", 3秒); without
     either the shot is defaults.DEFAULT_SECONDS long. `strict` refuses (KinoraError) a
-    prompt that asks for something the world lacks instead of using the nearest thing.
+    prompt that cannot be read exactly (anything the reader would warn about: a value the
+    world lacks, a thing it cannot show, a misspelling, a guess) instead of going on.
     `encoder` (optional, a kinora.models.text.TextEncoder) lets warnings about unknown words
     name the nearest known word by meaning rather than by spelling.
     """
     if not isinstance(text, str):
         raise KinoraError(f"the prompt must be text, got {type(text).__name__}")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
+        raise KinoraError(f"duration must be a number of seconds, got {duration!r}")
     if not text.strip():
         raise KinoraError("the prompt is empty; describe the shot, e.g. 'a red ball rolls left'")
     lang = detect_language(text)
@@ -150,10 +153,11 @@ def parse(text: str, duration: float | None = None, fps: int = 8, width: int = 6
         reader.warn(NOT_READ)
     elif not objects:
         reader.warn("the prompt names no object (a ball, cube or cylinder); the shot shows an empty floor")
-    if strict and (reader.substitutions or reader.unrendered):
-        asked = [f"'{x['asked']}'" for x in reader.substitutions] + [f"'{u['text']}'" for u in reader.unrendered]
-        raise KinoraError(f"the prompt asks for {', '.join(asked)}, which the micro-world does not have "
-                          "(strict mode); rephrase, or drop --strict to use the nearest thing it has")
+    if strict and reader.warnings:
+        # Strict: nothing replaced, dropped or guessed. Every warning is one of those.
+        more = f" (and {len(reader.warnings) - 1} more)" if len(reader.warnings) > 1 else ""
+        raise KinoraError(f"strict: the prompt cannot be read exactly: {reader.warnings[0]}{more}; rephrase it, "
+                          "or drop --strict to let Kinora use the nearest thing the micro-world has")
     spec = ShotSpec(objects=objects, camera=camera, duration=duration, fps=fps, width=width, height=height,
                     seed=seed, text=text, unrendered=reader.unrendered)
     validate(spec, "parsed prompt")

@@ -141,12 +141,11 @@ class Reader:
                 self.substitutions.append({"field": {"effect": "motion"}.get(t.cat, t.cat), "asked": t.text,
                                            "used": used, "start": t.start, "end": t.end})
             if t.typo is not None and span not in self.asked_at:
-                word, fix = t.typo
-                at = self.text.find(word, t.start, t.end)
+                s0, e0, fix = t.typo
+                word = self.text[s0:e0]
                 self.warn(f"reading '{word}' as '{fix}'")
                 self.asked_at[span] = (word, fix)
-                self.substitutions.append({"field": "word", "asked": word, "used": fix, "start": at,
-                                           "end": at + len(word)})
+                self.substitutions.append({"field": "word", "asked": word, "used": fix, "start": s0, "end": e0})
 
     # -- helpers ----------------------------------------------------------------------
     def warn(self, msg: str) -> None:
@@ -224,7 +223,7 @@ class Reader:
             elif t.cat == "speed" and nxt is not None and nxt.cat in ("size", "color", "material", "shape"):
                 np.mods.append(t)  # "a fast red ball"
             elif (t.cat in ("motion", "effect") and np.head is None and nxt is not None and nxt.cat in _NP_MORE
-                  and self.lang == "en" and ((t.typo[1] if t.typo else t.text).lower().endswith("ing")
+                  and self.lang == "en" and ((t.typo[2] if t.typo else t.text).lower().endswith("ing")
                                              or t.text.lower() in _EN_ADJ_MOTION)):
                 np.mods.append(t)  # "a bouncing purple ball", "a still cube"
             elif self.lang == "zh" and np.head is None and t.cat in _ZH_CLAUSE and self.zh_clause(j) is not None:
@@ -264,6 +263,9 @@ class Reader:
                       self.prev_subject if isinstance(self.prev_subject, list) and not self.clause_subject else []):
                 exclude |= {id(o) for o in s}
         n = np.count[0] if np.count else (2 if np.vague or np.det == "both" else 1)
+        if n < 1:
+            raise KinoraError(f"'{self.text[np.start:np.end]}' asks for no object; give a count from 1 to "
+                              f"{MAX_OBJECTS}, or leave the object out")
         if np.vague:
             self.warn(f"'{self.text[np.start:np.end]}' does not say how many; assuming {n}")
         # 0. "一红一绿两个球，一个向左滚，一个向右滚": the next member of the last plural subject
@@ -306,6 +308,9 @@ class Reader:
                         o.fields.setdefault(k, v)
                 return found
         # 3. new objects
+        if len(self.objs) + n > MAX_OBJECTS:  # before making them: "100000000个球" is refused at once
+            raise KinoraError(f"the prompt asks for {len(self.objs) + n} objects; the micro-world holds at most "
+                              f"{MAX_OBJECTS}")
         attrs = dict(np.attrs)
         if "shape" not in attrs:
             if np.head == "one" or (np.det is not None and np.head is None):
@@ -319,9 +324,6 @@ class Reader:
                 o.fields["count"] = (n, np.count[1])
             objs.append(o)
         self.objs.extend(objs)
-        if len(self.objs) > MAX_OBJECTS:
-            raise KinoraError(f"the prompt asks for {len(self.objs)} objects; the micro-world holds at most "
-                              f"{MAX_OBJECTS}")
         return objs
 
     # -- attaching words to subjects ----------------------------------------------------
@@ -490,7 +492,7 @@ class Reader:
                     "mutual": self.on_mutual, "ba": self.on_ba, "all": self.on_all, "relverb": self.on_relverb,
                     "rel": self.on_rel, "post": self.on_post, "scenery": self.on_scenery, "pron": self.on_pron,
                     "which": self.on_which, "timing": self.on_timing, "bound": self.on_bound, "and": self.on_and,
-                    "unknown": self.on_unknown}
+                    "unknown": self.on_unknown, "negnp": self.on_negnp}
         i = 0
         while i < len(toks):
             t = toks[i]
@@ -687,6 +689,9 @@ class Reader:
 
     def on_unknown(self, i: int, t: Tok) -> None:
         self.unknown(t)
+
+    def on_negnp(self, i: int, t: Tok) -> None:
+        self.warn(f"'{self.text[t.start:t.end]}' says there is none; nothing is made for it")
 
     def order(self, group: list[_Obj], span: Span) -> None:
         base = self.stage

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import re
 
+from kinora.errors import KinoraError
 from kinora.plan.tokens import Tok
 
 _ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
            "ten": 10, "twenty": 20, "thirty": 30, "half a": 0.5, "a": 1, "an": 1}
 _DURATION = [
-    re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(?:seconds?|secs?|s)\b", re.I),
+    re.compile(r"(?<![\d.])(\d*\.?\d+)\s*(?:-\s*)?(?:seconds?|secs?|s)\b", re.I),
     re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty)\s*(?:-\s*)?(?:seconds?|secs?)\b",
                re.I),
-    re.compile(r"(\d+(?:\.\d+)?)\s*(?:秒钟|秒)"),
+    re.compile(r"(?<![\d.])(\d*\.?\d+)\s*(?:秒钟|秒)"),
     re.compile(r"([一二两三四五六七八九十]+)\s*(?:秒钟|秒)"),
 ]
 
@@ -53,8 +54,10 @@ def durations(toks: list[Tok], text: str) -> list[Tok]:
     for rx in _DURATION:
         for m in rx.finditer(text):
             g = m.group(1)
-            v = float(g) if g[0].isdigit() else _EN_NUM.get(g.lower()) if g.isascii() else _zh_number(g)
-            if v and not any(a < m.end() and m.start() < b for a, b, _ in spans):
+            v = float(g) if g[0] in "0123456789." else _EN_NUM.get(g.lower()) if g.isascii() else _zh_number(g)
+            if v is not None and not any(a < m.end() and m.start() < b for a, b, _ in spans):
+                if v <= 0:
+                    raise KinoraError(f"'{m.group()}' is no length; give a duration of more than 0 seconds")
                 spans.append((m.start(), m.end(), float(v)))
     if not spans:
         return [_ordinal(toks, k) for k in range(len(toks))]
@@ -96,8 +99,13 @@ def negations(toks: list[Tok]) -> list[Tok]:
         while j < len(toks) and j <= k + 3 and toks[j].cat in _SKIP:
             j += 1
         v = toks[j] if j < len(toks) else None
+        np_end = _negated_np(toks, k + 1)
+        if np_end is not None:  # "there is no cube", "not a blue cube", 没有方块: nothing is made for it
+            out.append(Tok("negnp", None, t.start, toks[np_end - 1].end, "", ))
+            k = np_end
+            continue
         if v is None or v.cat not in _VERBS:
-            k += 1  # "not red", "no": nothing the world shows
+            k += 1  # "not red": nothing the world shows
             continue
         span = (t.start, v.end)
         if v.cat == "effect" and v.value == "bounce":
@@ -108,6 +116,37 @@ def negations(toks: list[Tok]) -> list[Tok]:
             out.append(Tok("motion", "still", *span, f"{t.text} {v.text}"))
         out += toks[k + 1:j]  # the skipped words ("not roll quickly": the speed is still said)
         k = j + 1
+    return out
+
+
+_NP_WORDS = {"det", "count", "vague", "size", "color", "material", "one", "de"}
+
+
+def _negated_np(toks: list[Tok], k: int) -> int | None:
+    """After a negation at k - 1: the end of the noun phrase it negates ("no cube", "not a
+    blue cube", 没有红色的方块), or None when no noun follows."""
+    j = k
+    while j < len(toks) and toks[j].cat in _NP_WORDS:
+        j += 1
+    return j + 1 if j < len(toks) and toks[j].cat == "shape" else None
+
+
+def from_side(toks: list[Tok]) -> list[Tok]:
+    """"from the left", 从左边: coming from a side is travelling towards the other one."""
+    flip = {"left": "right", "right": "left", "forward": "backward", "backward": "forward"}
+    out: list[Tok] = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        j = k + 1 + (nxt is not None and nxt.cat == "det")  # "from the left"
+        side = toks[j] if j < len(toks) else None
+        if t.cat == "rel" and t.value == "from" and side is not None and side.cat == "dir":
+            out.append(Tok("dir", flip[side.value], t.start, side.end, f"{t.text} {side.text}"))
+            k = j + 1
+            continue
+        out.append(t)
+        k += 1
     return out
 
 
@@ -354,5 +393,6 @@ def rewrite(toks: list[Tok], lang: str, text: str) -> tuple[list[Tok], list[str]
     toks = durations(toks, text)
     toks = verbs_not_nouns(toks)
     toks = zh_progressive(toks, lang)
+    toks = from_side(toks)
     toks = negations(toks)
     return lists(toks, lang, text)

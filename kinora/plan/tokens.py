@@ -20,6 +20,7 @@ provenance can point at the words that said something.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import unicodedata
@@ -38,7 +39,7 @@ class Tok:
     end: int
     text: str
     asked: str | None = None  # a value the world lacks, read as the nearest one it has ("orange")
-    typo: tuple[str, str] | None = None  # (the misspelled word, the known word it was read as)
+    typo: tuple[int, int, str] | None = None  # (start, end) of a misspelled word and the known word it was read as
 
 
 # Traditional forms of the characters the lexicon uses, with their simplified forms.
@@ -61,7 +62,7 @@ def normalize(text: str) -> str:
     return "".join(out).translate(_TO_SIMPLE)
 
 
-def _toks(items: list[tuple], s: int, e: int, text: str, typo: tuple[str, str] | None = None) -> list[Tok]:
+def _toks(items: list[tuple], s: int, e: int, text: str, typo: tuple[int, int, str] | None = None) -> list[Tok]:
     return [Tok(cat, val[0] if val else None, s, e, text[s:e], asked=val[1] if len(val) > 1 else None, typo=typo)
             for cat, *val in items]
 
@@ -141,7 +142,7 @@ def tokens_en(text: str) -> list[Tok]:
     for k, (w, s, e) in enumerate(words):
         fix = typo_fix(w) if w.isalpha() and w not in _KNOWN_EN else None
         if fix is not None:
-            typos[k] = (text[s:e], fix)
+            typos[k] = (s, e, fix)
             words[k] = (fix, s, e)
     out: list[Tok] = []
     i = 0
@@ -197,10 +198,12 @@ def tokens_zh(text: str) -> list[Tok]:
                        Tok("count", k, i, i + m.end(), m.group()))
             i += m.end()
             continue
-        if re.match(r"[A-Za-z]", ch):  # an English word inside a Chinese prompt
+        if re.match(r"[A-Za-z]", ch):  # English inside a Chinese prompt: the whole run, read as English
             flush(i)
-            m = re.match(r"[A-Za-z]+", text[i:])
-            out += [Tok(t.cat, t.value, t.start + i, t.end + i, t.text) for t in tokens_en(m.group())]
+            m = re.match(r"[A-Za-z](?:[A-Za-z'\- ]*[A-Za-z])?", text[i:])
+            out += [dataclasses.replace(t, start=t.start + i, end=t.end + i,
+                                        typo=None if t.typo is None else (t.typo[0] + i, t.typo[1] + i, t.typo[2]))
+                    for t in tokens_en(m.group())]
             i += m.end()
             continue
         for L in range(min(ZH_MAX, n - i), 0, -1):

@@ -53,9 +53,15 @@ def test_a_bad_line_is_refused_with_its_line_number(tmp_path, row, msg):
         _suite(tmp_path, "dev", [row])
 
 
-def test_warned_is_lenient_about_inflection_only():
-    assert warned("rolls", ["a cube cannot roll; ..."]) and warned("orange", ["'orange' is not ..."])
-    assert not warned("orange", ["'pink' is not ..."]) and warned("滚", ["a cube cannot roll ('滚')"])
+def test_warned_counts_only_the_words_a_warning_quotes():
+    assert warned("rolls", ["a cube cannot roll ('roll'); ..."]) and warned("orange", ["'orange' is not ..."])
+    assert warned("several", ["'several balls' does not say how many"]) and warned("滚", ["a cube cannot roll ('滚')"])
+    assert not warned("orange", ["'pink' is not ..."])
+    # the fixed wording around the quoted words does not count
+    assert not warned("pushes", ["'flies' is not a motion the micro-world has (it has still, fall, push, topple)"])
+    assert not warned("bal", ["'dog' cannot be shown (the micro-world has balls, cubes and cylinders)"])
+    assert not warned("滚", ["unknown word '旋转'; nearest known word is '滚动'"])  # a hint names no prompt word
+    assert warned("旋转", ["unknown word '旋转'; nearest known word is '滚动'"])
 
 
 def test_an_exact_reading_scores_every_field():

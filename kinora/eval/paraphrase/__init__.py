@@ -77,10 +77,10 @@ def _check_item(d: Any, where: str) -> Item:
                     if v not in OBJECT_FIELDS[k]:
                         bad(f"objects[{i}].{k} = {v!r}; allowed: {OBJECT_FIELDS[k]}")
                 elif k in ("target", "on"):
-                    if not isinstance(v, int) or not 0 <= v < len(objs) or v == i:
+                    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < len(objs) or v == i:
                         bad(f"objects[{i}].{k} must be the index of another object in the list, got {v!r}")
                 elif k == "order":
-                    if not isinstance(v, int) or v < 0:
+                    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                         bad(f"objects[{i}].order must be a 0-based rank, got {v!r}")
                 else:
                     bad(f"objects[{i}] has unknown field {k!r}")
@@ -92,8 +92,11 @@ def _check_item(d: Any, where: str) -> Item:
     if "speed" in cam and cam["speed"] not in SPEEDS:
         bad(f"camera.speed = {cam['speed']!r}; allowed: {tuple(SPEEDS)}")
     dur = d.get("duration")
-    if dur is not None and (not isinstance(dur, (int, float)) or not 0 < dur <= 600):
+    if dur is not None and (isinstance(dur, bool) or not isinstance(dur, (int, float)) or not 0 < dur <= 600):
         bad(f"duration must be seconds in (0, 600], got {dur!r}")
+    for k in ("error", "not_read"):
+        if k in d and not isinstance(d[k], bool):
+            bad(f"{k} must be true or false, got {d[k]!r}")
     for k in ("warn", "unrendered"):
         v = d.get(k, [])
         if not isinstance(v, list) or any(not isinstance(w, str) or not w for w in v):
