@@ -157,6 +157,16 @@ def run(s: DistillSettings) -> Path:
     step = 0
     if s.resume:
         state = torch.load(out / "train_state.pt", map_location="cpu", weights_only=False)
+        # A resumed run must be the same run: same teacher, same grid, same draws (only --steps may grow).
+        was = state.get("settings", {})
+        same = ("teacher_steps", "student_steps", "batch", "frames", "seed", "extend_share", "guidance", "lr")
+        norm = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+        changed = [k for k in same if k in was and norm(was[k]) != norm(getattr(s, k))]
+        if state.get("teacher_sha256", pipe.checkpoint_sha256) != pipe.checkpoint_sha256:
+            raise KinoraError(f"--resume: {out} was distilled from another teacher; pass the same --teacher")
+        if changed:
+            raise KinoraError(f"--resume: --{changed[0].replace('_', '-')} differs from the run in {out} "
+                              f"({was[changed[0]]!r}); resume with the same settings, or start a new --out")
         student.load_state_dict(state["student"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
@@ -226,6 +236,7 @@ def run(s: DistillSettings) -> Path:
 def _save(out: Path, student, ema, opt, step: int, pipe, meta: dict) -> None:
     with atomic_path(out / "train_state.pt") as tmp:
         torch.save({"student": student.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                    "step": step}, tmp)
+                    "step": step, "settings": meta["distilled"]["settings"],
+                    "teacher_sha256": meta["distilled"]["teacher_sha256"]}, tmp)
     save_dit(out / dit_filename(pipe.preset.name), ema, {**meta, "step": step, "ema": True}, dtype=torch.float16)
     plot_log(read_log(out / "log.jsonl"), out / "loss.png", [Panel("distillation loss", "loss", log_scale=True)])

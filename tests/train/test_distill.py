@@ -64,3 +64,12 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tiny_weights, tmp_pa
     a = load_file(str(tmp_path / "a" / "dit-tiny-ema.safetensors"))
     b = load_file(str(tmp_path / "b" / "dit-tiny-ema.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_resume_with_other_settings_is_refused(tiny_weights, tmp_path):
+    base = dict(out=str(tmp_path / "a"), teacher=str(tiny_weights), teacher_steps=2, student_steps=1, batch=1,
+                frames=(5,), threads=1, ckpt_every=1)
+    run(DistillSettings(steps=1, **base))
+    with pytest.raises(KinoraError, match="--batch differs"):
+        run(DistillSettings(steps=2, resume=True, **{**base, "batch": 2}))
+    run(DistillSettings(steps=2, resume=True, **base))  # the same settings, more steps: fine
