@@ -269,6 +269,7 @@ def _build_en() -> dict[tuple[str, ...], list[tuple]]:
         add([w, str(n)], ("count", n))
     for n in range(11, 100):
         add([str(n)], ("count", n))
+    add("0|zero", ("count", 0))  # refused by the reader: no object
     add("swift|swiftly|briskly|brisk|hurriedly|speedy|zippy|zoomy|at full speed|full speed|in a hurry|in a rush",
         ("speed", "fast"))
     add("+|plus|along with|together with|as well as|alongside", ("and",))

@@ -427,6 +427,23 @@ CASES = [
     case("train-vae-threads-zero", "train-vae", "--out", "run", "--steps", "1", "--threads", "0",
          marks=[NEEDS_TRAIN_VAE]),
 
+    # --- the reader, precision and distillation (session 5) --------------------------------------
+    case("generate-strict-orange", "generate", "an orange ball rolls left", "--strict", "-o", "o.mp4"),
+    case("generate-strict-dog", "generate", "a dog and a red ball", "--strict", "-o", "o.mp4"),
+    case("generate-precision-fp16", "generate", "a red ball", "--precision", "fp16"),
+    case("generate-zero-count", "generate", "0 balls fall", "--model", "{tiny}", "-o", "o.mp4"),
+    case("generate-huge-count", "generate", "100000000个球", "--model", "{tiny}", "-o", "o.mp4"),
+    case("generate-zero-seconds-in-text", "generate", "a ball falls for 0 seconds", "--model", "{tiny}",
+         "-o", "o.mp4"),
+    case("eval-understanding-with-steps", "eval", "--understanding", "--steps", "3"),
+    case("eval-understanding-with-threads", "eval", "--understanding", "--threads", "4"),
+    case("eval-split-without-understanding", "eval", "--split", "dev"),
+    case("eval-understanding-bad-split", "eval", "--understanding", "--split", "train"),
+    case("distill-student-steps-do-not-divide", "distill", "--out", "d", "--teacher-steps", "10",
+         "--student-steps", "3"),
+    case("distill-zero-batch", "distill", "--out", "d", "--batch", "0"),
+    case("distill-resume-nothing", "distill", "--out", "d", "--resume"),
+
     # --- eval -------------------------------------------------------------------------------------
     case("eval-n-zero", "eval", "--n", "0"),
     case("eval-n-negative", "eval", "--n", "-12"),
