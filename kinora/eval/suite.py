@@ -27,8 +27,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kinora.defaults import EVAL_SEED0, HELDOUT_SEED_BASE
 from kinora.errors import KinoraError
@@ -88,24 +90,30 @@ def write_suite(cases: list[Case], path: str | Path) -> Path:
     return path
 
 
-def read_suite(path: str | Path | None = None) -> list[Case]:
-    """Read a suite file (default: the committed held-out suite); bad lines are errors."""
-    path = Path(path) if path else SUITE_PATH
+def jsonl_records(path: Path, where: Callable[[int], str]) -> Iterator[tuple[str, Any]]:
+    """(where, decoded line) for every non-empty line of a JSONL suite file; a file that cannot
+    be read or a line that is not JSON is one KinoraError (`where(k)` names line k)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise KinoraError(f"suite file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise KinoraError(f"cannot read suite file {path}: {e}") from None
-    cases, ids = [], set()
     for k, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        where = f"{path}:{k}"
         try:
             d = json.loads(line)
         except json.JSONDecodeError as e:
-            raise KinoraError(f"{where}: malformed JSON at column {e.colno}: {e.msg}") from None
+            raise KinoraError(f"{where(k)}: malformed JSON at column {e.colno}: {e.msg}") from None
+        yield where(k), d
+
+
+def read_suite(path: str | Path | None = None) -> list[Case]:
+    """Read a suite file (default: the committed held-out suite); bad lines are errors."""
+    path = Path(path) if path else SUITE_PATH
+    cases, ids = [], set()
+    for where, d in jsonl_records(path, lambda k: f"{path}:{k}"):
         if not isinstance(d, dict):
             raise KinoraError(f"{where}: each line must be a JSON object with {', '.join(FIELDS)}")
         missing = [f for f in FIELDS if f not in d]

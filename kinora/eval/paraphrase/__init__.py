@@ -7,12 +7,12 @@ labelling conventions are in docs/UNDERSTANDING.md. `load_suite` reads and check
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kinora.errors import KinoraError
+from kinora.eval.suite import jsonl_records
 from kinora.world.spec import CAMERA_MOTIONS, COLORS, DIRECTIONS, MATERIALS, MAX_OBJECTS, MOTIONS, SHAPES, SIZES, SPEEDS
 
 HERE = Path(__file__).parent
@@ -111,14 +111,7 @@ def _check_item(d: Any, where: str) -> Item:
 
 def read_file(path: Path, split: str) -> list[Item]:
     items = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{Path(path).name} line {n}"
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise KinoraError(f"{where}: malformed JSON: {e.msg}") from None
+    for where, d in jsonl_records(Path(path), lambda k: f"{Path(path).name} line {k}"):
         item = _check_item(d, where)
         item.split = split
         items.append(item)
