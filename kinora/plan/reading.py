@@ -121,7 +121,6 @@ class Reader:
         self.sentence_objs: list[_Obj] = []  # objects named in the current sentence ("... all falling")
         self.timing: Span | None = None  # "One by one, ...": waiting for the objects it orders
         self.loc_on: tuple[_Obj, Span] | None = None  # 方块上面放着一个球 / 放在圆桶上的弹珠: the support named first
-        self.ba = False  # 把X…: X is what the verb moves
         self.taken: set[int] = set()  # members of a plural subject already told apart ("一个…，一个…")
         self.last_many: list[_Obj] = []  # the last subject of several objects
         self.note_substitutions(self.toks if raw is None else raw)
@@ -226,8 +225,8 @@ class Reader:
                   and self.lang == "en" and ((t.typo[2] if t.typo else t.text).lower().endswith("ing")
                                              or t.text.lower() in _EN_ADJ_MOTION)):
                 np.mods.append(t)  # "a bouncing purple ball", "a still cube"
-            elif self.lang == "zh" and np.head is None and t.cat in _ZH_CLAUSE and self.zh_clause(j) is not None:
-                end = self.zh_clause(j)  # 一个向左滚的小球, 三个往前滑的青色方块: a clause before the noun
+            elif np.head is None and (end := self.zh_clause(j)) is not None:
+                # 一个向左滚的小球, 三个往前滑的青色方块: a clause before the noun
                 np.mods += [x for x in toks[j:end] if x.cat in _ATTACH]
                 j = end + 1  # past the 的
                 continue
@@ -473,7 +472,6 @@ class Reader:
         self.compound = False
         self.passive = None
         self.loc_on = None
-        self.ba = False
         self.clause_at_sentence_start = sentence
 
     def unfilled_expect(self) -> None:
@@ -505,8 +503,8 @@ class Reader:
                     self.handle_np(np)
                 i = j
                 continue
-            if t.cat in _ZH_CLAUSE and self.participle(i):
-                end = self.zh_clause(i)  # 正在弹跳的紫色球: waits for its noun
+            end = self.zh_clause(i)
+            if end is not None:  # 正在弹跳的紫色球: the clause waits for its noun
                 self.np_mods += [x for x in toks[i:end] if x.cat in _ATTACH]
                 i = end + 1
                 continue
@@ -598,7 +596,7 @@ class Reader:
             o.motions.append(("move", (t.start, t.end)))
 
     def on_ba(self, i: int, t: Tok) -> None:
-        self.ba = True
+        """把X…: X is what the verb moves, the subject of what follows."""
         if self.clause_subject and not self.clause_attached:
             self.end_clause(False)  # 我把球…: the doer is not in the world
 
@@ -704,16 +702,14 @@ class Reader:
         """The index of the 的 that ends a clause before a noun starting at i (向左滚的, 快速的,
         正在弹跳的), or None: motion, direction and speed words then 的, then a noun phrase."""
         toks = self.toks
+        if self.lang != "zh" or toks[i].cat not in _ZH_CLAUSE:
+            return None
         k = i
         while k < len(toks) and (toks[k].cat in _ZH_CLAUSE or (k > i and toks[k].text in _ZH_PARTICLES)):
             k += 1
         if k == i or k + 1 >= len(toks) or toks[k].cat != "de" or toks[k + 1].cat not in _NP_START:
             return None
         return k
-
-    def participle(self, i: int) -> bool:
-        """Is the word at i the start of a clause describing the noun after it (弹跳的紫色球)?"""
-        return self.lang == "zh" and self.zh_clause(i) is not None
 
     def handle_np(self, np: _NP) -> None:
         for k, t in enumerate(np.unknowns):

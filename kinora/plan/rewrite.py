@@ -28,7 +28,7 @@ from kinora.plan.tokens import Tok
 
 _ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-           "ten": 10, "twenty": 20, "thirty": 30, "half a": 0.5, "a": 1, "an": 1}
+           "ten": 10, "twenty": 20, "thirty": 30}
 _DURATION = [
     re.compile(r"(?<![\d.])(\d*\.?\d+)\s*(?:-\s*)?(?:seconds?|secs?|s)\b", re.I),
     re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty)\s*(?:-\s*)?(?:seconds?|secs?)\b",
@@ -110,9 +110,7 @@ def negations(toks: list[Tok]) -> list[Tok]:
         span = (t.start, v.end)
         if v.cat == "effect" and v.value == "bounce":
             out.append(Tok("effect", "no_bounce", *span, f"{t.text} {v.text}"))
-        elif v.cat == "effect":
-            out.append(Tok("motion", "still", *span, f"{t.text} {v.text}"))
-        else:
+        else:  # "does not roll", "never moves", 不会动: still
             out.append(Tok("motion", "still", *span, f"{t.text} {v.text}"))
         out += toks[k + 1:j]  # the skipped words ("not roll quickly": the speed is still said)
         k = j + 1
