@@ -125,9 +125,7 @@ def labelled_spec(item: Item, spec: ShotSpec, m: tuple[int | None, ...]) -> Shot
     laid over it (a different number of objects)."""
     if item.objects is None or len(item.objects) != len(spec.objects) or None in m:
         return None
-    want = copy.deepcopy(spec)
-    for o in want.objects:
-        o.position = o.orientation = o.velocity = o.angular_velocity = None
+    want = _unresolved(spec)
     objs = want.objects
     for i, e in enumerate(item.objects):
         o = objs[m[i]]
@@ -222,6 +220,7 @@ def score_item(item: Item, simulate: bool = True) -> Scored:
 
 
 def _unresolved(spec: ShotSpec) -> ShotSpec:
+    """A copy without the poses resolve() fills in, so a changed field lays the shot out anew."""
     out = copy.deepcopy(spec)
     for o in out.objects:
         o.position = o.orientation = o.velocity = o.angular_velocity = None

@@ -146,13 +146,15 @@ class KinoraPipeline:
 
     supported_tasks = frozenset(TASK_INPUTS)
 
-    def __init__(self, dit, vae, text_encoder, meta: dict, dit_path: Path | None = None):
+    def __init__(self, dit, vae, text_encoder, meta: dict, dit_path: Path | None = None,
+                 vae_path: Path | None = None):
         from kinora.models.presets import SampleDefaults, get_preset
 
         self.dit = dit.eval()
         self.vae = vae.eval()
         self.text_encoder = text_encoder
         self.meta = meta
+        self.vae_path = vae_path  # the VAE file it decodes with (a distilled student records it)
         self.preset = get_preset(meta.get("preset", "small"))
         # A distilled student records its own sampling (fewer steps, no guidance: kinora.train.distill).
         self.sample = SampleDefaults(**meta["sample"]) if isinstance(meta.get("sample"), dict) else self.preset.sample
@@ -183,9 +185,7 @@ class KinoraPipeline:
         check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
         dit.set_compute_dtype(dtype)
-        pipe = cls(dit, vae, TextEncoder(device=device), meta, dit_path=path)
-        pipe.vae_path = vae_path.resolve()
-        return pipe
+        return cls(dit, vae, TextEncoder(device=device), meta, dit_path=path, vae_path=vae_path.resolve())
 
     # --- the steps of a call ------------------------------------------------------------
     def check_inputs(self, prompt, output_type, video, image, edit_mask, height, width, num_frames,

@@ -392,7 +392,7 @@ def _build_zh() -> dict[str, list[tuple]]:
     add("紅|紅色", ("color", "red"))
     add("迷你|小巧|小小的|袖珍|微型", ("size", "small"))
     add("硕大|超大|巨型|庞大|大大的|特大", ("size", "large"))
-    add("一只|一颗|一个|一块|一根|单独一个|仅一个|只有一个|唯一一个|一枚|一粒", ("det", "indef"))
+    add("单独一个|仅一个|只有一个|唯一一个", ("det", "indef"))  # 一个, 一只 ...: the measure words above
     for w, color in OFF_PALETTE.items():
         if CJK.search(w):
             add([w], ("color", color, w))
