@@ -446,30 +446,17 @@ ZH_LEX = _build_zh()
 EN_MAX = max(len(k) for k in EN_LEX)
 ZH_MAX = max(len(k) for k in ZH_LEX)
 
-# Words that are not in the micro-world, with the nearest thing it has. A warning names it.
+# Hints for unknown words: a related word the lexicon has (a warning names it). Words the world lacks
+# but people use (pyramid, orange, glass, jump) are lexicon entries with their nearest value.
 _NEAR_EN = {
-    "pyramid": "cube", "cone": "cylinder", "disc": "cylinder", "disk": "cylinder", "coin": "cylinder",
-    "pipe": "cylinder", "rod": "cylinder", "pole": "cylinder", "bottle": "cylinder", "cup": "cylinder",
-    "egg": "ball", "marble": "ball", "bead": "ball", "planet": "ball", "bubble": "ball", "apple": "ball",
-    "dice": "cube", "die": "cube", "crate": "cube", "book": "cube", "brick": "cube", "tetrahedron": "cube",
-    "medium": "small", "average": "small", "enormous": "large", "massive": "large", "wee": "small",
-    "jump": "bounce", "jumps": "bounce", "hop": "bounce", "hops": "bounce", "leap": "bounce", "leaps": "bounce",
-    "spin": "roll", "spins": "roll", "spinning": "roll", "twirl": "roll", "wobble": "topple", "wobbles": "topple",
-    "flip": "topple", "flips": "topple", "fly": "fall", "flies": "fall", "float": "still", "floats": "still",
-    "rise": "fall", "rises": "fall", "hover": "still", "hovers": "still",
-    "glass": "ice", "plastic": "rubber", "stone": "metal", "rock": "metal", "paper": "wood", "foam": "rubber",
-    "tilt": "pan", "tilts": "pan", "tracks": "pan", "tracking": "pan", "truck": "pan", "trucks": "pan",
-    "crane": "zoom", "shake": "static", "shakes": "static", "follow": "pan", "follows": "pan", "following": "pan",
-    "heavy": "metal", "light": "wood", "shiny": "metal", "hard": "metal", "soft": "rubber", "round": "ball",
-    "square": "cube", "cubic": "cube", "spherical": "ball", "cylindrical": "cylinder", "tall": "large",
+    "book": "cube", "average": "small", "wobble": "topple", "wobbles": "topple", "flip": "topple", "flips": "topple",
+    "tilt": "pan", "tilts": "pan", "crane": "zoom", "shake": "static", "shakes": "static", "follow": "pan",
+    "follows": "pan", "following": "pan", "heavy": "metal", "light": "wood", "shiny": "metal", "soft": "rubber",
+    "round": "ball", "square": "cube", "cubic": "cube", "spherical": "ball", "cylindrical": "cylinder",
+    "tall": "large",
 }
 _NEAR_ZH = {
-    "金字塔": "方块", "锥": "圆柱", "圆锥": "圆柱", "锥体": "圆柱", "圆盘": "圆柱", "硬币": "圆柱", "管子": "圆柱",
-    "瓶子": "圆柱", "杯子": "圆柱", "鸡蛋": "球", "蛋": "球", "弹珠": "球", "玻璃球": "球", "苹果": "球",
-    "骰子": "方块", "砖": "方块", "砖块": "方块", "书": "方块", "跳": "弹起", "跳跃": "弹起", "蹦跳": "弹起",
-    "飞": "落下",
-    "飘": "静止", "漂浮": "静止", "升起": "落下", "上升": "落下", "玻璃": "冰", "塑料": "橡胶", "石头": "金属",
-    "纸": "木头", "俯仰": "平移", "倾斜": "平移", "跟拍": "平移", "升降": "推近", "中等": "小", "中号": "小",
+    "锥": "圆柱", "玻璃球": "球", "砖": "方块", "书": "方块", "俯仰": "平移", "倾斜": "平移", "升降": "推近",
 }
 NO_SUCH_COLOR = {"white", "black", "grey", "gray", "silver", "白色", "黑色", "灰色", "银色", "白", "黑", "灰"}
 
