@@ -205,7 +205,8 @@ def generation_runs(cfg: dict) -> dict:
         long[str(s)] = {"frames": n, "windows": len(window_spans(n, pipe.window)),
                         "steps": cfg["long_steps"] or pipe.sample.steps, "wall_s": round(wall, 3),
                         "peak_rss_mb": peak, "rss_growth_mb": round(peak - (base_rss or 0.0), 1)}
-    # The default loads with bf16 blocks where the CPU has the units; time the fp32 path beside it.
+    # The default loads with bf16 blocks where the CPU has the units; time the fp32 path beside it
+    # (a timing only: the blocks' weights were rounded to bf16 on load).
     rt["precision"] = "bf16" if pipe.dit.compute == torch.bfloat16 else "fp32"
     if rt["precision"] == "bf16":
         pipe.dit.set_compute_dtype(torch.float32)

@@ -250,7 +250,8 @@ class DiT(nn.Module):
         kinora.models.precision). For sampling: the blocks' weights are cast once, so no
         matmul casts its weights per call. The time embedding, the modulation vectors, the
         text pooling and the final layer stay fp32 (the flow's time variable and the
-        velocity the sampler integrates keep their precision). Training keeps fp32 weights."""
+        velocity the sampler integrates keep their precision). Training keeps fp32 weights.
+        The cast is one way: setting fp32 again afterwards runs fp32 maths on the rounded weights."""
         self.compute = dtype
         for block in self.blocks:
             block.to(dtype)
