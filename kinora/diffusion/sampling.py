@@ -64,7 +64,8 @@ def batch_cond(cond: dict, uncond: dict) -> dict:
         "text": torch.cat([_pad_text(cond["text"], L), _pad_text(uncond["text"], L)]),  # (2B, L, 384)
         "text_mask": torch.cat([_pad_text(cond["text_mask"], L), _pad_text(uncond["text_mask"], L)]),  # (2B, L)
     }
-    for key in ("mask", "known"):  # the same known region for both halves: guidance is on text only
+    # The same known region and physics signal for both halves: guidance is on text only.
+    for key in ("mask", "known", "signal"):
         if cond.get(key) is not None:
             out[key] = torch.cat([cond[key], uncond.get(key, cond[key])])
     return out

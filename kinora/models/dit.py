@@ -6,7 +6,9 @@ A velocity predictor for rectified flow, `v = model(x, t, cond)`:
     t     (B,)              flow time in [0, 1]; 1 is pure noise (see kinora/diffusion/flow.py)
     cond  dict              "text" (B, L, 384) MiniLM token states, "text_mask" (B, L) bool,
                             optional "mask" (B, 1, F, h, w) float (1 = known latent) and
-                            "known" (B, C, F, h, w) the clean latents where mask = 1.
+                            "known" (B, C, F, h, w) the clean latents where mask = 1,
+                            optional "signal" (B, S, F, s*h, s*w): the simulator's physics
+                            signal (kinora.world.signal) for a model with signal_channels = S.
 
 It follows DiT (facebookresearch/DiT: adaLN-zero, zero-initialised output, size presets)
 with the video changes of Open-Sora and Wan 2.1:
@@ -21,7 +23,11 @@ with the video changes of Open-Sora and Wan 2.1:
   (DiT's adaLN-zero) at a sixth of DiT's per-block modulation parameters;
 * conditioning on known frames by channel concatenation [x_t, known * mask, mask]
   (Open-Sora-Plan's inpainting model), so one model does t2v, i2v, extension, bridging,
-  looping and inpainting; the tasks are masks (kinora/diffusion/flow.py).
+  looping and inpainting; the tasks are masks (kinora/diffusion/flow.py);
+* simulator in the loop (PhysGen, PSIVG; ControlNet's zero-initialised entry): the
+  physics signal has its own patch embedding, added to the tokens, with no bias and zero
+  initial weights, so a model warm-started from one without it is unchanged until it
+  learns to read it, and "no signal" (zeros, what signal dropout trains) is the free model.
 Attention is `torch.nn.functional.scaled_dot_product_attention`; fp32 on CPU by default,
 bf16 blocks with `set_compute_dtype` (kinora.models.precision decides where that pays).
 Size presets live in kinora/models/presets.py; checkpoints are safetensors with the config inside.
@@ -55,6 +61,8 @@ class DiTConfig:
     text_dim: int = 384  # MiniLM-L6 hidden size (kinora/models/text.py)
     rope_theta: float = 10000.0
     grad_checkpoint: bool = False  # recompute blocks in backward: less memory, ~30 % slower
+    signal_channels: int = 0  # S of the physics signal (kinora.world.signal); 0: free generation only
+    signal_scale: int = 2  # signal cells per latent cell along each side (8-pixel cells -> 4-pixel cells)
 
     def __post_init__(self):
         self.patch = tuple(int(p) for p in self.patch)  # JSON gives a list
@@ -64,6 +72,9 @@ class DiTConfig:
             raise KinoraError(f"width {self.width} is not divisible by heads {self.heads}")
         if self.head_dim % 2 or self.head_dim < 8:
             raise KinoraError(f"head dimension {self.head_dim} must be even and at least 8 for 3D RoPE")
+        if self.signal_channels < 0 or self.signal_scale < 1:
+            raise KinoraError(f"signal_channels must be >= 0 and signal_scale >= 1, got "
+                              f"{self.signal_channels} and {self.signal_scale}")
 
     @property
     def in_channels(self) -> int:
@@ -231,6 +242,9 @@ class DiT(nn.Module):
         D = cfg.width
         pt, ph, pw = cfg.patch
         self.patch_embed = nn.Linear(cfg.in_channels * pt * ph * pw, D)
+        if cfg.signal_channels:
+            k = cfg.signal_scale
+            self.signal_embed = nn.Linear(cfg.signal_channels * pt * ph * k * pw * k, D, bias=False)
         self.t_embed = TimestepEmbedder(D)
         # Text: token states -> D for cross-attention (PixArt's caption MLP); their masked
         # mean -> D added to the timestep embedding, so modulation also sees the prompt.
@@ -262,7 +276,8 @@ class DiT(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         # Timestep MLP: small normal init, as in DiT.
         for m in self.t_embed.mlp:
             if isinstance(m, nn.Linear):
@@ -272,6 +287,9 @@ class DiT(nn.Module):
         for m in (self.t_mod[-1], self.final_mod[-1]):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
+        # The physics signal enters at zero: warm starts keep their predictions until it is learned.
+        if self.cfg.signal_channels:
+            nn.init.zeros_(self.signal_embed.weight)
         # Zero output layer: the initial prediction is v = 0 for every input.
         nn.init.zeros_(self.final_proj.weight)
         nn.init.zeros_(self.final_proj.bias)
@@ -287,14 +305,28 @@ class DiT(nn.Module):
             self._rope_cache[key] = rope_3d(f, h, w, self.cfg.head_dim, self.cfg.rope_theta, device)
         return self._rope_cache[key]
 
-    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+    def patchify(self, x: torch.Tensor, scale: int = 1) -> torch.Tensor:
+        """(B, C, F, H, W) -> (B, N, C*pt*ph*pw) tokens; `scale` > 1 for a grid finer than the latents."""
         B, C, Fr, H, W = x.shape
         pt, ph, pw = self.cfg.patch
+        ph, pw = ph * scale, pw * scale
         if Fr % pt or H % ph or W % pw:
             raise KinoraError(f"latent grid (F={Fr}, h={H}, w={W}) is not divisible by the patch size {self.cfg.patch}")
         x = x.view(B, C, Fr // pt, pt, H // ph, ph, W // pw, pw)  # (B, C, f, pt, h, ph, w, pw)
         x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # (B, f, h, w, C, pt, ph, pw)
         return x.reshape(B, -1, C * pt * ph * pw)  # (B, N, C*pt*ph*pw), N = f*h*w
+
+    def embed_signal(self, signal: torch.Tensor, B: int, Fr: int, H: int, W: int) -> torch.Tensor:
+        """The physics signal (B, S, F, k*H, k*W) -> (B, N, D), to add to the tokens."""
+        cfg = self.cfg
+        if not cfg.signal_channels:
+            raise KinoraError("this model was trained without the physics signal; use a checkpoint trained with "
+                              "it (the shipped one) or generate without --physics")
+        k = cfg.signal_scale
+        want = (B, cfg.signal_channels, Fr, k * H, k * W)
+        if tuple(signal.shape) != want:
+            raise KinoraError(f"physics signal has shape {tuple(signal.shape)}, the model expects {want}")
+        return self.signal_embed(self.patchify(signal.to(self.signal_embed.weight.dtype), scale=k))
 
     def unpatchify(self, x: torch.Tensor, f: int, h: int, w: int) -> torch.Tensor:
         B = x.shape[0]
@@ -322,6 +354,8 @@ class DiT(nn.Module):
         pt, ph, pw = self.cfg.patch
         f, h, w = Fr // pt, H // ph, W // pw
         tokens = self.patch_embed(self.patchify(inp))  # (B, N, D)
+        if cond.get("signal") is not None:
+            tokens = tokens + self.embed_signal(cond["signal"], B, Fr, H, W)
 
         text, text_mask = cond["text"].to(x.dtype), cond["text_mask"].bool()  # (B, L, 384), (B, L)
         m = text_mask[..., None].to(x.dtype)  # (B, L, 1)

@@ -41,6 +41,7 @@ from kinora.diffusion.flow import DEFAULT_TASK_PROBS
 from kinora.errors import KinoraError
 from kinora.models.dit import DiTConfig
 from kinora.models.vae import VAEConfig
+from kinora.world.signal import SIGNAL_CHANNELS
 
 # ---------------------------------------------------------------------------------
 # The VAE: sizes and training defaults
@@ -133,6 +134,9 @@ class TrainDefaults:
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     text_dropout: float = 0.2  # captions replaced by "" for classifier-free guidance (Open-Sora: ~0.3)
+    # Clips trained without their physics signal, so one checkpoint also generates free
+    # (kinora.world.signal); half, because the free mode must not lose what it had.
+    signal_dropout: float = 0.5
     task_probs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_PROBS))
     shift_scale: float = 1.0  # multiplies the resolution/length time shift (kinora.diffusion.flow)
     log_every: int = 25
@@ -181,21 +185,23 @@ def _preset(name: str, vae: str, dit: DiTConfig, description: str, **train) -> P
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     _preset("tiny", "tiny", DiTConfig(latent_channels=VAE_PRESETS["tiny"].latent_channels, patch=(1, 2, 2),
-                                      width=64, depth=2, heads=4),
+                                      width=64, depth=2, heads=4, signal_channels=SIGNAL_CHANNELS),
             "tests: builds and trains in milliseconds",
             batch_size=2, lr=1e-3, warmup_steps=0, steps=20, ema_decay=0.9, log_every=1, ckpt_every=10,
             width=32, height=32, max_frames=9),
     _preset("small", "small", DiTConfig(latent_channels=VAE_PRESETS["small"].latent_channels, patch=(1, 2, 2),
-                                        width=256, depth=6, heads=4),
+                                        width=256, depth=6, heads=4, signal_channels=SIGNAL_CHANNELS),
             "the shipped CPU model: 64x64 at 8 fps, up to 33 frames per clip",
             batch_size=16, lr=3e-4, warmup_steps=500, steps=30_000),
     _preset("base", "small", DiTConfig(latent_channels=VAE_PRESETS["small"].latent_channels, patch=(1, 2, 2),
-                                       width=768, depth=16, heads=12, grad_checkpoint=True),
+                                       width=768, depth=16, heads=12, grad_checkpoint=True,
+                                       signal_channels=SIGNAL_CHANNELS),
             "one GPU: 128x128, up to 65 frames",
             batch_size=64, lr=2e-4, warmup_steps=1000, steps=100_000, ema_decay=0.9999,
             width=128, height=128, max_frames=65),
     _preset("large", "small", DiTConfig(latent_channels=VAE_PRESETS["small"].latent_channels, patch=(1, 2, 2),
-                                        width=1152, depth=28, heads=16, grad_checkpoint=True),
+                                        width=1152, depth=28, heads=16, grad_checkpoint=True,
+                                        signal_channels=SIGNAL_CHANNELS),
             "several GPUs under torchrun: 128x128 and up, up to 129 frames",
             batch_size=256, lr=1e-4, warmup_steps=2000, steps=200_000, ema_decay=0.9999,
             width=128, height=128, max_frames=129),

@@ -125,6 +125,7 @@ class Bucket:
     latents: torch.Tensor  # (N, C, F, h, w) float16
     captions: list[list[str]]  # per clip, the captions to choose from
     source: str = ""
+    signals: torch.Tensor | None = None  # (N, S, F, 2h, 2w) float16 physics signal; None: not known (real videos)
 
 
 class LatentData:
@@ -140,11 +141,17 @@ class LatentData:
     def __len__(self) -> int:
         return sum(len(b.captions) for b in self.buckets)
 
-    def batch(self, n: int, g: torch.Generator, text_dropout: float):
-        """x0 (n, C, F, h, w) float32, text (n, L, D), text_mask (n, L), captions used."""
+    def batch(self, n: int, g: torch.Generator, text_dropout: float, signal_dropout: float = 1.0):
+        """x0 (n, C, F, h, w) float32, text (n, L, D), text_mask (n, L), captions used, and the
+        physics signal (n, S, F, 2h, 2w) float32 with each clip's zeroed with probability
+        `signal_dropout` (None where the bucket has none)."""
         b = self.buckets[int(torch.multinomial(self.weights, 1, generator=g))]
         idx = torch.randint(len(b.captions), (n,), generator=g)
         x0 = b.latents[idx].float()  # (n, C, F, h, w)
+        signal = None
+        keep = torch.rand(n, generator=g) >= signal_dropout  # (n,) True = this clip sees its signal
+        if b.signals is not None:
+            signal = b.signals[idx].float() * keep.view(-1, 1, 1, 1, 1)  # (n, S, F, 2h, 2w)
         caps = []
         for i in idx.tolist():
             options = b.captions[i]
@@ -153,7 +160,7 @@ class LatentData:
                 cap = NULL_TEXT
             caps.append(cap)
         text, text_mask = self.text.lookup(caps)
-        return x0, text, text_mask, caps
+        return x0, text, text_mask, caps, signal
 
 
 def check_buckets(buckets: list[Bucket], patch: tuple[int, int, int]) -> list[Bucket]:
@@ -192,13 +199,17 @@ def encode_videos(vae, frames: np.ndarray | torch.Tensor, batch: int = 8) -> tor
     return torch.cat(out)
 
 
-def save_bucket(path: Path, latents: torch.Tensor, captions: list[list[str]], extra: dict | None = None) -> None:
+def save_bucket(path: Path, latents: torch.Tensor, captions: list[list[str]], extra: dict | None = None,
+                signals: torch.Tensor | None = None) -> None:
     from safetensors.torch import save_file
 
     meta = {"captions": json.dumps(captions, ensure_ascii=False)}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
+    tensors = {"latents": latents.contiguous()}
+    if signals is not None:
+        tensors["signals"] = signals.contiguous()
     with atomic_path(path) as tmp:
-        save_file({"latents": latents.contiguous()}, str(tmp), metadata=meta)
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def load_bucket(path: Path) -> Bucket:
@@ -207,7 +218,24 @@ def load_bucket(path: Path) -> Bucket:
     with safe_open(str(path), framework="pt") as f:
         captions = json.loads(f.metadata()["captions"])
         latents = f.get_tensor("latents")
-    return Bucket(latents, captions, source=path.name)
+        signals = f.get_tensor("signals") if "signals" in f.keys() else None
+    return Bucket(latents, captions, source=path.name, signals=signals)
+
+
+def has_signals(path: Path) -> bool:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return "signals" in f.keys()
+
+
+def shard_signals(seg: np.ndarray, records: list[dict]) -> torch.Tensor:
+    """The physics signal of every clip of a shard: seg (N, T, H, W) -> (N, S, F, H/4, W/4) float16."""
+    from kinora.world.dataset import spec_of
+    from kinora.world.signal import clip_signal
+
+    return torch.stack([torch.from_numpy(clip_signal(s, spec_of(r))).to(torch.float16)
+                        for s, r in zip(seg, records)])
 
 
 def clip_captions(record: dict) -> list[str]:
@@ -233,7 +261,8 @@ def world_shards(data: Path) -> tuple[Path, list[str]]:
 
 
 def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Path]:
-    """Encode every shard of `kinora world sample` output once; return the latent files."""
+    """Encode every shard of `kinora world sample` output once; return the latent files.
+    Shards that kept their segmentation also get their physics signal (kinora.world.signal)."""
     shards_dir, names = world_shards(data)
     from tqdm import tqdm
 
@@ -241,13 +270,15 @@ def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Pa
     for name in tqdm(names, desc="encoding shards", unit="shard", disable=len(names) < 2):
         path = cache / f"world-{name}.safetensors"
         files.append(path)
-        if path.exists():
-            continue
+        with np.load(shards_dir / f"{name}.npz") as z:
+            with_seg = "seg" in z.files
+            if path.exists() and (has_signals(path) or not with_seg):
+                continue
+            frames = z["frames"]  # (N, T, H, W, 3) uint8
+            seg = z["seg"] if with_seg else None  # (N, T, H, W) int8
         lines = (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line]
         keep = [i for i, r in enumerate(records) if int(r.get("seed", 0)) < HELDOUT_SEED_BASE]
-        with np.load(shards_dir / f"{name}.npz") as z:
-            frames = z["frames"]  # (N, T, H, W, 3) uint8
         if len(records) != frames.shape[0]:
             raise KinoraError(f"{name}: {frames.shape[0]} clips but {len(records)} records")
         if not keep:
@@ -255,8 +286,9 @@ def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Pa
             continue
         T = valid_frames(frames.shape[1], max_frames)
         latents = encode_videos(vae, frames[keep, :T])  # (N, C, F, h, w)
+        signals = shard_signals(seg[keep, :T], [records[i] for i in keep]) if seg is not None else None
         save_bucket(path, latents, [clip_captions(records[i]) for i in keep],
-                    {"seeds": [records[i].get("seed") for i in keep]})
+                    {"seeds": [records[i].get("seed") for i in keep]}, signals=signals)
     return files
 
 
@@ -327,7 +359,7 @@ def cache_csv_videos(csv_path: Path, vae, cache: Path, train: "TrainSettings", m
 
 
 def synthetic_data(preset: Preset, train: "TrainSettings", seed: int, n: int = 8) -> LatentData:
-    """Random latents in two buckets and random text states: for tests and smoke runs."""
+    """Random latents (and physics signals) in two buckets and random text states: for tests and smoke runs."""
     g = torch.Generator().manual_seed(seed)
     C, pt = preset.dit.latent_channels, preset.dit.patch[0]
     Fr = 1 + (train.max_frames - 1) // 4
@@ -337,7 +369,10 @@ def synthetic_data(preset: Preset, train: "TrainSettings", seed: int, n: int = 8
     for k, shape in enumerate(shapes):
         caps = [[f"synthetic clip {k}-{i}", f"clip {k}-{i}"] for i in range(n)]
         texts += [c for cs in caps for c in cs]
-        buckets.append(Bucket(torch.randn(n, C, *shape, generator=g).half(), caps, source=f"synthetic-{k}"))
+        S, k_sig = preset.dit.signal_channels, preset.dit.signal_scale
+        signals = torch.rand(n, S, shape[0], k_sig * shape[1], k_sig * shape[2], generator=g).half() if S else None
+        buckets.append(Bucket(torch.randn(n, C, *shape, generator=g).half(), caps, source=f"synthetic-{k}",
+                              signals=signals))
     states = [torch.randn(3 + len(t) % 4, preset.dit.text_dim, generator=g) for t in texts]
     return LatentData(buckets, TextBank.from_states(texts, states))
 

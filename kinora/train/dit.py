@@ -94,7 +94,8 @@ from kinora.train.data import (
 
 # The preset training defaults that a command-line flag may override.
 OVERRIDABLE = ("batch_size", "lr", "weight_decay", "warmup_steps", "steps", "ema_decay", "grad_clip",
-               "text_dropout", "shift_scale", "log_every", "ckpt_every", "width", "height", "fps", "max_frames")
+               "text_dropout", "signal_dropout", "shift_scale", "log_every", "ckpt_every", "width", "height", "fps",
+               "max_frames")
 
 
 @dataclass
@@ -129,6 +130,7 @@ class TrainSettings:
     ema_decay: float = 0.0
     grad_clip: float = 0.0
     text_dropout: float = 0.0
+    signal_dropout: float = 0.0
     shift_scale: float = 1.0
     log_every: int = 1
     ckpt_every: int = 1
@@ -162,6 +164,7 @@ class TrainSettings:
         check_number("--ema-decay", self.ema_decay, 0, 1)
         check_number("--shift-scale", self.shift_scale, 0, lo_open=True)
         check_number("--text-dropout", self.text_dropout, 0, 1, hi_open=True)
+        check_number("--signal-dropout", self.signal_dropout, 0, 1)
         check_seed(self.seed)
         check_threads(self.threads)
         check_device(self.device)
@@ -316,6 +319,15 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
     return LatentData(buckets, bank), vae_info
 
 
+def load_warm(model: DiT, source: DiT) -> None:
+    """Copy `source`'s weights into `model`; a source trained before the physics signal
+    existed leaves the signal's embedding at its zero start (so predictions are unchanged)."""
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("signal_embed.") for k in missing):
+        raise KinoraError(f"--init weights do not fit the {model.cfg.width}x{model.cfg.depth} model "
+                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
     """Train as `s` says; return the trained (unwrapped) model. Works under torchrun.
 
@@ -389,9 +401,9 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             if meta.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
                 say(f"fine-tuning from VAE {meta['vae_hash']} latents to VAE {vae_info['hash']}")
             raw, _ = load_dit(folder / dit_filename(preset.name, ema=False))
-            model.load_state_dict(raw.state_dict())
+            load_warm(model, raw)
             ema_path = folder / dit_filename(preset.name)
-            ema.load_state_dict((load_dit(ema_path)[0] if ema_path.exists() else raw).state_dict())
+            load_warm(ema, load_dit(ema_path)[0] if ema_path.exists() else raw)
             step = int(meta.get("step", 0))
             say(f"warm start from {folder} at step {step} (fresh optimizer)")
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}")
@@ -402,12 +414,19 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
         t_last = time.perf_counter()
         while step < s.steps:
             g = step_generator(s.seed, rank, step)
-            x0, text, text_mask, _ = data.batch(local_batch, g, s.text_dropout)
+            x0, text, text_mask, _, signal = data.batch(local_batch, g, s.text_dropout, s.signal_dropout)
             B, _, Fr, h, w = x0.shape
             masks, tasks = sample_masks(B, Fr, h, w, s.task_probs, g)  # (B, 1, F, h, w)
             t = sample_t(B, resolution_shift(Fr, h, w, scale=s.shift_scale), g)  # (B,)
             noise = torch.randn(x0.shape, generator=g)
             cond = {"text": text.to(device), "text_mask": text_mask.to(device), "mask": masks.to(device)}
+            if preset.dit.signal_channels:
+                # Always a tensor (zeros: no signal), so every rank's graph uses the same
+                # parameters, as DDP's gradient buckets require.
+                k = preset.dit.signal_scale
+                if signal is None:
+                    signal = x0.new_zeros(B, preset.dit.signal_channels, Fr, k * h, k * w)
+                cond["signal"] = signal.to(device)
             loss, per_item = flow_loss(train_model, x0.to(device), cond, t.to(device), noise.to(device),
                                        per_sample=True)
 

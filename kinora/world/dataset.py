@@ -4,7 +4,9 @@
 
     DIR/clips/SEED.mp4       the clip (plain MP4: simulator output is not AI-generated)
     DIR/clips/SEED.json      {"seed", "spec", "captions", "truth"}
-    DIR/shards/shard-sFIRSTSEED-XXXXX.npz    frames uint8 (N, T, H, W, 3), one (T, H, W) per shard
+    DIR/shards/shard-sFIRSTSEED-XXXXX.npz    frames uint8 (N, T, H, W, 3), one (T, H, W) per shard,
+                                             and seg int8 (N, T, H, W): the object index per pixel
+                                             (-1 floor or sky), what the physics signal is made of
     DIR/shards/shard-sFIRSTSEED-XXXXX.jsonl  one {"seed", "spec", "captions", "events"} per clip
     DIR/index.json           every run written here, with its distribution and measured speed
 
@@ -32,8 +34,8 @@ from kinora.io.atomic import atomic_path, check_writable, write_json_atomic, wri
 from kinora.world.spec import ShotSpec, SpecDistribution, random_spec
 
 
-def make_record(seed: int, dist: SpecDistribution, with_truth: bool = True) -> tuple[np.ndarray, dict]:
-    """Simulate one random clip; return (frames (T, H, W, 3) uint8, record dict)."""
+def make_record(seed: int, dist: SpecDistribution, with_truth: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Simulate one random clip; return (frames (T, H, W, 3) uint8, seg (T, H, W) int8, record dict)."""
     from kinora.world.captions import make_captions
     from kinora.world.sim import simulate
 
@@ -48,28 +50,29 @@ def make_record(seed: int, dist: SpecDistribution, with_truth: bool = True) -> t
     }
     if with_truth:
         record["truth"] = clip.truth
-    return clip.frames, record
+    return clip.frames, clip.seg, record
 
 
-def _worker(job) -> tuple[np.ndarray, dict]:
+def _worker(job) -> tuple[np.ndarray, np.ndarray, dict]:
     seed, dist_dict, clips_dir = job
     dist = SpecDistribution(**dist_dict)
-    frames, record = make_record(seed, dist, with_truth=clips_dir is not None)
+    frames, seg, record = make_record(seed, dist, with_truth=clips_dir is not None)
     if clips_dir is not None:
         from kinora.io.video import write_mp4
 
         write_mp4(frames, Path(clips_dir) / f"{seed:08d}.mp4", dist.fps)
         write_json_atomic(Path(clips_dir) / f"{seed:08d}.json", record)
         record = {k: v for k, v in record.items() if k != "truth"}
-    return frames, record
+    return frames, seg, record
 
 
-def _save_shard(shards_dir: Path, first_seed: int, index: int, frames: list[np.ndarray], records: list[dict]) -> str:
+def _save_shard(shards_dir: Path, first_seed: int, index: int, frames: list[np.ndarray], segs: list[np.ndarray],
+                records: list[dict]) -> str:
     # The first seed in the name lets several runs (other durations, sizes) share a folder.
     name = f"shard-s{first_seed:08d}-{index:05d}"
     with atomic_path(shards_dir / f"{name}.npz") as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, frames=np.stack(frames))
+            np.savez(f, frames=np.stack(frames), seg=np.stack(segs))
     write_text_atomic(shards_dir / f"{name}.jsonl",
                       "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     return name
@@ -154,22 +157,23 @@ def write_dataset(
 
     from tqdm import tqdm
 
-    buckets: dict[tuple, tuple[list, list]] = {}
+    buckets: dict[tuple, tuple[list, list, list]] = {}
     shard_names: list[str] = []
     t0 = time.perf_counter()
     with worker_pool(workers) as pool:
         results = pool.imap(_worker, jobs, chunksize=4) if pool else map(_worker, jobs)
-        for frames, record in tqdm(results, total=n, desc="clips", unit="clip", disable=not progress):
+        for frames, seg, record in tqdm(results, total=n, desc="clips", unit="clip", disable=not progress):
             key = frames.shape
-            fl, rl = buckets.setdefault(key, ([], []))
+            fl, sl, rl = buckets.setdefault(key, ([], [], []))
             fl.append(frames)
+            sl.append(seg)
             rl.append(record)
             if len(fl) >= shard_size:
-                shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, rl))
-                buckets[key] = ([], [])
-        for fl, rl in buckets.values():
+                shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, sl, rl))
+                buckets[key] = ([], [], [])
+        for fl, sl, rl in buckets.values():
             if fl:
-                shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, rl))
+                shard_names.append(_save_shard(shards_dir, seed, len(shard_names), fl, sl, rl))
     elapsed = time.perf_counter() - t0
     index = {
         "n": n,

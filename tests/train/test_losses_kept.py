@@ -1,7 +1,9 @@
 """Training behaves as before the train-package move: the same seed gives the same losses.
 
-The numbers were recorded at commit 0d0388b (before kinora/train was split into data,
-common, dit and vae), one torch thread, from the runs' log.jsonl:
+The VAE's numbers were recorded at commit 0d0388b (before kinora/train was split into data,
+common, dit and vae); the DiT's were recorded again when the DiT gained its physics-signal
+input (session 6: a new embedding and the signal-dropout draws change the seeded run), one
+torch thread, from the runs' log.jsonl:
 
     kinora train --preset tiny --synthetic --steps 3 --seed 0 --threads 1 --out DIR
     python -m kinora.train.vae --preset tiny --steps 3 --pool 3 --eval-clips 1 --eval-every 3 \\
@@ -14,7 +16,8 @@ import pytest
 import torch
 
 # The DiT log rounds the loss to 6 decimals and the per-task means to 5.
-DIT_LOSS = [2.029892, 2.233637, 1.665944]
+DIT_LOSS = [2.008628, 2.161653, 2.044437]
+DIT_T2V = [2.00863, 2.20601, 2.04444]  # step 2 also trained an extension
 DIT_LR = [0.001, 0.001, 0.001]
 
 # The VAE logs the mean over the 3 steps (log_every 25 > steps) and the held-out evaluation.
@@ -50,7 +53,7 @@ def test_dit_tiny_synthetic_losses_are_unchanged(tmp_path):
     assert [r["step"] for r in log] == [1, 2, 3]
     assert [r["loss"] for r in log] == pytest.approx(DIT_LOSS, abs=1e-6)
     assert [r["lr"] for r in log] == pytest.approx(DIT_LR, abs=1e-12)
-    assert [r["by_task"]["t2v"] for r in log] == pytest.approx([round(v, 5) for v in DIT_LOSS], abs=1e-5)
+    assert [r["by_task"]["t2v"] for r in log] == pytest.approx(DIT_T2V, abs=1e-5)
 
 
 def test_vae_tiny_losses_are_unchanged(tmp_path):
