@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--guidance", type=finite, default=None, help="guidance scale (default: the model's)")
     p.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16"),
                    help="the DiT's number format (default auto: bf16 where the CPU has bf16 units, else fp32)")
+    p.add_argument("--guided", action="store_true",
+                   help="simulator in the loop: the kinora backend generates with --physics (the physics signal)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the numbers then do not depend on the machine's cores, "
                         "and a busy machine is not oversubscribed)")
@@ -57,7 +59,7 @@ def register(sub) -> None:
 # What --understanding does not take: the options of a generator eval, with their defaults.
 _GENERATOR_OPTIONS = {"backend": "kinora", "model": None, "suite": None, "n": None, "quick": False, "physics_n": None,
                       "no_physics": False, "seconds": None, "context_frames": None, "steps": None, "guidance": None,
-                      "precision": None, "threads": 1}
+                      "precision": None, "guided": False, "threads": 1}
 _READER_OPTIONS = {"split": "heldout", "lang": None, "no_sim": False}
 
 
@@ -92,7 +94,7 @@ def run(args) -> int:
                           "or drop it")
 
     names = ("backend", "model", "suite", "n", "quick", "physics_n", "no_physics", "seconds", "context_frames",
-             "steps", "guidance", "precision", "threads", "out")
+             "steps", "guidance", "precision", "guided", "threads", "out")
     run_ = run_eval(EvalSettings(**{k: getattr(args, k) for k in names}))
     if args.json:
         print(json.dumps(run_.result.summary, ensure_ascii=False))

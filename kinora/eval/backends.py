@@ -97,14 +97,20 @@ class KinoraBackend(Backend):
     name = "kinora"
 
     def __init__(self, pipe=None, model: str | Path | None = None, steps: int | None = None,
-                 guidance: float | None = None, precision: str = "auto"):
+                 guidance: float | None = None, precision: str = "auto", guided: bool = False):
         if pipe is None:
             from kinora.pipelines.kinora import KinoraPipeline
 
             pipe = KinoraPipeline.from_pretrained(model, precision=precision)
+        if guided and not pipe.dit.cfg.signal_channels:
+            raise KinoraError(f"{pipe.model_name} was trained without the physics signal, so it cannot be "
+                              "evaluated --guided")
         self.pipe = pipe
         self.steps = steps
         self.guidance = guidance
+        self.guided = bool(guided)  # simulator in the loop: the pipeline's physics=True
+        if self.guided:
+            self.name = "kinora-guided"
 
     def _gen(self, seed: int):
         import torch
@@ -113,7 +119,8 @@ class KinoraBackend(Backend):
 
     def generate(self, case: Case, num_frames: int, seed: int) -> np.ndarray:
         out = self.pipe(case.prompt, num_frames=num_frames, height=case.spec.height, width=case.spec.width,
-                        num_inference_steps=self.steps, guidance_scale=self.guidance, generator=self._gen(seed))
+                        num_inference_steps=self.steps, guidance_scale=self.guidance, generator=self._gen(seed),
+                        physics=self.guided)
         return out.frames[0]
 
     def continue_video(self, case: Case, context: np.ndarray, num_frames: int, seed: int) -> np.ndarray:
@@ -121,7 +128,8 @@ class KinoraBackend(Backend):
         if num_frames <= c:
             raise KinoraError(f"a continuation needs more frames ({num_frames}) than its context ({c})")
         out = self.pipe(case.prompt, video=context, num_frames=num_frames - c, context_frames=c,
-                        num_inference_steps=self.steps, guidance_scale=self.guidance, generator=self._gen(seed))
+                        num_inference_steps=self.steps, guidance_scale=self.guidance, generator=self._gen(seed),
+                        physics=self.guided)
         return out.frames[0]
 
     def describe(self) -> dict:
@@ -129,7 +137,7 @@ class KinoraBackend(Backend):
         return {"name": self.name, "model": p.model_name, "checkpoint_sha256": p.checkpoint_sha256,
                 "steps": self.steps or p.sample.steps,
                 "guidance": p.sample.guidance if self.guidance is None else self.guidance,
-                "window": p.window, "trained_steps": p.meta.get("step"),
+                "window": p.window, "trained_steps": p.meta.get("step"), "guided": self.guided,
                 "precision": "bf16" if str(p.dit.compute) == "torch.bfloat16" else "fp32"}
 
 

@@ -154,12 +154,13 @@ class EvalSettings:
     steps: int | None = None
     guidance: float | None = None
     precision: str | None = None  # auto | fp32 | bf16 (kinora backend; default auto)
+    guided: bool | None = None  # kinora backend: simulator in the loop (physics=True)
     threads: int = 1
     out: str | None = None  # folder for report.md, eval.json and plots (default: out/eval/BACKEND)
 
 
 # Which settings each backend takes beyond the suite's (the others are refused, not ignored).
-BACKEND_OPTIONS = {"kinora": ("model", "steps", "guidance", "precision"), "vae": ("model",), "simulator": (),
+BACKEND_OPTIONS = {"kinora": ("model", "steps", "guidance", "precision", "guided"), "vae": ("model",), "simulator": (),
                    "frozen": ()}
 
 
@@ -172,7 +173,9 @@ def check_eval(s: EvalSettings) -> None:
 
     if s.backend not in BACKEND_OPTIONS:
         raise KinoraError(f"unknown backend {s.backend!r}; use one of {', '.join(BACKEND_OPTIONS)}")
-    for name in ("model", "steps", "guidance", "precision"):
+    if s.guided is False:
+        s.guided = None  # the flag's default: not asked for
+    for name in ("model", "steps", "guidance", "precision", "guided"):
         if getattr(s, name) is not None and name not in BACKEND_OPTIONS[s.backend]:
             takes = [b for b, opts in BACKEND_OPTIONS.items() if name in opts]
             raise KinoraError(f"--{name} only applies to --backend {' or '.join(takes)}")
@@ -211,7 +214,7 @@ def run_eval(s: EvalSettings) -> EvalRun:
     from kinora.io.atomic import check_writable, write_json_atomic, write_text_atomic
 
     check_eval(s)
-    out = Path(s.out or f"out/eval/{s.backend}")
+    out = Path(s.out or f"out/eval/{s.backend}{'-guided' if s.guided else ''}")
     if out.exists() and not out.is_dir():
         raise KinoraError(f"--out {out} is a file; eval writes a folder (report.md, eval.json, plots)")
     check_writable(out / "eval.json")

@@ -22,6 +22,11 @@ frames come back exactly.
 Clips longer than the model's window are made by extension: each new window keeps the
 last `context_frames` frames of the previous one as known frames, so time grows
 linearly with length and memory stays flat.
+
+With `physics=True` the simulator runs the shot first (kinora.pipelines.physics: a
+known frame's objects are placed into its initial state) and every window is guided by
+its slice of the physics signal (kinora.world.signal), pooled into the window's latent
+time, so where objects are and how they move comes from the physics engine.
 """
 
 from __future__ import annotations
@@ -139,6 +144,8 @@ class _Sampling:
     steps: int
     sample_fn: Callable
     callback: Callable | None
+    features: np.ndarray | None = None  # (T, S, H/4, W/4) physics signal per frame of the sampled timeline
+    physics_spec: object = None  # the resolved ShotSpec the simulator ran
 
 
 class KinoraPipeline:
@@ -245,8 +252,9 @@ class KinoraPipeline:
         return {"text": states, "text_mask": mask}
 
     def sample_window(self, s: _Sampling, known_pixels: np.ndarray | None, known_mask: np.ndarray | None,
-                      T: int) -> np.ndarray:
-        """Sample one window of T frames with optional known pixels; (T, H, W, 3) uint8."""
+                      T: int, start: int = 0) -> np.ndarray:
+        """Sample one window of T frames with optional known pixels; (T, H, W, 3) uint8.
+        `start`: the window's first frame in the sampled timeline (where its physics signal begins)."""
         from kinora.diffusion.flow import resolution_shift
         from kinora.diffusion.sampling import get_sigmas
 
@@ -254,6 +262,11 @@ class KinoraPipeline:
         Tp = 1 + 4 * math.ceil((T - 1) / 4)  # the VAE's valid length, 1 + 4k
         F, h, w = latent_frames(T), height // 8, width // 8
         cond, uncond = dict(s.cond), dict(s.uncond)
+        if s.features is not None:
+            from kinora.world.signal import latent_signal
+
+            signal = torch.from_numpy(latent_signal(s.features[start:start + T]))[None]  # (1, S, F, 2h, 2w)
+            cond["signal"] = uncond["signal"] = signal
         pix_mask = None
         if known_mask is not None and known_mask.any():
             # Pad to 1 + 4k by repeating the last frame; padded frames are unknown.
@@ -298,7 +311,7 @@ class KinoraPipeline:
             if done:
                 kp[: done - start] = out[start:done]
                 km[: done - start] = True
-            out[start:end] = self.sample_window(s, kp, km, end - start)
+            out[start:end] = self.sample_window(s, kp, km, end - start, start)
             done = end
         return out
 
@@ -326,6 +339,8 @@ class KinoraPipeline:
         callback_on_step_end: Callable | None = None,
         raw_prompt: bool = False,
         strict: bool = False,
+        physics: bool = False,
+        spec=None,
     ) -> GenerationOutput:
         """Generate one clip.
 
@@ -339,10 +354,21 @@ class KinoraPipeline:
         as it is. strict=True refuses a prompt that asks for something the micro-world lacks
         (an orange ball, a dog) instead of using the nearest thing with a warning. Without
         num_frames a new clip is as long as the prompt says ("for 3 seconds"), else 2 s.
+        physics=True: the simulator runs the shot and guides the model (see the module
+        docstring); needs a model trained with the physics signal. spec: a ShotSpec to make
+        instead of reading the prompt (`kinora world schema`); the prompt may then be empty
+        (the spec's canonical caption is used).
         """
         from kinora.diffusion.sampling import CFG
 
         # 1. Check inputs: which task, what size, how many frames and steps.
+        if spec is not None:
+            prompt, num_frames = self._spec_prompt(spec, prompt, raw_prompt, num_frames, video, edit_mask)
+        if physics and raw_prompt:
+            raise KinoraError("physics needs the shot's plan: drop raw_prompt, or pass the ShotSpec as spec")
+        if physics and not self.dit.cfg.signal_channels:
+            raise KinoraError("this model was trained without the physics signal; use a checkpoint trained with "
+                              "it (the shipped one) or generate without --physics")
         task = task_of(image=image is not None, last_image=last_image is not None, loop=loop,
                        video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward")
         height, width, num_frames, steps, scale, sample_fn = self.check_inputs(
@@ -351,7 +377,13 @@ class KinoraPipeline:
 
         # 2. Plan: the prompt -> a ShotSpec and the canonical English caption the DiT was trained on.
         seconds = min(num_frames / self.default_fps, MAX_SECONDS)
-        plan = None if raw_prompt else self.plan_prompt(prompt, seconds, self.default_fps, height, width, strict)
+        if spec is not None:
+            from kinora.plan.parse import ParseResult
+            from kinora.world.captions import canonical_caption
+
+            plan = ParseResult(spec=spec, canonical=canonical_caption(spec), language="en")
+        else:
+            plan = None if raw_prompt else self.plan_prompt(prompt, seconds, self.default_fps, height, width, strict)
         canonical = prompt.strip() if plan is None else plan.canonical
 
         # 3. Encode the prompt and the negative prompt.
@@ -359,6 +391,7 @@ class KinoraPipeline:
         s = _Sampling(height=height, width=width, cond=self.encode_text([canonical]),
                       uncond=self.encode_text([negative_prompt or ""]), model=CFG(self.dit, scale), generator=g,
                       steps=steps, sample_fn=sample_fn, callback=callback_on_step_end)
+        notes: list[str] = []
 
         # 4. The task's known pixels, at the output size.
         if video is not None:
@@ -367,6 +400,8 @@ class KinoraPipeline:
             image = _check_frames(image[None], "image", height, width)[0]
         if last_image is not None:
             last_image = _check_frames(last_image[None], "last_image", height, width)[0]
+        if physics:  # 4b. The simulator runs the shot over the frames to be sampled.
+            notes = self._physics(s, plan.spec, task, video, image, num_frames, context_frames)
         if task.name == "loop":
             if image is None:
                 image = self.sample_window(s, None, None, 1)[0]  # the opening frame, from the prompt alone
@@ -379,15 +414,55 @@ class KinoraPipeline:
         settings = {"steps": steps, "guidance": scale, "precision": "bf16" if self.dit.compute == torch.bfloat16
                     else "fp32", "sampler": sample_fn.__name__.removeprefix("sample_"),
                     "height": height, "width": width, "frames": int(frames.shape[0]),
-                    "threads": torch.get_num_threads()}
-        warnings = list(plan.warnings) if plan else []
+                    "threads": torch.get_num_threads(), "physics": bool(physics)}
+        warnings = (list(plan.warnings) if plan else []) + notes
         if negative_prompt and scale == 1.0:
             warnings.append("guidance is 1 (a distilled model samples without guidance): the negative prompt has "
                             "no effect")
         return GenerationOutput(frames=[frames if output_type == "np" else torch.from_numpy(frames)], prompt=prompt,
                                 canonical=canonical, warnings=warnings,
                                 spec=plan.spec if plan else None, task=task.name, seed=g.initial_seed(),
-                                settings=settings)
+                                settings=settings, physics_spec=s.physics_spec)
+
+    def _spec_prompt(self, spec, prompt, raw_prompt, num_frames, video, edit_mask) -> tuple[str, int | None]:
+        """A ShotSpec given instead of a prompt: (the prompt to record, num_frames)."""
+        from kinora.world.captions import canonical_caption
+        from kinora.world.spec import ShotSpec, validate
+
+        if not isinstance(spec, ShotSpec):
+            raise KinoraError(f"spec must be a ShotSpec (kinora.world.spec), got {type(spec).__name__}")
+        if raw_prompt:
+            raise KinoraError("spec and raw_prompt contradict each other: a spec is the plan; give one")
+        validate(spec)
+        prompt = prompt if isinstance(prompt, str) and prompt.strip() else canonical_caption(spec)
+        if num_frames is None and not (video is not None and edit_mask is not None):
+            num_frames = max(1, int(round(min(spec.duration, MAX_SECONDS) * self.default_fps)))
+        return prompt, num_frames
+
+    def _physics(self, s: _Sampling, spec, task: Task, video, image, num_frames: int, context: int) -> list[str]:
+        """Run the simulator over the timeline `_frames` will sample and keep its signal in `s`;
+        the notes say which objects a known frame did not show."""
+        from kinora.pipelines.physics import fit_spec, held_still, physics_features, place_from_frame
+        from kinora.world.spec import resolve
+
+        fps = self.default_fps
+        notes: list[str] = []
+        if task.name == "inpaint":  # the video's own frames, from its first one
+            T, first = video.shape[0], video[0]
+        elif task.name in ("extend", "extend_backward"):  # its context and the new frames
+            c = min(context, video.shape[0])
+            T, first = c + num_frames, video[0] if task.backward else video[-c]
+        else:  # a new clip, from the given first image if there is one
+            T, first = num_frames, image
+        fitted = fit_spec(spec, fps, s.width, s.height, T)
+        if first is None:
+            placed = resolve(fitted)
+        else:
+            placed, notes = place_from_frame(fitted, first)
+        if task.name == "extend_backward":
+            placed = held_still(placed)  # the engine does not run backwards: what the video opens with waits
+        s.features, s.physics_spec = physics_features(placed), placed
+        return notes
 
     def _frames(self, task: Task, s: _Sampling, video, image, last_image, edit_mask, num_frames: int,
                 context: int) -> np.ndarray:

@@ -21,7 +21,8 @@ class GenerationOutput:
     spec: Any = None  # kinora.world.spec.ShotSpec of the shot (None with raw_prompt=True)
     task: str = "t2v"  # a key of kinora.diffusion.tasks.TASK_INPUTS
     seed: int | None = None  # the generator's initial seed
-    settings: dict = field(default_factory=dict)  # steps, guidance, sampler, size, fps, frames, threads
+    settings: dict = field(default_factory=dict)  # steps, guidance, sampler, size, fps, frames, threads, physics
+    physics_spec: Any = None  # with physics=True: the resolved ShotSpec the simulator ran (objects placed)
 
     @property
     def provenance(self) -> dict | None:

@@ -443,6 +443,10 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             interval["loss"].append(loss.item())
             for name, l in zip(tasks, per_item.tolist()):
                 interval.setdefault(name, []).append(l)
+            if "signal" in cond:  # the same loss, split by whether the clip saw its physics signal
+                seen = cond["signal"].flatten(1).abs().sum(1) > 0  # (B,)
+                for guided, l in zip(seen.tolist(), per_item.tolist()):
+                    interval.setdefault("~guided" if guided else "~free", []).append(l)
             if step % s.log_every == 0 or step == s.steps:
                 mean = torch.tensor(sum(interval["loss"]) / len(interval["loss"]), device=device)
                 if ddp:
@@ -451,7 +455,10 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                 dt = (time.perf_counter() - t_last) / len(interval["loss"])
                 rec = {"step": step, "loss": round(mean.item(), 6), "lr": s.lr_at(step - 1),
                        "sec_per_step": round(dt, 4), "clips_per_s": round(s.batch_size / dt, 2),
-                       "by_task": {k: round(sum(v) / len(v), 5) for k, v in interval.items() if k != "loss"}}
+                       "by_task": {k: round(sum(v) / len(v), 5) for k, v in interval.items()
+                                   if k != "loss" and not k.startswith("~")},
+                       "by_signal": {k[1:]: round(sum(v) / len(v), 5) for k, v in interval.items()
+                                     if k.startswith("~")}}
                 if master:
                     append_log(log_path, rec)
                     say(f"step {step}/{s.steps} loss {rec['loss']:.4f} {dt:.2f} s/step")

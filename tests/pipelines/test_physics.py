@@ -1,0 +1,149 @@
+"""Simulator in the loop: placement from a known frame, the signal each window gets, every task."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kinora.errors import KinoraError
+from kinora.pipelines.kinora import KinoraPipeline
+from kinora.pipelines.physics import fit_spec, held_still, physics_features, place_from_frame, unproject
+from kinora.world.signal import latent_signal
+from kinora.world.spec import ObjectSpec, ShotSpec, resolve
+
+META = {"preset": "tiny", "vae_name": "tiny",
+        "train_args": {"max_frames": 9, "fps": 8, "height": 32, "width": 32, "shift_scale": 1.0}}
+
+
+def _weights(folder, signal: bool):
+    from kinora.models.dit import DiT, save_dit
+    from kinora.models.presets import get_preset
+    from kinora.models.vae import VideoVAE, save_vae
+
+    torch.manual_seed(0)
+    p = get_preset("tiny")
+    save_vae(VideoVAE(p.vae), folder / "vae-tiny.safetensors")
+    cfg = p.dit if signal else dataclasses.replace(p.dit, signal_channels=0)
+    model = DiT(cfg)
+    # Random where training would start at zero, so that the signal changes what comes out.
+    torch.nn.init.normal_(model.final_proj.weight, std=0.2)
+    if signal:
+        torch.nn.init.normal_(model.signal_embed.weight, std=0.5)
+    save_dit(folder / "dit-tiny-ema.safetensors", model, META)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return KinoraPipeline.from_pretrained(_weights(tmp_path_factory.mktemp("guided"), signal=True))
+
+
+def gen(pipe, **kw):
+    kw.setdefault("num_inference_steps", 1)
+    return pipe("a red ball rolls left", generator=torch.Generator().manual_seed(0), **kw)
+
+
+def test_unproject_inverts_project():
+    from kinora.world.sim import camera_pose, project
+
+    spec = resolve(ShotSpec(objects=[ObjectSpec(id="a")], width=64, height=64))
+    pose = camera_pose(spec, 0.0)
+    for point in [(0.3, -0.2, 0.1), (-1.0, 0.8, 0.34), (0.0, 0.0, 0.6)]:
+        x, y, _ = project(pose, 64, 64, point)
+        back = unproject(pose, 64, 64, x, y, point[2])
+        assert back == pytest.approx(point[:2], abs=1e-9)
+    assert unproject(pose, 64, 64, 32, -500, 0.1) is None  # far above the horizon: never comes down
+
+
+def test_a_known_frame_places_its_objects():
+    from kinora.world.sim import simulate
+
+    objects = [ObjectSpec(id="a", shape="sphere", color="red", size="large"),
+               ObjectSpec(id="b", shape="cube", color="blue", size="large")]
+    truth = resolve(ShotSpec(objects=objects, seed=3, duration=0.5))
+    frame = simulate(truth).frames[0]
+    other = ShotSpec(objects=[dataclasses.replace(o) for o in objects], seed=11, duration=0.5)
+    assert math.dist(resolve(other).objects[0].position[:2], truth.objects[0].position[:2]) > 0.3
+    placed, notes = place_from_frame(other, frame)
+    assert notes == []
+    for p, t in zip(placed.objects, truth.objects):
+        assert math.dist(p.position[:2], t.position[:2]) < 0.12, (p.id, p.position, t.position)
+    missing = ShotSpec(objects=[ObjectSpec(id="c", color="green")], seed=3, duration=0.5)
+    _, notes = place_from_frame(missing, frame)
+    assert notes == ["the green sphere is not in the known frame; the simulator places it itself"]
+
+
+def test_held_still_keeps_every_object_where_it_starts():
+    spec = fit_spec(ShotSpec(objects=[ObjectSpec(id="a", motion="roll", direction="left")]), 8, 32, 32, 9)
+    feats = physics_features(held_still(spec))
+    assert np.array_equal(feats[0], feats[-1])
+    assert not np.array_equal(*physics_features(resolve(spec))[[0, -1]])  # it does roll when not held
+
+
+def test_each_window_gets_its_own_slice_of_the_signal(pipe, monkeypatch):
+    seen = []
+    real = pipe.dit.embed_signal
+
+    def spy(signal, *shape):
+        seen.append(signal[0].clone())  # the conditional half; CFG repeats it for the unconditional one
+        assert torch.equal(signal[0], signal[1])
+        return real(signal, *shape)
+
+    monkeypatch.setattr(pipe.dit, "embed_signal", spy)
+    out = gen(pipe, num_frames=20, physics=True)
+    feats = physics_features(out.physics_spec)
+    assert feats.shape[0] == 20
+    from kinora.diffusion.tasks import window_spans
+
+    spans = window_spans(20, pipe.window, 9)
+    assert len(seen) == len(spans) > 1
+    for sig, (start, end) in zip(seen, spans):
+        assert torch.equal(sig, torch.from_numpy(latent_signal(feats[start:end])))
+    assert out.settings["physics"] is True and out.physics_spec.num_frames == 20
+
+
+def test_guided_differs_from_free_and_is_deterministic(pipe):
+    a = gen(pipe, num_frames=9, physics=True).frames[0]
+    assert np.array_equal(a, gen(pipe, num_frames=9, physics=True).frames[0])
+    assert not np.array_equal(a, gen(pipe, num_frames=9).frames[0])
+
+
+def test_every_task_runs_guided_and_keeps_its_known_frames(pipe):
+    video = gen(pipe, num_frames=12, physics=True).frames[0]
+    img = video[0]
+    assert np.array_equal(gen(pipe, num_frames=8, image=img, physics=True).frames[0][0], img)
+    bridge = gen(pipe, num_frames=8, image=img, last_image=video[-1], physics=True).frames[0]
+    assert np.array_equal(bridge[-1], video[-1])
+    loop = gen(pipe, num_frames=8, loop=True, physics=True).frames[0]
+    assert np.array_equal(loop[0], loop[-1])
+    fwd = gen(pipe, video=video, num_frames=6, context_frames=4, physics=True)
+    assert np.array_equal(fwd.frames[0][:12], video) and fwd.physics_spec.num_frames == 4 + 6
+    back = gen(pipe, video=video, extend="backward", num_frames=4, context_frames=4, physics=True).frames[0]
+    assert np.array_equal(back[4:], video)
+    mask = np.zeros(video.shape[:3], bool)
+    mask[2:6, 8:24, 8:24] = True
+    edit = gen(pipe, video=video, edit_mask=mask, physics=True).frames[0]
+    assert np.array_equal(edit[~mask], video[~mask])
+
+
+def test_a_spec_can_stand_in_for_the_prompt(pipe):
+    from kinora.world.captions import canonical_caption
+
+    spec = ShotSpec(objects=[ObjectSpec(id="a", shape="cube", color="yellow", motion="slide", direction="right")],
+                    duration=1.5)
+    out = pipe("", spec=spec, num_inference_steps=1, physics=True)
+    assert out.canonical == canonical_caption(spec) == out.prompt
+    assert out.frames[0].shape[0] == 12 and out.spec is spec
+    assert out.physics_spec.objects[0].color == "yellow"
+
+
+def test_what_cannot_be_guided_is_refused_in_one_line(pipe, tmp_path):
+    with pytest.raises(KinoraError, match="physics needs the shot's plan"):
+        gen(pipe, num_frames=5, physics=True, raw_prompt=True)
+    with pytest.raises(KinoraError, match="spec must be a ShotSpec"):
+        pipe("x", spec={"objects": []})
+    free = KinoraPipeline.from_pretrained(_weights(tmp_path, signal=False))
+    with pytest.raises(KinoraError, match="trained without the physics signal"):
+        gen(free, num_frames=5, physics=True)
