@@ -7,6 +7,8 @@
     kinora eval --model runs/dit --json       # another checkpoint, one JSON object on stdout
     kinora eval --understanding               # the reader on the held-out paraphrase suite (EN + ZH)
     kinora eval --understanding --split dev --no-sim   # the development part, without simulating
+    kinora eval --guided                      # the shipped model with the simulator in the loop
+    kinora eval --long                        # minute-long shots: drift per 5 s, simulator / free / guided
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def register(sub) -> None:
     u.add_argument("--lang", default=None, choices=("en", "zh"), help="one language only (default both)")
     u.add_argument("--no-sim", action="store_true", help="skip simulating each parsed spec (a few seconds instead of a "
                                                          "minute)")
+    p.add_argument("--long", action="store_true",
+                   help="minute-long shots: colour, size and count drift per 5 s chunk, simulator, free and guided "
+                        "(takes --seconds, --n, --model, --steps, --precision, --threads, --out, --json)")
     p.set_defaults(func=run)
 
 
@@ -82,10 +87,35 @@ def run_understanding(args) -> int:
     return 0
 
 
+_LONG_TAKES = ("seconds", "n", "model", "steps", "precision", "threads")
+
+
+def run_long(args) -> int:
+    from kinora.errors import KinoraError
+    from kinora.eval.long import LongSettings, run_long
+
+    given = [k for k, v in {**_GENERATOR_OPTIONS, **_READER_OPTIONS}.items()
+             if k not in _LONG_TAKES and getattr(args, k) != v]
+    if given or args.understanding:
+        flag = "understanding" if args.understanding else given[0].replace("_", "-")
+        raise KinoraError(f"--long does not take --{flag} (it takes --seconds, --n, --model, --steps, --precision, "
+                          "--threads, --out and --json)")
+    kw = {k: getattr(args, k) for k in _LONG_TAKES if getattr(args, k) is not None}
+    run_ = run_long(LongSettings(out=args.out, **kw), progress=not args.json)
+    if args.json:
+        print(json.dumps(run_.summary, ensure_ascii=False))
+    else:
+        print(run_.report)
+        print(f"wrote {run_.folder / 'report.md'} and {run_.folder / 'long.json'}", file=sys.stderr)
+    return 0
+
+
 def run(args) -> int:
     from kinora.errors import KinoraError
     from kinora.eval.runner import EvalSettings, run_eval
 
+    if args.long:
+        return run_long(args)
     if args.understanding:
         return run_understanding(args)
     given = [k for k, v in _READER_OPTIONS.items() if getattr(args, k) != v]
