@@ -12,7 +12,8 @@ def register(sub) -> None:
     from kinora.diffusion.sampling import SAMPLERS
 
     p = sub.add_parser("generate", help="generate a video from a prompt (English or Chinese)")
-    p.add_argument("prompt", help="what to show, e.g. \"a red ball bounces on the floor\"")
+    p.add_argument("prompt", nargs="?", default="",
+                   help="what to show, e.g. \"a red ball bounces on the floor\" (may be omitted with --spec)")
     p.add_argument("-o", "--out", default=None,
                    help="output MP4 (default: out/generated.mp4, or the next free name beside it)")
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
@@ -46,6 +47,12 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse a prompt that asks for what the micro-world lacks (an orange ball, a dog) instead of "
                         "using the nearest thing it has with a warning")
+    p.add_argument("--physics", action="store_true",
+                   help="simulator in the loop: the physics engine runs the shot and guides the model (where every "
+                        "object is, how it falls, bounces and collides)")
+    p.add_argument("--spec", default=None, metavar="FILE",
+                   help="a ShotSpec JSON file ('kinora world schema', 'kinora world random') to make instead of "
+                        "reading the prompt")
     p.set_defaults(func=run)
 
 
@@ -58,7 +65,7 @@ def run(args) -> int:
         guidance=args.guidance, seed=args.seed, negative=args.negative, sampler=args.sampler, image=args.image,
         last_image=args.last_image, loop=args.loop, video=args.video, backward=args.backward,
         edit=edit_region(args.edit_region, args.edit_time), model=args.model, truth_mode=args.truth_mode,
-        strict=args.strict, precision=args.precision,
+        strict=args.strict, precision=args.precision, physics=args.physics, spec=args.spec,
         threads=args.threads, force=args.force)
     with StepBar("sampling") as bar:
         result = generate(req, progress=bar)

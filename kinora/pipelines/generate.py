@@ -66,6 +66,8 @@ class GenerateRequest:
     truth_mode: str = "story"
     precision: str = "auto"  # the DiT's number format: auto (bf16 where the CPU has bf16 units), fp32, bf16
     strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
+    physics: bool = False  # simulator in the loop: the physics engine runs the shot and guides the model
+    spec: str | Path | None = None  # a ShotSpec JSON file to make instead of reading the prompt (prompt may be "")
     threads: int | None = None  # torch threads (recorded: results depend on it at the last bit)
     force: bool = False  # replace an existing output
 
@@ -81,8 +83,11 @@ def check_request(req: GenerateRequest) -> None:
     """Refuse a request that cannot be made, in one line, before anything is loaded or written."""
     from kinora.label.config import TRUTH_MODES
 
-    if not isinstance(req.prompt, str) or not req.prompt.strip():
-        raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
+    if not isinstance(req.prompt, str) or (not req.prompt.strip() and req.spec is None):
+        raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\", "
+                          "or give a ShotSpec file with --spec")
+    if req.spec is not None and req.strict:
+        raise KinoraError("--strict is about reading the prompt; a --spec file is not read from text (drop one)")
     from kinora.models.precision import PRECISIONS
 
     if req.precision not in PRECISIONS:
@@ -143,6 +148,11 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
         image = read_image(req.image) if req.image is not None else None
         last_image = read_image(req.last_image) if req.last_image is not None else None
         video, video_fps, _ = read_video(req.video) if req.video is not None else (None, None, None)
+        spec = None
+        if req.spec is not None:
+            from kinora.world.spec import ShotSpec
+
+            spec = ShotSpec.load(req.spec)
 
         # 4. Load and generate, at the model's own size unless the request says otherwise
         # (a Kinora MP4 is stored upscaled for its visible label; the pipeline resizes).
@@ -150,19 +160,19 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
         if req.threads is not None:
             torch.set_num_threads(req.threads)  # for this call only: restored below
         try:
-            output, fps, pipe = _generate(req, image, last_image, video, video_fps, progress)
+            output, fps, pipe = _generate(req, image, last_image, video, video_fps, progress, spec)
         finally:
             torch.set_num_threads(threads_before)
 
         # 5. Write it with its labels and provenance.
         prov = Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=req.seed,
-                          prompt=req.prompt, truth_mode=req.truth_mode,
+                          prompt=output.prompt, truth_mode=req.truth_mode,
                           task=Task(output.task).provenance_name, settings={**output.settings, "fps": fps})
         path = write_generated_video(output.frames[0], out, fps, prov, replace=req.force)
     return GenerateResult(path=path, output=output, fps=fps)
 
 
-def _generate(req: GenerateRequest, image, last_image, video, video_fps, progress):
+def _generate(req: GenerateRequest, image, last_image, video, video_fps, progress, spec=None):
     """Step 4 of `generate`: load the pipeline and make the frames; (output, fps, pipe)."""
     import torch
 
@@ -174,14 +184,16 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
     # (and --edit-time is read in them); a new clip plays at the model's.
     fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
     # Without --seconds a new clip is as long as the prompt says ("for 3 seconds"), else DEFAULT_SECONDS.
-    seconds = req.seconds if req.seconds is not None else pipe.plan_prompt(req.prompt, strict=req.strict).spec.duration
+    seconds = req.seconds if req.seconds is not None else spec.duration if spec is not None else \
+        pipe.plan_prompt(req.prompt, strict=req.strict).spec.duration
     edit_mask = None if req.edit is None else req.edit.pixel_mask(video.shape[0], height, width, fps)
     output = pipe(req.prompt, negative_prompt=req.negative,
                   num_frames=None if edit_mask is not None else max(1, int(round(seconds * fps))),
                   height=height, width=width, num_inference_steps=req.steps, guidance_scale=req.guidance,
                   generator=torch.Generator().manual_seed(req.seed), image=image, last_image=last_image,
                   loop=req.loop, video=video, extend="backward" if req.backward else "forward",
-                  edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress, strict=req.strict)
+                  edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress, strict=req.strict,
+                  physics=req.physics, spec=spec)
     return output, fps, pipe
 
 

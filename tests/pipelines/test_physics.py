@@ -147,3 +147,22 @@ def test_what_cannot_be_guided_is_refused_in_one_line(pipe, tmp_path):
     free = KinoraPipeline.from_pretrained(_weights(tmp_path, signal=False))
     with pytest.raises(KinoraError, match="trained without the physics signal"):
         gen(free, num_frames=5, physics=True)
+
+
+def test_generate_request_takes_a_spec_file_and_physics(tmp_path):
+    from kinora.io.video import read_video
+    from kinora.pipelines.generate import GenerateRequest, generate
+
+    spec = ShotSpec(objects=[ObjectSpec(id="a", color="cyan", motion="fall")], duration=1.0)
+    (tmp_path / "shot.json").write_text(spec.to_json(), encoding="utf-8")
+    model = _weights(tmp_path / "w", signal=True) if (tmp_path / "w").mkdir() is None else None
+    res = generate(GenerateRequest(prompt="", spec=tmp_path / "shot.json", physics=True, model=model, steps=1,
+                                   out=tmp_path / "shot.mp4"))
+    frames, fps, _ = read_video(res.path)
+    assert len(frames) == 8 and fps == 8
+    assert res.output.settings["physics"] is True and res.output.prompt == res.output.canonical
+    with pytest.raises(KinoraError, match="the prompt is empty"):
+        generate(GenerateRequest(prompt="", out=tmp_path / "x.mp4"))
+    with pytest.raises(KinoraError, match="spec file not found"):
+        generate(GenerateRequest(prompt="", spec=tmp_path / "missing.json", model=model, out=tmp_path / "y.mp4"))
+    assert not (tmp_path / "y.mp4").exists()
