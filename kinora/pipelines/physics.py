@@ -10,7 +10,10 @@ the DiT (PhysGen, ECCV 2024; PSIVG, CVPR 2026). This module asks the simulator f
    simulator's initial state. Each object of the spec is looked for in the frame by the
    analyzer (kinora.verify.detect), by colour and then shape; the ray through its
    centroid meets the horizontal plane at the height the spec would start its centre at
-   (on the floor, or a faller's drop height), and that floor point becomes its position.
+   (on the floor; for a faller, first the spec's guess, then the height at which it shows
+   the area it has in the frame), and that point becomes its position. A cube's area also
+   depends on how it is turned, which one frame does not pin down: a falling cube is placed
+   to within about 0.25 m, a ball to about 0.1 m.
    A silhouette's centroid is not its centre's image (a cube shows its top face, a ball
    in front hides part of what stands behind it), so the points are refined: the objects
    are rendered where they were put, and each pixel aimed at moves by the difference
@@ -34,7 +37,7 @@ import math
 import numpy as np
 
 from kinora.errors import KinoraError
-from kinora.world.spec import ARENA_X, ARENA_Y, ShotSpec, resolve
+from kinora.world.spec import ARENA_X, ARENA_Y, ShotSpec, half_height, resolve
 
 
 def fit_spec(spec: ShotSpec, fps: int, width: int, height: int, frames: int) -> ShotSpec:
@@ -81,6 +84,7 @@ def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0) -> tuple
     height, width = frame.shape[:2]
     used: set[int] = set()
     seen: dict[int, tuple[float, float]] = {}  # object index -> the centroid the frame shows
+    area: dict[int, int] = {}  # fallers seen whole: their pixel area, which tells how far away they are
     notes = []
     for i, o in enumerate(first.objects):
         if o.on is not None:
@@ -92,41 +96,51 @@ def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0) -> tuple
         d = max(same, key=lambda d: (d.shape == o.shape, d.area))
         used.add(d.index)
         seen[i] = d.centroid
+        if o.motion == "fall" and not d.at_edge and d.contact < HIDDEN_CONTACT:
+            area[i] = d.area
     # Aim each object's ray at the centroid seen, render them all there (so one that hides
     # part of another is accounted for), move each aim by what its centroid missed, repeat.
+    # A faller's height is not the spec's guess but what its size says: k times the area
+    # rendered means k^(1/2) times nearer than it should be, along its ray.
     aim = dict(seen)
+    z = {i: first.objects[i].position[2] for i in seen}
     placed = ShotSpec.from_dict(json.loads(spec.to_json()))
     for _ in range(REFINE_STEPS):
         for i, (px, py) in aim.items():
-            z = first.objects[i].position[2]
-            hit = unproject(pose, width, height, px, py, z)
+            hit = unproject(pose, width, height, px, py, z[i])
             if hit is not None:
                 x = min(max(hit[0], ARENA_X[0]), ARENA_X[1])
                 y = min(max(hit[1], ARENA_Y[0]), ARENA_Y[1])
-                placed.objects[i].position = [x, y, z]
+                placed.objects[i].position = [x, y, z[i]]
         got = _first_frame_centroids(placed, list(aim))
         miss = {i: (seen[i][0] - got[i][0], seen[i][1] - got[i][1]) for i in aim if got.get(i) is not None}
-        if all(math.hypot(*m) < REFINE_PX for m in miss.values()):
+        scale = {i: math.sqrt(got[i][2] / area[i]) for i in area if got.get(i) is not None}
+        if all(math.hypot(*m) < REFINE_PX for m in miss.values()) and all(abs(k - 1) < 0.02 for k in scale.values()):
             break
         aim = {i: (aim[i][0] + miss[i][0], aim[i][1] + miss[i][1]) if i in miss else aim[i] for i in aim}
+        for i, k in scale.items():
+            eye_z, obj_z = pose.eye[2], placed.objects[i].position[2]
+            lowest = half_height(first.objects[i]) + 0.01
+            z[i] = max(lowest, eye_z + k * (obj_z - eye_z))
     return resolve(placed), notes
 
 
-REFINE_STEPS = 4
+HIDDEN_CONTACT = 0.15  # a detection touching others over more of its outline is partly hidden (kinora.verify)
+REFINE_STEPS = 8  # a faller's depth settles in 5-8 (its area changes as fast as its distance)
 REFINE_PX = 0.25  # close enough: a quarter pixel
 
 
-def _first_frame_centroids(spec: ShotSpec, which: list[int]) -> dict[int, tuple[float, float] | None]:
-    """Centroids (x, y) in pixels of objects `which` in the first frame of `spec` (rendered)."""
+def _first_frame_centroids(spec: ShotSpec, which: list[int]) -> dict[int, tuple[float, float, int] | None]:
+    """Centroids (x, y) in pixels and areas of objects `which` in the first frame of `spec` (rendered)."""
     from kinora.world.sim import simulate
 
     one = ShotSpec.from_dict(json.loads(spec.to_json()))
     one.duration = 1 / one.fps
     seg = simulate(one).seg[0]
-    out: dict[int, tuple[float, float] | None] = {}
+    out: dict[int, tuple[float, float, int] | None] = {}
     for i in which:
         ys, xs = np.nonzero(seg == i)
-        out[i] = (float(xs.mean()), float(ys.mean())) if len(xs) else None
+        out[i] = (float(xs.mean()), float(ys.mean()), len(xs)) if len(xs) else None
     return out
 
 

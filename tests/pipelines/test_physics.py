@@ -166,3 +166,15 @@ def test_generate_request_takes_a_spec_file_and_physics(tmp_path):
     with pytest.raises(KinoraError, match="spec file not found"):
         generate(GenerateRequest(prompt="", spec=tmp_path / "missing.json", model=model, out=tmp_path / "y.mp4"))
     assert not (tmp_path / "y.mp4").exists()
+
+
+def test_a_fallers_height_comes_from_its_size_in_the_frame():
+    from kinora.world.sim import simulate
+
+    obj = ObjectSpec(id="a", shape="sphere", color="purple", size="large", motion="fall")
+    truth = resolve(ShotSpec(objects=[obj], seed=3, duration=0.5))
+    guess = resolve(ShotSpec(objects=[dataclasses.replace(obj)], seed=8, duration=0.5))
+    assert abs(guess.objects[0].position[2] - truth.objects[0].position[2]) > 0.15
+    placed, _ = place_from_frame(ShotSpec(objects=[dataclasses.replace(obj)], seed=8, duration=0.5),
+                                 simulate(truth).frames[0])
+    assert math.dist(placed.objects[0].position, truth.objects[0].position) < 0.05
