@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--physics-n", type=int, default=None, help="at most this many physics continuations")
     p.add_argument("--no-physics", action="store_true", help="skip the physics continuations")
     p.add_argument("--seconds", type=finite, default=None, help="clip length (default: the suite's, 4 s)")
+    p.add_argument("--size", type=int, default=None,
+                   help="square frame side for every clip (default: the suite's, 64), e.g. 128 for the 128x128 ceiling")
     p.add_argument("--context-frames", type=int, default=None, help="frames given for physics (default 5)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=finite, default=None, help="guidance scale (default: the model's)")
@@ -63,8 +65,8 @@ def register(sub) -> None:
 
 # What --understanding does not take: the options of a generator eval, with their defaults.
 _GENERATOR_OPTIONS = {"backend": "kinora", "model": None, "suite": None, "n": None, "quick": False, "physics_n": None,
-                      "no_physics": False, "seconds": None, "context_frames": None, "steps": None, "guidance": None,
-                      "precision": None, "guided": False, "threads": 1}
+                      "no_physics": False, "seconds": None, "size": None, "context_frames": None, "steps": None,
+                      "guidance": None, "precision": None, "guided": False, "threads": 1}
 _READER_OPTIONS = {"split": "heldout", "lang": None, "no_sim": False}
 
 
@@ -123,7 +125,7 @@ def run(args) -> int:
         raise KinoraError(f"--{given[0].replace('_', '-')} belongs to --understanding; add --understanding "
                           "or drop it")
 
-    names = ("backend", "model", "suite", "n", "quick", "physics_n", "no_physics", "seconds", "context_frames",
+    names = ("backend", "model", "suite", "n", "quick", "physics_n", "no_physics", "seconds", "size", "context_frames",
              "steps", "guidance", "precision", "guided", "threads", "out")
     run_ = run_eval(EvalSettings(**{k: getattr(args, k) for k in names}))
     if args.json:

@@ -70,13 +70,16 @@ def understanding_section(summary: dict, commit: str) -> str:
         "labelled spec's own clip passes the same check (the analyzer ceiling row).", body.rstrip()])
 
 
-def comparison_table(model: dict | None, sim: dict, frozen: dict, vae: dict | None = None) -> str:
-    rm, rs, rf, rv = _rows(model), _rows(sim), _rows(frozen), _rows(vae)
-    head = ("| dimension | shipped model | simulator (oracle) |"
-            + (" simulator through the VAE (ceiling) |" if vae else ""))
-    lines = [head + " frozen frame (floor) | target |", "|---|---|---|" + ("---|" if vae else "") + "---|---|"]
+def comparison_table(model: dict | None, sim: dict, frozen: dict, vae: dict | None = None,
+                     guided: dict | None = None) -> str:
+    rm, rs, rf, rv, rg = _rows(model), _rows(sim), _rows(frozen), _rows(vae), _rows(guided)
+    head = ("| dimension | shipped model, free |" + (" shipped model, guided (`--physics`) |" if guided else "")
+            + " simulator (oracle) |" + (" simulator through the VAE (ceiling) |" if vae else ""))
+    lines = [head + " frozen frame (floor) | target |",
+             "|---|---|" + ("---|" if guided else "") + "---|" + ("---|" if vae else "") + "---|---|"]
     for k in rs:
-        lines.append(f"| {k} | {_pct(rm.get(k)) if model else 'not shipped yet'} | {_pct(rs[k])} | "
+        lines.append(f"| {k} | {_pct(rm.get(k)) if model else 'not shipped yet'} | "
+                     + (f"{_pct(rg.get(k))} | " if guided else "") + f"{_pct(rs[k])} | "
                      + (f"{_pct(rv.get(k))} | " if vae else "") + f"{_pct(rf.get(k))} | {TARGET_OF.get(k, '')} |")
     return "\n".join(lines)
 
@@ -115,12 +118,23 @@ def write_results(a: ResultsSettings) -> Path:
     cases = subset(read_suite(), n)
 
     have_model = a.model is not None or SHIPPED_DIT.exists()
-    model = None
+    model = guided = long = None
     if have_model:
-        r = evaluate(KinoraBackend(model=a.model), cases, physics_n=physics_n)
+        backend = KinoraBackend(model=a.model)
+        r = evaluate(backend, cases, physics_n=physics_n)
         model = r.summary
         write_eval_plots(r, res, prefix="model-")
         write_json_atomic(res / "eval-model.json", model)
+        if backend.pipe.dit.cfg.signal_channels:  # the same model with the simulator in the loop
+            rg = evaluate(KinoraBackend(pipe=backend.pipe, guided=True), cases, physics_n=physics_n)
+            guided = rg.summary
+            write_eval_plots(rg, res, prefix="guided-")
+            write_json_atomic(res / "eval-guided.json", guided)
+            from kinora.eval.long import LongSettings, run_long
+
+            long = run_long(LongSettings(model=a.model, n=2 if a.quick else None, seconds=20 if a.quick else 60,
+                                         threads=a.threads, out=str(res / "long")), progress=False).summary
+            write_json_atomic(res / "long.json", long)
     rs = evaluate(SimulatorBackend(), cases, physics_n=physics_n)
     write_eval_plots(rs, res, prefix="simulator-")
     write_json_atomic(res / "eval-simulator.json", rs.summary)
@@ -159,7 +173,7 @@ def write_results(a: ResultsSettings) -> Path:
               f"{main_eval['physics'].get('cases', 0)} physics continuations. "
               f"Definitions: `kinora/eval/metrics.py` and "
               f"`kinora/eval/physics.py`; the numbers themselves: `docs/results/*.json`.", "",
-              "## Eval", "", comparison_table(model, rs.summary, rf.summary, vae), ""]
+              "## Eval", "", comparison_table(model, rs.summary, rf.summary, vae, guided), ""]
     weak = weakest(main_eval)
     who = "shipped model" if model else "simulator (the metrics' own ceiling: where the analyzer misreads true clips)"
     lines += [f"Three weakest dimensions ({who}): " + ", ".join(f"{k} {_pct(v)}" for k, v in weak) + ".", ""]
@@ -180,6 +194,10 @@ def write_results(a: ResultsSettings) -> Path:
               "- Physics: the model continues the simulator's first 5 frames of every static-camera prompt with a "
               "mover; 100 % = as close to the truth as a second simulator run with objects moved by 2 mm and "
               "speeds changed by 1 %. The frozen column repeats the last given frame.",
+              "- Guided: the same checkpoint with the simulator in the loop (`kinora generate --physics`): the "
+              "physics engine runs each prompt's plan and the model renders its coloured silhouettes "
+              "(kinora/world/signal.py); for a physics continuation the objects of the first given frame are put "
+              "into the simulator's initial state.",
               "- Consistency and smoothness are perfect for a video that never moves (as in VBench): read them "
               "with dynamic degree, which should be near the simulator's.",
               "- Drift: colour, size and count of frame k against frame 0, as a share of the same agreement in "
@@ -189,6 +207,12 @@ def write_results(a: ResultsSettings) -> Path:
         if (res / f"{prefix}{name}.png").exists():
             lines.append(f"![{name}](results/{prefix}{name}.png)")
     lines.append("")
+    if long is not None:
+        from kinora.eval.long import long_markdown
+
+        lines += ["## Long shots", "", f"Made by `kinora eval --long` (`kinora/eval/long.py`): {len(long['shots'])} "
+                  f"paragraphs of events in sequence (English and Chinese), each {long['seconds']:g} s, the events "
+                  "spread evenly over the shot.", "", long_markdown(long).split("\n", 2)[2], ""]
     lines += [understanding_section(reading.summary, a.commit), ""]
     if bench is not None:
         lines += ["## Bench", "", bench_markdown(bench).replace("### Kinora bench", "Kinora bench"), ""]
@@ -196,6 +220,8 @@ def write_results(a: ResultsSettings) -> Path:
               "kinora eval                    # all 120 prompts", "kinora eval --backend simulator # the oracle",
               "kinora eval --backend vae       # the simulator through the VAE: the latent space's ceiling",
               "kinora bench                   # speed and memory on this machine",
+              "kinora eval --guided           # the simulator in the loop",
+              "kinora eval --long             # minute-long shots: drift per 5 s chunk",
               "kinora eval --understanding    # the reader on the held-out paraphrase suite",
               "bash scripts/results.sh        # this page",
               "```", ""]

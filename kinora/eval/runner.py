@@ -150,6 +150,7 @@ class EvalSettings:
     physics_n: int | None = None
     no_physics: bool = False
     seconds: float | None = None
+    size: int | None = None  # square frame side (default: the suite's, 64); e.g. 128 for the VAE's 128x128 ceiling
     context_frames: int | None = None
     steps: int | None = None
     guidance: float | None = None
@@ -189,6 +190,8 @@ def check_eval(s: EvalSettings) -> None:
         raise KinoraError(f"--guidance {s.guidance:g} is out of range; use 0 to {MAX_GUIDANCE:g}")
     if s.seconds is not None and not (math.isfinite(s.seconds) and 0 < s.seconds <= MAX_SECONDS):
         raise KinoraError(f"--seconds {s.seconds:g} is out of range; use more than 0 and at most {MAX_SECONDS:g}")
+    if s.size is not None and not (16 <= s.size <= 256 and s.size % 16 == 0):
+        raise KinoraError(f"--size {s.size} is not supported; use a multiple of 16 from 16 to 256")
     if s.no_physics and s.physics_n:
         raise KinoraError("--no-physics and --physics-n contradict each other; give one")
 
@@ -221,6 +224,8 @@ def run_eval(s: EvalSettings) -> EvalRun:
     torch.set_num_threads(s.threads)
     context = CONTEXT_FRAMES if s.context_frames is None else s.context_frames
     cases = subset(read_suite(s.suite), s.n if s.n is not None else QUICK["n"] if s.quick else None)
+    if s.size is not None:
+        cases = [c.with_size(s.size, s.size) for c in cases]
     physics_n = 0 if s.no_physics else s.physics_n if s.physics_n is not None else (
         QUICK["physics_n"] if s.quick else None)
     num_frames = None

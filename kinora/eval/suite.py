@@ -58,6 +58,12 @@ class Case:
         return {"id": self.id, "prompt": self.prompt, "language": self.language, "spec": self.spec.to_dict(),
                 "seed": self.seed, "canonical": self.canonical}
 
+    def with_size(self, width: int, height: int) -> "Case":
+        """The same shot rendered at another frame size (the scene and camera are unchanged)."""
+        spec = ShotSpec.from_dict(json.loads(self.spec.to_json()))
+        spec.width, spec.height = int(width), int(height)
+        return dataclasses.replace(self, spec=spec)
+
     def with_duration(self, seconds: float) -> "Case":
         """The same shot, longer or shorter (the simulator just runs on)."""
         spec = ShotSpec.from_dict(json.loads(self.spec.to_json()))

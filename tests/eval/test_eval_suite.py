@@ -66,3 +66,7 @@ def test_results_table_with_and_without_the_vae_column():
     assert "| 50.0 % | 100.0 % | 70.0 % | 90.0 % |" in with_vae[2]
     plain = comparison_table(None, summ(1.0), summ(0.9)).splitlines()
     assert "VAE" not in plain[0] and plain[2].count("|") == 6 and "not shipped yet" in plain[2]
+    guided = comparison_table(summ(0.5), summ(1.0), summ(0.9), summ(0.7), guided=summ(0.8)).splitlines()
+    assert "shipped model, free | shipped model, guided (`--physics`) |" in guided[0]
+    assert guided[0].count("|") == guided[1].count("|") == guided[2].count("|") == 8
+    assert "| 50.0 % | 80.0 % | 100.0 % | 70.0 % | 90.0 % |" in guided[2]
