@@ -132,3 +132,33 @@ def test_cli_eval_bad_options(capsys):
     assert main(["eval", "--backend", "simulator", "--n", "0"]) == 2
     assert main(["eval", "--suite", "/nonexistent/suite.jsonl"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_guided_eval_goes_through_the_physics_path(tmp_path, cases):
+    from tests.pipelines.test_physics import _weights
+
+    pipe = KinoraPipeline.from_pretrained(_weights(tmp_path, signal=True))
+    seen = []
+    real = pipe.dit.embed_signal
+    pipe.dit.embed_signal = lambda signal, *shape: seen.append(signal.shape) or real(signal, *shape)
+    r = evaluate(KinoraBackend(pipe, steps=1, guided=True), cases[:2], physics_n=1, num_frames=9, progress=False)
+    assert r.summary["backend"]["name"] == "kinora-guided" and r.summary["backend"]["guided"] is True
+    assert len(seen) >= 2  # every clip, and the continuation, was guided by the simulator's signal
+
+
+def test_cli_eval_guided_and_size_are_checked(capsys):
+    assert main(["eval", "--backend", "simulator", "--guided"]) == 2
+    assert "--guided only applies to --backend kinora" in capsys.readouterr().err
+    assert main(["eval", "--backend", "simulator", "--size", "100"]) == 2
+    assert "--size 100 is not supported" in capsys.readouterr().err
+
+
+def test_eval_at_another_size(tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["eval", "--backend", "simulator", "--n", "1", "--seconds", "1", "--size", "32", "--no-physics",
+                 "--json", "--out", str(out)]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["suite"]["cases"] == 1
+    case = read_suite()[0].with_size(32, 32)
+    r = evaluate(SimulatorBackend(), [case], physics_n=0, num_frames=8, progress=False)
+    assert r.samples[0]["frames"].shape == (8, 32, 32, 3) and read_suite()[0].spec.width == 64
