@@ -137,7 +137,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, replace: boo
             tmp_path.unlink()
 
 
-def _lock(lock: Path, path: Path) -> int:
+def _lock(lock: Path, path: Path, busy: str | None = None) -> int:
     """An fd holding the exclusive lock on the lock file that is at `lock` now. A holder
     removes its lock file when done, so a lock taken on a file that was unlinked meanwhile
     (it is not the one at `lock` any more) protects nothing: take the current one instead."""
@@ -148,8 +148,8 @@ def _lock(lock: Path, path: Path) -> int:
         except OSError as e:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise KinoraError(f"another process is writing {path}; wait for it or choose another output") \
-                    from None
+                raise KinoraError(busy or f"another process is writing {path}; wait for it or choose another "
+                                          "output") from None
             raise
         try:
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:
@@ -185,6 +185,20 @@ def claim_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]
     finally:
         if not ok:  # a failed or interrupted run leaves no empty folders it made
             remove_empty(made)
+
+
+@contextlib.contextmanager
+def hold_lock(lock: str | os.PathLike, what: str) -> Iterator[None]:
+    """One holder at a time of `what` (e.g. a project folder), through the lock file `lock`;
+    a second one is refused in one line. A holder killed with -9 leaves a file that holds no lock."""
+    lock = Path(lock)
+    fd = _lock(lock, lock, busy=f"another process is changing {what}; wait for it to finish")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def next_free(path: str | os.PathLike) -> Path:

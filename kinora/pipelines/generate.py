@@ -138,7 +138,7 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
     from kinora.io.atomic import claim_output, next_free
     from kinora.io.images import read_image
     from kinora.io.video import read_video
-    from kinora.label import Provenance, write_generated_video
+    from kinora.label import write_generated_video
 
     # 1. Check the request.
     check_request(req)
@@ -165,11 +165,18 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
             torch.set_num_threads(threads_before)
 
         # 5. Write it with its labels and provenance.
-        prov = Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=req.seed,
-                          prompt=output.prompt, truth_mode=req.truth_mode,
-                          task=Task(output.task).provenance_name, settings={**output.settings, "fps": fps})
-        path = write_generated_video(output.frames[0], out, fps, prov, replace=req.force)
+        path = write_generated_video(output.frames[0], out, fps, provenance_of(output, pipe, fps, req.truth_mode),
+                                     replace=req.force)
     return GenerateResult(path=path, output=output, fps=fps)
+
+
+def provenance_of(output: GenerationOutput, pipe, fps: int, truth_mode: str = "story"):
+    """The label provenance of one generation: model, weights hash, seed, prompt, task, settings."""
+    from kinora.label import Provenance
+
+    return Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=output.seed,
+                      prompt=output.prompt, truth_mode=truth_mode, task=Task(output.task).provenance_name,
+                      settings={**output.settings, "fps": fps})
 
 
 def _generate(req: GenerateRequest, image, last_image, video, video_fps, progress, spec=None):

@@ -1,0 +1,163 @@
+"""`kinora project`: a film of shots and takes (kinora.timeline); every verb one library call.
+
+    kinora project new film --prompt "a red ball rolls left" --prompt "一个蓝色的方块掉下来" --seconds 4
+    kinora project show film
+    kinora project edit film --shot 1 --regenerate [--seed 7]
+    kinora project edit film --shot 2 --prompt "a blue cube slides right"
+    kinora project use film --shot 1 --take 1
+    kinora project add film --prompt "a green cylinder falls" [--at 2]
+    kinora project delete film --shot 3
+    kinora project move film --shot 3 --to 1
+    kinora project undo film [--revision 4]
+    kinora project render film -o out/film.mp4
+"""
+
+from __future__ import annotations
+
+from kinora.cli.args import seed, threads
+from kinora.label.config import TRUTH_MODES
+
+
+def register(sub) -> None:
+    p = sub.add_parser("project", help="a film project: shots, takes, non-destructive edits, the film render")
+    psub = p.add_subparsers(dest="project_command", metavar="PROJECT_COMMAND", parser_class=type(p))
+    psub.required = True
+
+    q = psub.add_parser("new", help="a new project, one shot per --prompt, each with its first take")
+    q.add_argument("folder")
+    q.add_argument("--prompt", action="append", required=True, help="one shot (repeat for more shots, in order)")
+    q.add_argument("--seconds", type=float, default=None, help="each shot's length (default: as its prompt says)")
+    q.add_argument("--seed", type=seed, default=0, help="the first shot's seed; the next shots count on from it")
+    q.add_argument("--model", default=None, help="DiT checkpoint or folder (default: the shipped model)")
+    q.add_argument("--physics", action="store_true", help="every take with the simulator in the loop")
+    q.add_argument("--truth-mode", default="story", choices=TRUTH_MODES)
+    q.add_argument("--steps", type=int, default=None)
+    q.add_argument("--guidance", type=float, default=None)
+    q.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    q.add_argument("--threads", type=threads, default=None)
+    q.set_defaults(func=cmd_new)
+
+    q = psub.add_parser("show", help="shots, takes, the active take and the edits, as a table")
+    q.add_argument("folder")
+    q.set_defaults(func=cmd_show)
+
+    q = psub.add_parser("edit", help="a new take of one shot (one edit per call)")
+    q.add_argument("folder")
+    q.add_argument("--shot", type=int, required=True, help="shot number, from 1 (see 'kinora project show')")
+    kind = q.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--regenerate", action="store_true", help="the same prompt with another seed")
+    kind.add_argument("--prompt", default=None, help="re-prompt: a new take from this prompt")
+    q.add_argument("--seed", type=seed, default=None)
+    q.set_defaults(func=cmd_edit)
+
+    q = psub.add_parser("use", help="choose the take the film shows for one shot")
+    q.add_argument("folder")
+    q.add_argument("--shot", type=int, required=True)
+    q.add_argument("--take", type=int, required=True)
+    q.set_defaults(func=cmd_use)
+
+    q = psub.add_parser("add", help="a new shot with its first take")
+    q.add_argument("folder")
+    q.add_argument("--prompt", required=True)
+    q.add_argument("--at", type=int, default=None, help="its position, from 1 (default: the end)")
+    q.add_argument("--seconds", type=float, default=None)
+    q.add_argument("--seed", type=seed, default=0)
+    q.set_defaults(func=cmd_add)
+
+    q = psub.add_parser("delete", help="take a shot out of the film (its takes stay in earlier revisions)")
+    q.add_argument("folder")
+    q.add_argument("--shot", type=int, required=True)
+    q.set_defaults(func=cmd_delete)
+
+    q = psub.add_parser("move", help="move a shot to another position")
+    q.add_argument("folder")
+    q.add_argument("--shot", type=int, required=True)
+    q.add_argument("--to", type=int, required=True)
+    q.set_defaults(func=cmd_move)
+
+    q = psub.add_parser("undo", help="bring back the previous revision (or --revision N) as a new revision")
+    q.add_argument("folder")
+    q.add_argument("--revision", type=int, default=None)
+    q.set_defaults(func=cmd_undo)
+
+    q = psub.add_parser("render", help="the active takes joined into one labeled MP4")
+    q.add_argument("folder")
+    q.add_argument("-o", "--out", required=True, help="the film, *.mp4")
+    q.add_argument("--force", action="store_true", help="replace the output if it exists")
+    q.set_defaults(func=cmd_render)
+
+
+def cmd_new(args) -> int:
+    from kinora.timeline.edits import new_project
+
+    p = new_project(args.folder, args.prompt, seconds=args.seconds, seed=args.seed, model=args.model,
+                    physics=args.physics, truth_mode=args.truth_mode, steps=args.steps, guidance=args.guidance,
+                    precision=args.precision, threads=args.threads)
+    print(f"made {p.folder}: {len(p.doc.shots)} shot(s), revision {p.doc.revision}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from kinora.timeline.show import project_table
+
+    print(project_table(args.folder))
+    return 0
+
+
+def cmd_edit(args) -> int:
+    from kinora.timeline import edits
+
+    if args.regenerate:
+        take = edits.regenerate(args.folder, args.shot, seed=args.seed)
+    else:
+        take = edits.reprompt(args.folder, args.shot, args.prompt, seed=args.seed)
+    print(f"shot {args.shot}: new take {take.id} ({take.edit['kind']}, seed {take.seed}), now active")
+    return 0
+
+
+def cmd_use(args) -> int:
+    from kinora.timeline.edits import use
+
+    take = use(args.folder, args.shot, args.take)
+    print(f"shot {args.shot}: take {take.id} is active")
+    return 0
+
+
+def cmd_add(args) -> int:
+    from kinora.timeline.edits import add_shot
+
+    shot = add_shot(args.folder, args.prompt, at=args.at, seconds=args.seconds, seed=args.seed)
+    print(f"added shot {shot.id} ({shot.seconds:g} s)")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from kinora.timeline.edits import delete_shot
+
+    shot = delete_shot(args.folder, args.shot)
+    print(f"deleted shot {args.shot} ({shot.id}); 'kinora project undo {args.folder}' brings it back")
+    return 0
+
+
+def cmd_move(args) -> int:
+    from kinora.timeline.edits import move_shot
+
+    move_shot(args.folder, args.shot, args.to)
+    print(f"moved shot {args.shot} to {args.to}")
+    return 0
+
+
+def cmd_undo(args) -> int:
+    from kinora.timeline.edits import undo
+
+    rev, back_to = undo(args.folder, args.revision)
+    print(f"revision {rev}: the shots and takes of revision {back_to}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from kinora.timeline.render import render
+
+    r = render(args.folder, args.out, force=args.force)
+    print(f"wrote {r.path} ({r.frames} frames, {len(r.shots)} shots, {r.fps} fps)")
+    return 0
