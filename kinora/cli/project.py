@@ -9,7 +9,10 @@
     kinora project delete film --shot 3
     kinora project move film --shot 3 --to 1
     kinora project undo film [--revision 4]
-    kinora project render film -o out/film.mp4
+    kinora project edit film --shot 1 --trim 0.5:3      # frames copied bit for bit, a new take
+    kinora project edit film --shot 1 --split 2          # two shots, cut at 2 s
+    kinora project render film -o out/film.mp4 --otio out/film.otio
+    kinora project import film out/film-edited.otio      # an editor's reorder / trim / removal, as a new revision
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ def register(sub) -> None:
     kind = q.add_mutually_exclusive_group(required=True)
     kind.add_argument("--regenerate", action="store_true", help="the same prompt with another seed")
     kind.add_argument("--prompt", default=None, help="re-prompt: a new take from this prompt")
+    kind.add_argument("--trim", default=None, metavar="START:END",
+                      help="keep START..END seconds of the active take (either may be empty)")
+    kind.add_argument("--split", type=float, default=None, metavar="AT", help="cut the shot in two at AT seconds")
     q.add_argument("--seed", type=seed, default=None)
     q.set_defaults(func=cmd_edit)
 
@@ -83,8 +89,14 @@ def register(sub) -> None:
     q = psub.add_parser("render", help="the active takes joined into one labeled MP4")
     q.add_argument("folder")
     q.add_argument("-o", "--out", required=True, help="the film, *.mp4")
-    q.add_argument("--force", action="store_true", help="replace the output if it exists")
+    q.add_argument("--otio", default=None, help="also write the timeline as OpenTimelineIO (*.otio)")
+    q.add_argument("--force", action="store_true", help="replace the outputs if they exist")
     q.set_defaults(func=cmd_render)
+
+    q = psub.add_parser("import", help="apply an edited .otio timeline (order, trims, removals) as a new revision")
+    q.add_argument("folder")
+    q.add_argument("otio", help="the timeline an editor changed")
+    q.set_defaults(func=cmd_import)
 
 
 def cmd_new(args) -> int:
@@ -105,12 +117,27 @@ def cmd_show(args) -> int:
 
 
 def cmd_edit(args) -> int:
+    from kinora.errors import KinoraError
     from kinora.timeline import edits
 
+    if args.seed is not None and (args.trim is not None or args.split is not None):
+        raise KinoraError("--seed applies to --regenerate and --prompt; a trim or split generates nothing")
     if args.regenerate:
         take = edits.regenerate(args.folder, args.shot, seed=args.seed)
-    else:
+    elif args.prompt is not None:
         take = edits.reprompt(args.folder, args.shot, args.prompt, seed=args.seed)
+    elif args.trim is not None:
+        start, sep, end = args.trim.partition(":")
+        try:
+            a, b = float(start) if start else 0.0, float(end) if end else None
+        except ValueError:
+            raise KinoraError(f"--trim {args.trim!r} is not START:END in seconds, e.g. 0.5:3") from None
+        if not sep:
+            raise KinoraError(f"--trim {args.trim!r} is not START:END in seconds, e.g. 0.5:3")
+        take = edits.trim(args.folder, args.shot, a, b)
+    else:
+        take, rest = edits.split(args.folder, args.shot, args.split)
+        print(f"shot {args.shot}: split; the rest is the new shot {rest.id} right after it")
     print(f"shot {args.shot}: new take {take.id} ({take.edit['kind']}, seed {take.seed}), now active")
     return 0
 
@@ -160,4 +187,16 @@ def cmd_render(args) -> int:
 
     r = render(args.folder, args.out, force=args.force)
     print(f"wrote {r.path} ({r.frames} frames, {len(r.shots)} shots, {r.fps} fps)")
+    if args.otio:
+        from kinora.timeline.otio import export_otio
+
+        print(f"wrote {export_otio(args.folder, args.otio, force=args.force)}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from kinora.timeline.otio import import_otio
+
+    rev = import_otio(args.folder, args.otio)
+    print(f"revision {rev}: the film follows {args.otio}")
     return 0

@@ -68,32 +68,51 @@ class _Generator:
 
 
 def write_take(project: Project, shot: Shot, output, gen: _Generator, edit: dict, parent: str | None) -> Take:
-    """The output's frames (lossless) and labeled MP4 as the shot's next take; not yet saved."""
+    """A generation's frames as the shot's next, active take; not yet saved."""
+    from kinora.pipelines.generate import provenance_of
+
+    fps = gen.pipe.default_fps
+    return store_take(project, shot, output.frames[0], provenance_of(output, gen.pipe, fps, gen.settings["truth_mode"]),
+                      settings={**output.settings, "fps": fps}, edit=edit, parent=parent)
+
+
+def store_take(project: Project, shot: Shot, frames: np.ndarray, prov, settings: dict, edit: dict,
+               parent: str | None) -> Take:
+    """Frames (T, H, W, 3) uint8 as the shot's next, active take: lossless frames and a labeled MP4
+    with provenance `prov` (kinora.label.Provenance), both under fresh names; not yet saved."""
     from kinora.io.atomic import atomic_path
     from kinora.io.hashing import sha256_file
     from kinora.label import write_generated_video
-    from kinora.pipelines.generate import provenance_of
 
     tid = shot.next_take_id()
     name = f"{shot.id}-{tid}"
     while project.path(f"takes/{name}.npz").exists():  # files of a take whose save never happened
         tid = f"t{int(tid[1:]) + 1}"
         name = f"{shot.id}-{tid}"
-    frames = output.frames[0]
-    fps = gen.pipe.default_fps
     npz = project.path(f"takes/{name}.npz")
     with atomic_path(npz, replace=False) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, frames=frames)
-    mp4 = project.path(f"takes/{name}.mp4")
-    write_generated_video(frames, mp4, fps, provenance_of(output, gen.pipe, fps, gen.settings["truth_mode"]))
+    write_generated_video(frames, project.path(f"takes/{name}.mp4"), int(settings["fps"]), prov)
     take = Take(id=tid, frames=f"takes/{name}.npz", preview=f"takes/{name}.mp4", num_frames=int(frames.shape[0]),
-                sha256=sha256_file(npz), task=output.task, seed=int(output.seed), model=gen.pipe.model_name,
-                checkpoint_sha256=gen.pipe.checkpoint_sha256, settings={**output.settings, "fps": fps},
-                parent=parent, edit=edit, prompt=output.prompt, created=now())
+                sha256=sha256_file(npz), task=prov.task, seed=int(prov.seed), model=prov.model,
+                checkpoint_sha256=prov.checkpoint_sha256, settings=dict(settings), parent=parent, edit=edit,
+                prompt=prov.prompt, created=now())
     shot.takes.append(take)
     shot.active = take.id
     return take
+
+
+def cut_take(project: Project, shot: Shot, take: Take, start: int, end: int, edit: dict) -> Take:
+    """Frames start..end-1 of `take`, copied bit for bit, as the shot's next, active take (no generation)."""
+    from kinora.label import Provenance
+
+    frames = take_frames(project, take)[start:end]
+    prov = Provenance(model=take.model, checkpoint_sha256=take.checkpoint_sha256, seed=take.seed, prompt=take.prompt,
+                      truth_mode=project.doc.settings.get("truth_mode") or "story", task="edit",
+                      settings={**take.settings, "frames": int(len(frames)), "cut_from": take.id,
+                                "cut": [start, end]})
+    return store_take(project, shot, frames, prov, {**take.settings, "frames": int(len(frames))}, edit, take.id)
 
 
 def take_frames(project: Project, take: Take) -> np.ndarray:
@@ -263,3 +282,53 @@ def move_shot(folder: str | os.PathLike, shot: int, to: int) -> None:
         p.doc.shots.remove(s)
         p.doc.shots.insert(to - 1, s)
         p.save(f"shot {shot} moved to {to}", shot=s.id)
+
+
+def _frame_of(p: Project, take: Take, seconds: float, what: str, inclusive_end: bool = False) -> int:
+    """A time in the take (seconds) as a frame index; refused outside the take."""
+    fps = int(p.doc.settings.get("fps", 8))
+    k = int(round(seconds * fps))
+    top = take.num_frames
+    if not 0 <= k <= top or not np.isfinite(seconds):
+        raise KinoraError(f"{what} {seconds:g} s is outside the take (0 to {top / fps:g} s)")
+    return k
+
+
+def trim(folder: str | os.PathLike, shot: int, start: float = 0.0, end: float | None = None) -> Take:
+    """A new take of the shot: its active take from `start` to `end` seconds, frames copied bit for bit."""
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        a = _frame_of(p, t, start, "--start")
+        b = t.num_frames if end is None else _frame_of(p, t, end, "--end")
+        if b <= a:
+            raise KinoraError(f"--end must come after --start (got {start:g} s to {end:g} s)")
+        if (a, b) == (0, t.num_frames):
+            raise KinoraError("that trim keeps the whole take; give --start or --end inside it")
+        take = cut_take(p, s, t, a, b, {"kind": "trim", "start": start, "end": end, "frames": [a, b]})
+        s.seconds = take.num_frames / int(p.doc.settings.get("fps", 8))
+        p.save(f"shot {shot}: trimmed to frames {a}..{b - 1} as take {take.id}", shot=s.id, take=take.id)
+        return take
+
+
+def split(folder: str | os.PathLike, shot: int, at: float) -> tuple[Take, Shot]:
+    """Cut the shot in two at `at` seconds: the shot keeps what comes before (a new take), and a
+    new shot right after it holds the rest (its first take); both frames copied bit for bit."""
+    import copy
+
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        k = _frame_of(p, t, at, "--at")
+        if not 0 < k < t.num_frames:
+            raise KinoraError(f"--at {at:g} s must fall inside the take, not at its ends")
+        fps = int(p.doc.settings.get("fps", 8))
+        rest = Shot(id=p.new_shot_id(), prompt=s.prompt, seconds=(t.num_frames - k) / fps, spec=copy.deepcopy(s.spec),
+                    source={**(s.source or {}), "split_from": s.id, "at": at})
+        second = cut_take(p, rest, t, k, t.num_frames, {"kind": "split", "from": f"{s.id}/{t.id}", "frames": [k, None]})
+        second.parent = f"{s.id}/{t.id}"
+        first = cut_take(p, s, t, 0, k, {"kind": "split", "at": at, "frames": [0, k], "rest": rest.id})
+        s.seconds = k / fps
+        p.doc.shots.insert(p.doc.shots.index(s) + 1, rest)
+        p.save(f"shot {shot}: split at {at:g} s into {s.id} and {rest.id}", shot=s.id, take=first.id, new_shot=rest.id)
+        return first, rest

@@ -168,3 +168,22 @@ def test_a_project_that_fails_half_way_is_removed(tmp_path, tiny_weights, monkey
         edits.new_project(tmp_path / "h", ["a red ball", "a blue cube"], seconds=0.5, model=str(tiny_weights),
                           **SETTINGS)
     assert not (tmp_path / "h").exists()
+
+
+def test_trim_and_split_copy_frames_bit_for_bit(film):
+    whole = frames_of(film, 1).copy()  # 8 frames at 8 fps
+    t = edits.trim(film, 1, 0.25, 0.75)
+    assert t.edit["frames"] == [2, 6] and t.parent == "t1" and t.task == "edit"
+    assert np.array_equal(frames_of(film, 1), whole[2:6])
+    edits.use(film, 1, 1)
+    first, rest = edits.split(film, 1, 0.5)
+    p = Project.load(film)
+    assert [s.id for s in p.doc.shots] == ["s1", "s3", "s2"] and rest.id == "s3"
+    assert np.array_equal(frames_of(film, 1), whole[:4]) and np.array_equal(frames_of(film, 2), whole[4:])
+    assert p.shot(2).active_take().parent == "s1/t1" and p.shot(2).prompt == p.shot(1).prompt
+    with pytest.raises(KinoraError, match="outside the take"):
+        edits.trim(film, 1, 0.0, 9.0)
+    with pytest.raises(KinoraError, match="must fall inside the take"):
+        edits.split(film, 1, 0.0)
+    with pytest.raises(KinoraError, match="keeps the whole take"):
+        edits.trim(film, 1)
