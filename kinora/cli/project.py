@@ -11,13 +11,16 @@
     kinora project undo film [--revision 4]
     kinora project edit film --shot 1 --trim 0.5:3      # frames copied bit for bit, a new take
     kinora project edit film --shot 1 --split 2          # two shots, cut at 2 s
+    kinora project edit film --shot 1 --edit-region 0.5,0,1,1 --edit-time 1:3 [--with "a blue cube"]
+    kinora project edit film --shot 1 --change 1:color=green   # "make the ball green": only its pixels
+    kinora project edit film --shot 1 --extend 2 [--backward]
     kinora project render film -o out/film.mp4 --otio out/film.otio
     kinora project import film out/film-edited.otio      # an editor's reorder / trim / removal, as a new revision
 """
 
 from __future__ import annotations
 
-from kinora.cli.args import seed, threads
+from kinora.cli.args import edit_region, seed, threads
 from kinora.label.config import TRUTH_MODES
 
 
@@ -53,6 +56,16 @@ def register(sub) -> None:
     kind.add_argument("--trim", default=None, metavar="START:END",
                       help="keep START..END seconds of the active take (either may be empty)")
     kind.add_argument("--split", type=float, default=None, metavar="AT", help="cut the shot in two at AT seconds")
+    kind.add_argument("--edit-region", default=None, metavar="X0,Y0,X1,Y1",
+                      help="regenerate this box (fractions of the frame); the rest is kept bit for bit")
+    kind.add_argument("--change", default=None, metavar="OBJECT:FIELD=VALUE",
+                      help="one attribute of one object (its number or id), e.g. 1:color=green; only its pixels "
+                           "are regenerated")
+    kind.add_argument("--extend", type=float, default=None, metavar="SECONDS", help="generate more after the take")
+    q.add_argument("--edit-time", default=None, metavar="START:END", help="with --edit-region: the span, in seconds")
+    q.add_argument("--with", dest="region_prompt", default=None, metavar="PROMPT",
+                   help="with --edit-region: what to show there (default: the shot's prompt)")
+    q.add_argument("--backward", action="store_true", help="with --extend: before the take instead of after it")
     q.add_argument("--seed", type=seed, default=None)
     q.set_defaults(func=cmd_edit)
 
@@ -121,8 +134,25 @@ def cmd_edit(args) -> int:
     from kinora.timeline import edits
 
     if args.seed is not None and (args.trim is not None or args.split is not None):
-        raise KinoraError("--seed applies to --regenerate and --prompt; a trim or split generates nothing")
-    if args.regenerate:
+        raise KinoraError("--seed applies to edits that generate; a trim or split copies frames")
+    for flag, value, needs in (("--edit-time", args.edit_time, args.edit_region), ("--with", args.region_prompt,
+                               args.edit_region), ("--backward", args.backward or None, args.extend)):
+        if value is not None and needs is None:
+            raise KinoraError(f"{flag} belongs to {'--extend' if flag == '--backward' else '--edit-region'}")
+    if args.edit_region is not None:
+        region = edit_region(args.edit_region, args.edit_time)
+        take = edits.inpaint(args.folder, args.shot, region.box, region.span, prompt=args.region_prompt,
+                             seed=args.seed)
+    elif args.change is not None:
+        obj, _, rest = args.change.partition(":")
+        field, _, value = rest.partition("=")
+        if not (obj and field and value):
+            raise KinoraError(f"--change {args.change!r} is not OBJECT:FIELD=VALUE, e.g. 1:color=green")
+        take = edits.change_object(args.folder, args.shot, int(obj) if obj.isdigit() else obj, field, value,
+                                   seed=args.seed)
+    elif args.extend is not None:
+        take = edits.extend(args.folder, args.shot, args.extend, backward=args.backward, seed=args.seed)
+    elif args.regenerate:
         take = edits.regenerate(args.folder, args.shot, seed=args.seed)
     elif args.prompt is not None:
         take = edits.reprompt(args.folder, args.shot, args.prompt, seed=args.seed)

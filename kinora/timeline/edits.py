@@ -332,3 +332,154 @@ def split(folder: str | os.PathLike, shot: int, at: float) -> tuple[Take, Shot]:
         p.doc.shots.insert(p.doc.shots.index(s) + 1, rest)
         p.save(f"shot {shot}: split at {at:g} s into {s.id} and {rest.id}", shot=s.id, take=first.id, new_shot=rest.id)
         return first, rest
+
+
+# ---------------------------------------------------------------------------------
+# Edits that generate inside a region of a take and keep the rest bit for bit
+# ---------------------------------------------------------------------------------
+
+
+def _regenerate_where(p: Project, s: Shot, t: Take, mask: np.ndarray, prompt: str, seed: int | None,
+                      edit: dict, spec: dict | None = None) -> Take:
+    """A new take: `t` with the pixels where `mask` (T, H, W) is True made again from `prompt`.
+    The pipeline pastes every other pixel back, so outside the mask the take is `t`, bit for bit."""
+    frames = take_frames(p, t)
+    if mask.shape != frames.shape[:3]:
+        raise KinoraError(f"the edit mask is {mask.shape}, the take {frames.shape[:3]}")
+    if not mask.any():
+        raise KinoraError("the edit covers no pixel of the take; widen the region or the time span")
+    gen = _Generator(p.doc.settings)
+    seed = t.seed if seed is None else seed
+    kw = {"spec": _spec(spec)} if spec is not None else {}
+    out = gen(prompt, seed, video=frames, edit_mask=mask, **kw)
+    take = write_take(p, s, out, gen, {**edit, "seed": seed, "pixels": int(mask.sum())}, parent=t.id)
+    if spec is not None:
+        s.spec = spec
+    return take
+
+
+def _spec(d: dict):
+    from kinora.world.spec import ShotSpec
+
+    return ShotSpec.from_dict(d)
+
+
+def inpaint(folder: str | os.PathLike, shot: int, box: tuple[float, float, float, float],
+            span: tuple[float, float] | None = None, prompt: str | None = None, seed: int | None = None) -> Take:
+    """A new take with the box (fractions of the frame) over the span (seconds; None: all of it)
+    made again from `prompt` (default: the shot's); everything else kept bit for bit."""
+    from kinora.diffusion.tasks import EditRegion
+
+    region = EditRegion(tuple(box), None if span is None else tuple(span))
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        fps = int(p.doc.settings.get("fps", 8))
+        if span is not None and span[1] > t.num_frames / fps + 1e-9:
+            raise KinoraError(f"--edit-time {span[0]:g}:{span[1]:g} runs past the take's {t.num_frames / fps:g} s")
+        H, W = p.doc.settings.get("height", 64), p.doc.settings.get("width", 64)
+        mask = region.pixel_mask(t.num_frames, H, W, fps)
+        take = _regenerate_where(p, s, t, mask, prompt or s.prompt, seed,
+                                 {"kind": "inpaint", "box": list(box), "span": None if span is None else list(span),
+                                  "prompt": prompt})
+        p.save(f"shot {shot}: region regenerated as take {take.id}", shot=s.id, take=take.id)
+        return take
+
+
+OBJECT_FIELDS = ("color", "shape", "size", "material")
+MASK_GROW_PX = 2  # an object's mask, grown by this many pixels: its soft edge and shading are its pixels too
+
+
+def object_mask(frames: np.ndarray, color: str, grow: int = MASK_GROW_PX) -> np.ndarray:
+    """(T, H, W) bool: the pixels of the objects of `color` in each frame (the analyzer's
+    detections), grown by `grow` pixels; frames where none shows are all False."""
+    from kinora.verify.detect import detect
+
+    dets, labels, _ = detect(frames, classify=False)
+    mask = np.zeros(frames.shape[:3], bool)
+    for f, ds in enumerate(dets):
+        for d in ds:
+            if d.color == color:
+                mask[f] |= labels[f] == d.index
+    for _ in range(grow):  # one pixel per pass, to the 8 neighbours, within each frame
+        m = mask.copy()
+        m[:, 1:] |= mask[:, :-1]
+        m[:, :-1] |= mask[:, 1:]
+        grown = m.copy()
+        grown[:, :, 1:] |= m[:, :, :-1]
+        grown[:, :, :-1] |= m[:, :, 1:]
+        mask = grown
+    return mask
+
+
+def change_object(folder: str | os.PathLike, shot: int, obj: str | int, field: str, value: str,
+                  seed: int | None = None) -> Take:
+    """"Make the ball green": one attribute of one object of the shot's plan changes, and only
+    that object's pixels, over the frames where it shows, are made again; the rest is kept bit
+    for bit. `obj`: the object's id in the spec, or its number (from 1)."""
+    import json
+
+    from kinora.world.captions import canonical_caption
+    from kinora.world.spec import COLORS, MATERIALS, SHAPES, SIZES, ShotSpec, validate
+
+    allowed = {"color": COLORS, "shape": SHAPES, "size": SIZES, "material": MATERIALS}
+    if field not in allowed:
+        raise KinoraError(f"cannot change {field!r}; an object's {', '.join(OBJECT_FIELDS)} can be changed")
+    if value not in allowed[field]:
+        raise KinoraError(f"{value!r} is not a {field} of the world; use one of {', '.join(allowed[field])}")
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        spec = ShotSpec.from_dict(json.loads(json.dumps(s.spec)))
+        ids = [o.id for o in spec.objects]
+        oid = ids[obj - 1] if isinstance(obj, int) and 1 <= obj <= len(ids) else obj
+        if oid not in ids:
+            raise KinoraError(f"shot {shot} has no object {obj!r}; its objects are "
+                              f"{', '.join(f'{k} ({o.color} {o.shape})' for k, o in enumerate(spec.objects, 1))}")
+        o = spec.object(oid)
+        old = getattr(o, field)
+        if old == value:
+            raise KinoraError(f"the {o.color} {o.shape} is already {value}")
+        mask = object_mask(take_frames(p, t), o.color)
+        if not mask.any():
+            raise KinoraError(f"the {o.color} {o.shape} does not show in take {t.id}, so there is nothing to "
+                              "change; re-prompt the shot instead")
+        setattr(o, field, value)
+        o.source = {**o.source, field: {"edited": True, "was": old}}
+        validate(spec)
+        take = _regenerate_where(p, s, t, mask, canonical_caption(spec), seed,
+                                 {"kind": "change", "object": oid, "field": field, "from": old, "to": value},
+                                 spec=spec.to_dict())
+        s.prompt = canonical_caption(spec)
+        p.save(f"shot {shot}: {old} -> {value} ({field} of {oid}) as take {take.id}", shot=s.id, take=take.id)
+        return take
+
+
+def extend(folder: str | os.PathLike, shot: int, seconds: float, backward: bool = False,
+           prompt: str | None = None, seed: int | None = None) -> Take:
+    """A new take: the active take with `seconds` more generated after it (or before it), the
+    take's own frames kept bit for bit."""
+    _check_seconds(seconds)
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        gen = _Generator(p.doc.settings)
+        fps = gen.pipe.default_fps
+        seed = t.seed if seed is None else seed
+        n = max(1, int(round(seconds * fps)))
+        kw = {}
+        if backward:  # one window holds the new frames and as much of the take as fits as their context
+            from kinora.defaults import CONTEXT_FRAMES
+
+            kw["context_frames"] = min(CONTEXT_FRAMES, gen.pipe.window - n, t.num_frames)
+            if kw["context_frames"] < 1:
+                raise KinoraError(f"a backward extension makes at most {gen.pipe.window - 1} frames "
+                                  f"({(gen.pipe.window - 1) / fps:g} s) at a time; extend in steps")
+        out = gen(prompt or s.prompt, seed, video=take_frames(p, t), num_frames=n,
+                  extend="backward" if backward else "forward", **kw)
+        take = write_take(p, s, out, gen, {"kind": "extend", "seconds": seconds, "backward": backward,
+                                           "prompt": prompt, "seed": seed}, parent=t.id)
+        s.seconds = take.num_frames / fps
+        p.save(f"shot {shot}: extended {'backward' if backward else 'forward'} by {seconds:g} s as take {take.id}",
+               shot=s.id, take=take.id)
+        return take
