@@ -483,3 +483,86 @@ def extend(folder: str | os.PathLike, shot: int, seconds: float, backward: bool 
         p.save(f"shot {shot}: extended {'backward' if backward else 'forward'} by {seconds:g} s as take {take.id}",
                shot=s.id, take=take.id)
         return take
+
+
+# ---------------------------------------------------------------------------------
+# Between frames: loops, bridges, crossfades
+# ---------------------------------------------------------------------------------
+
+
+def _in_between(gen: _Generator, prompt: str, seed: int, first: np.ndarray, last: np.ndarray, n: int):
+    """n generated frames that lead from frame `first` to frame `last` (neither included); the output."""
+    if n + 2 > gen.pipe.window:
+        raise KinoraError(f"an in-between makes at most {gen.pipe.window - 2} frames "
+                          f"({(gen.pipe.window - 2) / gen.pipe.default_fps:g} s) at a time")
+    out = gen(prompt, seed, image=first, last_image=last, num_frames=n + 2)
+    out.frames[0] = out.frames[0][1:-1]
+    return out
+
+
+def loop(folder: str | os.PathLike, shot: int, seconds: float = 1.0, seed: int | None = None) -> Take:
+    """A new take that plays seamlessly on repeat: the active take, then `seconds` of generated
+    frames that lead from its last frame back to its first (the take's frames kept bit for bit)."""
+    _check_seconds(seconds)
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        frames = take_frames(p, t)
+        gen = _Generator(p.doc.settings)
+        fps = gen.pipe.default_fps
+        seed = t.seed if seed is None else seed
+        out = _in_between(gen, s.prompt, seed, frames[-1], frames[0], max(1, int(round(seconds * fps))))
+        out.frames[0] = np.concatenate([frames, out.frames[0]])
+        out.task = "loop"
+        take = write_take(p, s, out, gen, {"kind": "loop", "seconds": seconds, "seed": seed}, parent=t.id)
+        s.seconds = take.num_frames / fps
+        p.save(f"shot {shot}: looped as take {take.id}", shot=s.id, take=take.id)
+        return take
+
+
+def bridge(folder: str | os.PathLike, shot: int, seconds: float = 1.0, prompt: str | None = None,
+           seed: int | None = None) -> Shot:
+    """A new shot between shot `shot` and the next one: generated frames that lead from the end of
+    the one to the start of the other (both kept as they are)."""
+    _check_seconds(seconds)
+    with Project.open(folder, write=True) as p:
+        a = p.shot(shot)
+        if shot == len(p.doc.shots):
+            raise KinoraError(f"shot {shot} is the last one; a bridge goes between two shots")
+        b = p.shot(shot + 1)
+        ta, tb = a.active_take(), b.active_take()
+        gen = _Generator(p.doc.settings)
+        fps = gen.pipe.default_fps
+        seed = ta.seed if seed is None else seed
+        prompt = prompt or a.prompt
+        out = _in_between(gen, prompt, seed, take_frames(p, ta)[-1], take_frames(p, tb)[0],
+                          max(1, int(round(seconds * fps))))
+        out.task = "bridge"
+        mid = Shot(id=p.new_shot_id(), prompt=prompt, seconds=out.frames[0].shape[0] / fps,
+                   spec=out.spec.to_dict() if out.spec is not None else {},
+                   source={"bridge": [a.id, b.id]})
+        write_take(p, mid, out, gen, {"kind": "bridge", "from": f"{a.id}/{ta.id}", "to": f"{b.id}/{tb.id}",
+                                      "seed": seed}, parent=None)
+        p.doc.shots.insert(shot, mid)
+        p.save(f"bridge {mid.id} between shots {shot} and {shot + 1}", shot=mid.id)
+        return mid
+
+
+def crossfade(folder: str | os.PathLike, shot: int, seconds: float) -> dict:
+    """Dissolve from shot `shot` into the next over `seconds` (0 removes it): the two overlap
+    and the film is that much shorter; the takes are not touched."""
+    with Project.open(folder, write=True) as p:
+        a = p.shot(shot)
+        if shot == len(p.doc.shots):
+            raise KinoraError(f"shot {shot} is the last one; a crossfade goes between two shots")
+        b = p.shot(shot + 1)
+        fps = int(p.doc.settings.get("fps", 8))
+        n = int(round(seconds * fps))
+        shortest = min(a.active_take().num_frames, b.active_take().num_frames)
+        if not 0 <= n < shortest:
+            raise KinoraError(f"a crossfade of {seconds:g} s is out of range; use 0 to under "
+                              f"{shortest / fps:g} s (the shorter shot's length)")
+        b.transition = {"kind": "crossfade", "frames": n} if n else None
+        p.save(f"crossfade of {n} frames into shot {shot + 1}" if n else f"no crossfade into shot {shot + 1}",
+               shot=b.id)
+        return b.transition or {}

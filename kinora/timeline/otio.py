@@ -13,7 +13,8 @@ revision: the shots take the clips' order, a shot whose clip is gone leaves the 
 stays in earlier revisions), and a trimmed clip becomes a new take of its frames (copied bit
 for bit). What cannot be mapped onto the project is refused in one line before anything
 changes: a clip that is not one of this project's takes, a shot used twice, a range
-outside its take, a transition or effect Kinora does not render yet, a second video track.
+outside its take, a transition other than a dissolve or an effect (Kinora renders cuts and
+crossfades), a second video track. A dissolve between two clips is a crossfade.
 
     from kinora.timeline.otio import export_otio, import_otio
     export_otio("film", "film.otio")
@@ -46,6 +47,11 @@ def timeline_of(p: Project):
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tl.tracks.append(track)
     for n, s in enumerate(p.doc.shots, 1):
+        fade = (s.transition or {}).get("frames", 0) if n > 1 else 0
+        if fade:  # OTIO's dissolve sits between the clips, half its length on each side
+            half = otio.opentime.RationalTime(fade / 2, fps)
+            track.append(otio.schema.Transition(name=f"crossfade into {s.id}", in_offset=half, out_offset=half,
+                                                transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve))
         t = s.active_take()
         rt = otio.opentime.RationalTime
         whole = otio.opentime.TimeRange(rt(0, fps), rt(t.num_frames, fps))
@@ -101,14 +107,18 @@ def import_otio(folder: str | os.PathLike, path: str | os.PathLike) -> int:
     with Project.open(folder, write=True) as p:
         fps = float(p.doc.settings.get("fps", 8))
         by_id = {s.id: s for s in p.doc.shots}
-        plan, seen = [], set()
+        plan, seen, fade = [], set(), 0
         for item in video[0]:
+            if isinstance(item, otio.schema.Transition) and plan and \
+                    item.transition_type == otio.schema.TransitionTypes.SMPTE_Dissolve:
+                fade = _frames(item.in_offset + item.out_offset, fps, f"transition {item.name!r}")
+                continue
             if isinstance(item, otio.schema.Gap):
                 raise KinoraError(f"{path} has a gap at {item.range_in_parent().start_time.to_seconds():g} s; "
                                   "a Kinora film has no gaps (close it, or add a shot there)")
             if not isinstance(item, otio.schema.Clip):
-                raise KinoraError(f"{path} has a {type(item).__name__} ({item.name!r}); Kinora does not render "
-                                  "transitions from an editor yet: remove it before importing")
+                raise KinoraError(f"{path} has a {type(item).__name__} ({item.name!r}) Kinora cannot render (it "
+                                  "renders cuts and dissolves): remove it before importing")
             if item.effects:
                 raise KinoraError(f"clip {item.name!r} has effects Kinora cannot render; remove them before importing")
             k = item.metadata.get("kinora") or {}
@@ -126,11 +136,13 @@ def import_otio(folder: str | os.PathLike, path: str | os.PathLike) -> int:
             if a < 0 or n < 1 or a + n > take.num_frames:
                 raise KinoraError(f"clip {item.name!r} uses frames {a}..{a + n - 1}, outside its take "
                                   f"(0..{take.num_frames - 1})")
-            plan.append((shot, take, a, a + n))
+            plan.append((shot, take, a, a + n, fade))
+            fade = 0
         if not plan:
             raise KinoraError(f"{path} has no clips; a film keeps at least one shot")
         shots = []
-        for shot, take, a, b in plan:
+        for shot, take, a, b, fade in plan:
+            shot.transition = {"kind": "crossfade", "frames": fade} if fade and shots else None
             if (a, b) != (0, take.num_frames):
                 cut_take(p, shot, take, a, b, {"kind": "trim", "frames": [a, b], "from": "otio", "file": path.name})
                 shot.seconds = (b - a) / fps

@@ -69,6 +69,7 @@ class Shot:
     source: dict | None = None  # {"text", "start", "end"}: where in the story or prompt list it came from
     takes: list[Take] = field(default_factory=list)
     active: str | None = None  # the take the film uses
+    transition: dict | None = None  # into this shot from the one before: {"kind": "crossfade", "frames": N}
 
     def take(self, tid: str | int) -> Take:
         key = tid if isinstance(tid, str) else f"t{tid}"

@@ -5,6 +5,8 @@ their take recorded, and joined; the film goes through the one writer of generat
 (kinora.label.write_generated_video), so it carries the visible "AI生成" label from its
 first frame, the AIGC metadata of GB 45438-2025 for the film as a whole, and in its
 provenance one entry per shot: which take, its seed, model, weights and frame range.
+A crossfade into a shot (kinora.timeline.edits.crossfade) overlaps the two shots by its
+length and dissolves linearly, so the film is that much shorter.
 A film is written under a claim (kinora.io.atomic.claim_output): an existing file is
 replaced only with `force`, and nothing half-written is ever left at the path.
 
@@ -23,6 +25,14 @@ import numpy as np
 
 from kinora.errors import KinoraError
 from kinora.timeline.project import Project
+
+
+def dissolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A linear dissolve from frames a to frames b (both (n, H, W, 3) uint8): b's weight rises
+    from 1/(n+1) to n/(n+1), so neither end repeats a frame of the shots it joins."""
+    n = len(a)
+    w = (np.arange(1, n + 1, dtype=np.float32) / (n + 1))[:, None, None, None]  # (n, 1, 1, 1)
+    return np.round(a.astype(np.float32) * (1 - w) + b.astype(np.float32) * w).astype(np.uint8)
 
 
 @dataclass
@@ -52,11 +62,19 @@ def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = Fals
             if parts and frames.shape[1:] != parts[0].shape[1:]:
                 raise KinoraError(f"shot {n} is {frames.shape[2]}x{frames.shape[1]}, the film before it "
                                   f"{parts[0].shape[2]}x{parts[0].shape[1]}; a film has one frame size")
+            fade = (s.transition or {}).get("frames", 0) if parts else 0
+            if fade:  # the film's last `fade` frames so far dissolve into this shot's first ones
+                if fade >= len(parts[-1]):
+                    raise KinoraError(f"the crossfades around shot {n - 1} are longer than the shot; shorten one")
+                tail, parts[-1] = parts[-1][-fade:], parts[-1][:-fade]
+                start -= fade
+                frames = frames.copy()
+                frames[:fade] = dissolve(tail, frames[:fade])
             parts.append(frames)
             shots.append({"shot": s.id, "take": take.id, "seed": take.seed, "model": take.model,
                           "checkpoint_sha256": take.checkpoint_sha256, "task": take.task,
                           "prompt_sha256": hashlib.sha256(take.prompt.encode("utf-8")).hexdigest(),
-                          "frames": [start, start + len(frames) - 1]})
+                          "frames": [start, start + len(frames) - 1], "crossfade_in": fade})
             start += len(frames)
         film = np.concatenate(parts)  # (T, H, W, 3)
         fps = int(p.doc.settings.get("fps", 8))

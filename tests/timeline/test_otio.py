@@ -67,9 +67,10 @@ def test_what_cannot_be_mapped_is_refused_and_changes_nothing(film, tmp_path):
 
     with pytest.raises(KinoraError, match="appears twice"):
         import_otio(film, edited(lambda tr: tr.append(tr[0].clone())))
-    with pytest.raises(KinoraError, match="Transition"):
+    with pytest.raises(KinoraError, match="Transition .* Kinora cannot render"):
         import_otio(film, edited(lambda tr: tr.insert(1, otio.schema.Transition(
-            in_offset=otio.opentime.RationalTime(1, 8), out_offset=otio.opentime.RationalTime(1, 8)))))
+            transition_type="Custom_Wipe", in_offset=otio.opentime.RationalTime(1, 8),
+            out_offset=otio.opentime.RationalTime(1, 8)))))
     with pytest.raises(KinoraError, match="not a shot of this project"):
         import_otio(film, edited(lambda tr: tr.append(otio.schema.Clip(name="stock footage"))))
     with pytest.raises(KinoraError, match="outside its take"):
@@ -83,3 +84,15 @@ def test_what_cannot_be_mapped_is_refused_and_changes_nothing(film, tmp_path):
     assert Project.load(film).doc.revision == rev
     with pytest.raises(KinoraError, match="already exists"):
         export_otio(film, path)
+
+
+def test_a_crossfade_goes_out_as_a_dissolve_and_comes_back(film, tmp_path):
+    edits.crossfade(film, 1, 0.5)
+    path = export_otio(film, tmp_path / "film.otio")
+    tl = otio.adapters.read_from_file(str(path))
+    tr = [x for x in tl.tracks[0] if isinstance(x, otio.schema.Transition)]
+    assert len(tr) == 1 and (tr[0].in_offset + tr[0].out_offset).value == 4
+    edits.crossfade(film, 1, 0)
+    assert Project.load(film).shot(2).transition is None
+    import_otio(film, path)
+    assert Project.load(film).shot(2).transition == {"kind": "crossfade", "frames": 4}

@@ -187,3 +187,28 @@ def test_trim_and_split_copy_frames_bit_for_bit(film):
         edits.split(film, 1, 0.0)
     with pytest.raises(KinoraError, match="keeps the whole take"):
         edits.trim(film, 1)
+
+
+def test_loop_bridge_and_crossfade(film, tmp_path):
+    whole = frames_of(film, 1).copy()
+    t = edits.loop(film, 1, 0.5)
+    looped = frames_of(film, 1)
+    assert t.task == "loop" and len(looped) == 12 and np.array_equal(looped[:8], whole)
+    mid = edits.bridge(film, 1, 0.5)
+    p = Project.load(film)
+    assert [s.id for s in p.doc.shots] == ["s1", "s3", "s2"] and mid.takes[0].num_frames == 4
+    assert mid.takes[0].edit["from"] == "s1/t2" and mid.takes[0].edit["to"] == "s2/t1"
+    edits.crossfade(film, 2, 0.25)
+    r = render(film, tmp_path / "film.mp4")
+    assert r.frames == 12 + 4 + 8 - 2 and r.shots[2]["crossfade_in"] == 2
+    with pytest.raises(KinoraError, match="is the last one"):
+        edits.crossfade(film, 3, 0.25)
+    with pytest.raises(KinoraError, match="out of range"):
+        edits.crossfade(film, 1, 2.0)
+
+
+def test_dissolve_weights():
+    from kinora.timeline.render import dissolve
+
+    a, b = np.zeros((3, 2, 2, 3), np.uint8), np.full((3, 2, 2, 3), 200, np.uint8)
+    assert dissolve(a, b)[:, 0, 0, 0].tolist() == [50, 100, 150]
