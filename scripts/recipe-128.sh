@@ -20,7 +20,8 @@ fi
 # 2. What the latent space allows at 128x128: the simulator's clips through the VAE.
 kinora eval --backend vae --size 128 --no-physics --out "out/eval/vae-128"
 
-# 3. The DiT at 128x128, warm-started from the shipped 64x64 weights (3D RoPE takes any size).
+# 3. The DiT at 128x128: on the CPU the shipped small model, warm-started from its 64x64
+#    weights (3D RoPE takes any size); on a GPU the base preset (768 wide), from scratch.
 if [ "$mode" = gpu ]; then
     python -m kinora.train --preset base --data "$data" --out runs/dit-128-gpu --device cuda \
         --width 128 --height 128 --max-frames 17 --batch-size 64 --steps 3000 --warmup-steps 200 \

@@ -43,14 +43,16 @@ def box_seg(seg: np.ndarray) -> np.ndarray:
 def features(sig: np.ndarray) -> np.ndarray:
     """(S, F, 2h, 2w) signal -> (F * h * w, 9 * 4 * S) per latent cell: its 2x2 signal cells and its neighbours'."""
     S, F, H2, W2 = sig.shape
-    cells = sig.reshape(S, F, H2 // 2, 2, W2 // 2, 2).transpose(1, 2, 4, 0, 3, 5).reshape(F, H2 // 2, W2 // 2, -1)
-    pad = np.pad(cells, ((0, 0), (1, 1), (1, 1), (0, 0)))
     h, w = H2 // 2, W2 // 2
+    cells = sig.reshape(S, F, h, 2, w, 2)  # (S, F, h, 2, w, 2): each latent cell's 2x2 signal cells
+    cells = cells.transpose(1, 2, 4, 0, 3, 5).reshape(F, h, w, -1)  # (F, h, w, 4S)
+    pad = np.pad(cells, ((0, 0), (1, 1), (1, 1), (0, 0)))  # (F, h+2, w+2, 4S)
     nb = [pad[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    return np.concatenate(nb, -1).reshape(F * h * w, -1)
+    return np.concatenate(nb, -1).reshape(F * h * w, -1)  # (F*h*w, 9*4S)
 
 
 def main() -> None:
+    from kinora.defaults import HELDOUT_SEED_BASE
     from kinora.world.dataset import spec_of
     from kinora.world.signal import CHANNELS, clip_signal
 
@@ -68,14 +70,16 @@ def main() -> None:
             "silhouettes + shape": list(range(len(CHANNELS))), "boxes": list(range(len(CHANNELS)))}
     data = {k: ([], []) for k in keep}
     for n, path in enumerate(shards):
-        z = np.load(path)
+        with np.load(path) as z:
+            segs = z["seg"]  # (N, T, H, W), read once
         records = [json.loads(line) for line in path.with_suffix(".jsonl").read_text().splitlines() if line]
+        records = [r for r in records if r["seed"] < HELDOUT_SEED_BASE]  # what the cache holds, in order
         lat = load_file(str(Path(args.cache) / f"world-{path.stem}.safetensors"))["latents"].astype(np.float32)
         for j, rec in enumerate(records):
             spec = spec_of(rec)
-            y = lat[j].transpose(1, 2, 3, 0).reshape(-1, lat.shape[1])  # (F*h*w, C)
+            y = lat[j].transpose(1, 2, 3, 0).reshape(-1, lat.shape[1])  # (C, F, h, w) -> (F*h*w, C)
             for name, chans in keep.items():
-                seg = box_seg(z["seg"][j]) if name == "boxes" else z["seg"][j]
+                seg = box_seg(segs[j]) if name == "boxes" else segs[j]
                 x = features(clip_signal(seg, spec)[chans])
                 data[name][0 if n < args.fit else 1].append((x, y))
     for name, (fit, test) in data.items():

@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--guidance", type=finite, default=None, help="guidance scale (default: the model's)")
     p.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16"),
                    help="the DiT's number format (default auto: bf16 where the CPU has bf16 units, else fp32)")
-    p.add_argument("--guided", action="store_true",
+    p.add_argument("--guided", action="store_true", default=None,
                    help="simulator in the loop: the kinora backend generates with --physics (the physics signal)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the numbers then do not depend on the machine's cores, "
@@ -66,7 +66,7 @@ def register(sub) -> None:
 # What --understanding does not take: the options of a generator eval, with their defaults.
 _GENERATOR_OPTIONS = {"backend": "kinora", "model": None, "suite": None, "n": None, "quick": False, "physics_n": None,
                       "no_physics": False, "seconds": None, "size": None, "context_frames": None, "steps": None,
-                      "guidance": None, "precision": None, "guided": False, "threads": 1}
+                      "guidance": None, "precision": None, "guided": None, "threads": 1}
 _READER_OPTIONS = {"split": "heldout", "lang": None, "no_sim": False}
 
 

@@ -103,8 +103,9 @@ class KinoraBackend(Backend):
 
             pipe = KinoraPipeline.from_pretrained(model, precision=precision)
         if guided and not pipe.dit.cfg.signal_channels:
-            raise KinoraError(f"{pipe.model_name} was trained without the physics signal, so it cannot be "
-                              "evaluated --guided")
+            from kinora.models.dit import NO_SIGNAL
+
+            raise KinoraError(f"{pipe.model_name} {NO_SIGNAL} (--guided needs it)")
         self.pipe = pipe
         self.steps = steps
         self.guidance = guidance

@@ -34,7 +34,6 @@ topple); the take is the simulator's clip of it:
 
 from __future__ import annotations
 
-import json
 import random
 
 import numpy as np
@@ -60,7 +59,7 @@ def is_physics_case(case: Case) -> bool:
 def perturbed(spec: ShotSpec, seed: int) -> ShotSpec:
     """The same experiment, set up again by a careful hand: tiny offsets and speed errors."""
     rng = random.Random(seed * 7 + 3)
-    s = ShotSpec.from_dict(json.loads(spec.to_json()))
+    s = spec.copy()
     for o in s.objects:
         o.position = [o.position[0] + rng.gauss(0, POS_JITTER_M), o.position[1] + rng.gauss(0, POS_JITTER_M),
                       o.position[2]]

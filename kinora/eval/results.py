@@ -134,7 +134,6 @@ def write_results(a: ResultsSettings) -> Path:
 
             long = run_long(LongSettings(model=a.model, n=2 if a.quick else None, seconds=20 if a.quick else 60,
                                          threads=a.threads, out=str(res / "long")), progress=False).summary
-            write_json_atomic(res / "long.json", long)
     rs = evaluate(SimulatorBackend(), cases, physics_n=physics_n)
     write_eval_plots(rs, res, prefix="simulator-")
     write_json_atomic(res / "eval-simulator.json", rs.summary)

@@ -174,8 +174,6 @@ def check_eval(s: EvalSettings) -> None:
 
     if s.backend not in BACKEND_OPTIONS:
         raise KinoraError(f"unknown backend {s.backend!r}; use one of {', '.join(BACKEND_OPTIONS)}")
-    if s.guided is False:
-        s.guided = None  # the flag's default: not asked for
     for name in ("model", "steps", "guidance", "precision", "guided"):
         if getattr(s, name) is not None and name not in BACKEND_OPTIONS[s.backend]:
             takes = [b for b, opts in BACKEND_OPTIONS.items() if name in opts]

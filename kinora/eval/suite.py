@@ -60,13 +60,13 @@ class Case:
 
     def with_size(self, width: int, height: int) -> "Case":
         """The same shot rendered at another frame size (the scene and camera are unchanged)."""
-        spec = ShotSpec.from_dict(json.loads(self.spec.to_json()))
+        spec = self.spec.copy()
         spec.width, spec.height = int(width), int(height)
         return dataclasses.replace(self, spec=spec)
 
     def with_duration(self, seconds: float) -> "Case":
         """The same shot, longer or shorter (the simulator just runs on)."""
-        spec = ShotSpec.from_dict(json.loads(self.spec.to_json()))
+        spec = self.spec.copy()
         spec.duration = float(seconds)
         return dataclasses.replace(self, spec=spec)
 

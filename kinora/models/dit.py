@@ -48,6 +48,8 @@ import torch.nn.functional as F
 from kinora.errors import KinoraError
 
 CHECKPOINT_FORMAT = "kinora-dit-1"
+NO_SIGNAL = ("was trained without the physics signal; use a checkpoint trained with it (the shipped one) or "
+             "generate without --physics")
 
 
 @dataclass
@@ -320,8 +322,7 @@ class DiT(nn.Module):
         """The physics signal (B, S, F, k*H, k*W) -> (B, N, D), to add to the tokens."""
         cfg = self.cfg
         if not cfg.signal_channels:
-            raise KinoraError("this model was trained without the physics signal; use a checkpoint trained with "
-                              "it (the shipped one) or generate without --physics")
+            raise KinoraError(f"this model {NO_SIGNAL}")
         k = cfg.signal_scale
         want = (B, cfg.signal_channels, Fr, k * H, k * W)
         if tuple(signal.shape) != want:

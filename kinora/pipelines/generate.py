@@ -190,6 +190,9 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.
     fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
+    if req.physics and fps != pipe.default_fps:
+        raise KinoraError(f"--physics simulates at the model's {pipe.default_fps} fps, but this clip plays at {fps} "
+                          f"fps; drop --fps (or give a video at {pipe.default_fps} fps)")
     # Without --seconds a new clip is as long as the prompt says ("for 3 seconds"), else DEFAULT_SECONDS.
     seconds = req.seconds if req.seconds is not None else spec.duration if spec is not None else \
         pipe.plan_prompt(req.prompt, strict=req.strict).spec.duration

@@ -146,6 +146,7 @@ class _Sampling:
     callback: Callable | None
     features: np.ndarray | None = None  # (T, S, H/4, W/4) physics signal per frame of the sampled timeline
     physics_spec: object = None  # the resolved ShotSpec the simulator ran
+    simulation_s: float | None = None  # how long the simulator took (placement included)
 
 
 class KinoraPipeline:
@@ -367,8 +368,9 @@ class KinoraPipeline:
         if physics and raw_prompt:
             raise KinoraError("physics needs the shot's plan: drop raw_prompt, or pass the ShotSpec as spec")
         if physics and not self.dit.cfg.signal_channels:
-            raise KinoraError("this model was trained without the physics signal; use a checkpoint trained with "
-                              "it (the shipped one) or generate without --physics")
+            from kinora.models.dit import NO_SIGNAL
+
+            raise KinoraError(f"{self.model_name} {NO_SIGNAL}")
         task = task_of(image=image is not None, last_image=last_image is not None, loop=loop,
                        video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward")
         height, width, num_frames, steps, scale, sample_fn = self.check_inputs(
@@ -415,6 +417,8 @@ class KinoraPipeline:
                     else "fp32", "sampler": sample_fn.__name__.removeprefix("sample_"),
                     "height": height, "width": width, "frames": int(frames.shape[0]),
                     "threads": torch.get_num_threads(), "physics": bool(physics)}
+        if physics:
+            settings["simulation_s"] = round(s.simulation_s, 4)
         warnings = (list(plan.warnings) if plan else []) + notes
         if negative_prompt and scale == 1.0:
             warnings.append("guidance is 1 (a distilled model samples without guidance): the negative prompt has "
@@ -439,29 +443,43 @@ class KinoraPipeline:
             num_frames = max(1, int(round(min(spec.duration, MAX_SECONDS) * self.default_fps)))
         return prompt, num_frames
 
+    def _timeline(self, task: Task, video, image, num_frames: int, context: int) -> tuple[int, np.ndarray | None]:
+        """How many frames `_frames` samples for the task, and the known frame they start from (if any)."""
+        if task.name == "inpaint":  # the video's own frames
+            return video.shape[0], video[0]
+        if task.name in ("extend", "extend_backward"):  # the context and the new frames
+            c = min(context, video.shape[0])
+            return c + num_frames, (video[0] if task.backward else video[-c])
+        return num_frames, image  # a new clip, from the given first image if there is one
+
     def _physics(self, s: _Sampling, spec, task: Task, video, image, num_frames: int, context: int) -> list[str]:
         """Run the simulator over the timeline `_frames` will sample and keep its signal in `s`;
         the notes say which objects a known frame did not show."""
+        import time
+
         from kinora.pipelines.physics import fit_spec, held_still, physics_features, place_from_frame
         from kinora.world.spec import resolve
 
-        fps = self.default_fps
+        t0 = time.perf_counter()
+        T, first = self._timeline(task, video, image, num_frames, context)
+        if task.name == "loop":  # there and back: the signal ends where it began, as the frames must
+            T = T // 2 + 1
+        fitted = fit_spec(spec, self.default_fps, s.width, s.height, T)
         notes: list[str] = []
-        if task.name == "inpaint":  # the video's own frames, from its first one
-            T, first = video.shape[0], video[0]
-        elif task.name in ("extend", "extend_backward"):  # its context and the new frames
-            c = min(context, video.shape[0])
-            T, first = c + num_frames, video[0] if task.backward else video[-c]
-        else:  # a new clip, from the given first image if there is one
-            T, first = num_frames, image
-        fitted = fit_spec(spec, fps, s.width, s.height, T)
         if first is None:
             placed = resolve(fitted)
         else:
             placed, notes = place_from_frame(fitted, first)
         if task.name == "extend_backward":
             placed = held_still(placed)  # the engine does not run backwards: what the video opens with waits
-        s.features, s.physics_spec = physics_features(placed), placed
+        features = physics_features(placed)
+        if task.name == "loop":
+            order = list(range(T)) + list(range(T - 2, -1, -1))  # 0 .. T-1 .. 0: 2T - 1 frames
+            if len(order) > num_frames:
+                del order[T - 1]  # an even length: drop the turning point
+            features = features[order]  # (num_frames, S, h2, w2), the last frame's signal = the first's
+        s.features, s.physics_spec = features, placed
+        s.simulation_s = time.perf_counter() - t0
         return notes
 
     def _frames(self, task: Task, s: _Sampling, video, image, last_image, edit_mask, num_frames: int,

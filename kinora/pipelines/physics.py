@@ -25,13 +25,15 @@ the DiT (PhysGen, ECCV 2024; PSIVG, CVPR 2026). This module asks the simulator f
    The pipeline slices them per window and pools them into latent time.
 
 Backward extension has no simulation to run (the engine does not run backwards): the
-objects the video opens with hold still before it, so their identity, colour and size
-are kept and nothing appears from nowhere.
+objects the video opens with hold still before it, under a still camera, so their
+identity, colour and size are kept and nothing appears from nowhere. A loop's signal goes
+there and back (the simulation over half the loop, then the same frames in reverse), so it
+ends where it began, as the loop's frames must. A bridge simulates from its first image;
+its last image is kept as given.
 """
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -39,10 +41,14 @@ import numpy as np
 from kinora.errors import KinoraError
 from kinora.world.spec import ARENA_X, ARENA_Y, ShotSpec, half_height, resolve
 
+REFINE_STEPS = 8  # a faller's depth settles in 5-8 (its area changes as fast as its distance)
+REFINE_PX = 0.25  # close enough: a quarter pixel
+HIDDEN_CONTACT = 0.15  # a detection touching others over more of its outline is partly hidden (kinora.verify)
+
 
 def fit_spec(spec: ShotSpec, fps: int, width: int, height: int, frames: int) -> ShotSpec:
     """A copy of `spec` that renders `frames` frames of width x height at `fps`."""
-    s = ShotSpec.from_dict(json.loads(spec.to_json()))
+    s = spec.copy()
     s.fps, s.width, s.height = int(fps), int(width), int(height)
     s.duration = frames / fps
     if s.num_frames != frames:  # duration * fps rounds back to frames for any frames >= 1
@@ -104,7 +110,7 @@ def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0) -> tuple
     # rendered means k^(1/2) times nearer than it should be, along its ray.
     aim = dict(seen)
     z = {i: first.objects[i].position[2] for i in seen}
-    placed = ShotSpec.from_dict(json.loads(spec.to_json()))
+    placed = spec.copy()
     for _ in range(REFINE_STEPS):
         for i, (px, py) in aim.items():
             hit = unproject(pose, width, height, px, py, z[i])
@@ -125,16 +131,13 @@ def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0) -> tuple
     return resolve(placed), notes
 
 
-HIDDEN_CONTACT = 0.15  # a detection touching others over more of its outline is partly hidden (kinora.verify)
-REFINE_STEPS = 8  # a faller's depth settles in 5-8 (its area changes as fast as its distance)
-REFINE_PX = 0.25  # close enough: a quarter pixel
 
 
 def _first_frame_centroids(spec: ShotSpec, which: list[int]) -> dict[int, tuple[float, float, int] | None]:
     """Centroids (x, y) in pixels and areas of objects `which` in the first frame of `spec` (rendered)."""
     from kinora.world.sim import simulate
 
-    one = ShotSpec.from_dict(json.loads(spec.to_json()))
+    one = spec.copy()
     one.duration = 1 / one.fps
     seg = simulate(one).seg[0]
     out: dict[int, tuple[float, float, int] | None] = {}
@@ -145,9 +148,11 @@ def _first_frame_centroids(spec: ShotSpec, which: list[int]) -> dict[int, tuple[
 
 
 def held_still(spec: ShotSpec) -> ShotSpec:
-    """The resolved spec with every object held in its initial pose for the whole shot
-    (backward extension: the simulator holds an object until its start, kinora.world.sim)."""
+    """The resolved spec with every object held in its initial pose and the camera where it
+    starts, for the whole shot (backward extension: the simulator holds an object until its
+    start, kinora.world.sim; the known frame was placed with the camera's starting pose)."""
     s = resolve(spec)
+    s.camera.motion = "static"
     for o in s.objects:
         o.start = s.duration * (1 - 1e-6)  # the last frame is at (T - 1) / fps < duration: all held
     return s

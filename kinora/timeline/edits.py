@@ -417,7 +417,7 @@ def change_object(folder: str | os.PathLike, shot: int, obj: str | int, field: s
     """"Make the ball green": one attribute of one object of the shot's plan changes, and only
     that object's pixels, over the frames where it shows, are made again; the rest is kept bit
     for bit. `obj`: the object's id in the spec, or its number (from 1)."""
-    import json
+    import copy
 
     from kinora.world.captions import canonical_caption
     from kinora.world.spec import COLORS, MATERIALS, SHAPES, SIZES, ShotSpec, validate
@@ -430,7 +430,7 @@ def change_object(folder: str | os.PathLike, shot: int, obj: str | int, field: s
     with Project.open(folder, write=True) as p:
         s = p.shot(shot)
         t = s.active_take()
-        spec = ShotSpec.from_dict(json.loads(json.dumps(s.spec)))
+        spec = ShotSpec.from_dict(copy.deepcopy(s.spec))
         ids = [o.id for o in spec.objects]
         oid = ids[obj - 1] if isinstance(obj, int) and 1 <= obj <= len(ids) else obj
         if oid not in ids:

@@ -125,7 +125,7 @@ class Bucket:
     latents: torch.Tensor  # (N, C, F, h, w) float16
     captions: list[list[str]]  # per clip, the captions to choose from
     source: str = ""
-    signals: torch.Tensor | None = None  # (N, S, F, 2h, 2w) float16 physics signal; None: not known (real videos)
+    signals: torch.Tensor | None = None  # (N, S, F, k*h, k*w) float16 physics signal; None: not known (real videos)
 
 
 class LatentData:
@@ -141,7 +141,7 @@ class LatentData:
     def __len__(self) -> int:
         return sum(len(b.captions) for b in self.buckets)
 
-    def batch(self, n: int, g: torch.Generator, text_dropout: float, signal_dropout: float = 1.0):
+    def batch(self, n: int, g: torch.Generator, text_dropout: float, signal_dropout: float):
         """x0 (n, C, F, h, w) float32, text (n, L, D), text_mask (n, L), captions used, and the
         physics signal (n, S, F, 2h, 2w) float32 with each clip's zeroed with probability
         `signal_dropout` (None where the bucket has none)."""
@@ -207,7 +207,10 @@ def save_bucket(path: Path, latents: torch.Tensor, captions: list[list[str]], ex
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     tensors = {"latents": latents.contiguous()}
     if signals is not None:
+        from kinora.world.signal import VERSION
+
         tensors["signals"] = signals.contiguous()
+        meta["signal"] = json.dumps(VERSION)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
 
@@ -223,10 +226,13 @@ def load_bucket(path: Path) -> Bucket:
 
 
 def has_signals(path: Path) -> bool:
+    """Whether a cached bucket holds physics signals of the current definition (kinora.world.signal)."""
     from safetensors import safe_open
 
+    from kinora.world.signal import VERSION
+
     with safe_open(str(path), framework="pt") as f:
-        return "signals" in f.keys()
+        return "signals" in f.keys() and json.loads((f.metadata() or {}).get("signal", "null")) == VERSION
 
 
 def shard_signals(seg: np.ndarray, records: list[dict]) -> torch.Tensor:
@@ -274,18 +280,20 @@ def cache_world_shards(data: Path, vae, cache: Path, max_frames: int) -> list[Pa
             with_seg = "seg" in z.files
             if path.exists() and (has_signals(path) or not with_seg):
                 continue
-            frames = z["frames"]  # (N, T, H, W, 3) uint8
+            frames = None if path.exists() else z["frames"]  # (N, T, H, W, 3) uint8; cached latents are kept
             seg = z["seg"] if with_seg else None  # (N, T, H, W) int8
         lines = (shards_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line]
         keep = [i for i, r in enumerate(records) if int(r.get("seed", 0)) < HELDOUT_SEED_BASE]
-        if len(records) != frames.shape[0]:
-            raise KinoraError(f"{name}: {frames.shape[0]} clips but {len(records)} records")
+        n = seg.shape[0] if frames is None else frames.shape[0]
+        if len(records) != n:
+            raise KinoraError(f"{name}: {n} clips but {len(records)} records")
         if not keep:
             files.pop()
             continue
-        T = valid_frames(frames.shape[1], max_frames)
-        latents = encode_videos(vae, frames[keep, :T])  # (N, C, F, h, w)
+        T = valid_frames((seg if frames is None else frames).shape[1], max_frames)
+        # Latents encoded before the signal existed are reused: only the (cheap) signal is added.
+        latents = encode_videos(vae, frames[keep, :T]) if frames is not None else load_bucket(path).latents
         signals = shard_signals(seg[keep, :T], [records[i] for i in keep]) if seg is not None else None
         save_bucket(path, latents, [clip_captions(records[i]) for i in keep],
                     {"seeds": [records[i].get("seed") for i in keep]}, signals=signals)

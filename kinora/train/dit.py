@@ -322,6 +322,12 @@ def prepare_data(s: TrainSettings, preset: Preset, out: Path, device, rank: int,
 def load_warm(model: DiT, source: DiT) -> None:
     """Copy `source`'s weights into `model`; a source trained before the physics signal
     existed leaves the signal's embedding at its zero start (so predictions are unchanged)."""
+    a, b = dataclasses.asdict(model.cfg), dataclasses.asdict(source.cfg)
+    # A source without the signal may differ in the signal fields; anything else must match.
+    free = {"grad_checkpoint"} | ({"signal_channels", "signal_scale"} if not b["signal_channels"] else set())
+    differ = [f"{k} {b[k]} vs {a[k]}" for k in a if a[k] != b[k] and k not in free]
+    if differ:
+        raise KinoraError(f"--init weights are a different model ({', '.join(differ)})")
     missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
     if unexpected or any(not k.startswith("signal_embed.") for k in missing):
         raise KinoraError(f"--init weights do not fit the {model.cfg.width}x{model.cfg.depth} model "
@@ -382,6 +388,10 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             if state.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
                 raise KinoraError(f"{state_path} was trained on latents of VAE {state['vae_hash']}, "
                                   f"not {vae_info['hash']}; start a new run for the new VAE")
+            if any(k.startswith("signal_embed.") for k in model.state_dict()) and \
+                    not any(k.startswith("signal_embed.") for k in state["model"]):
+                raise KinoraError(f"{state_path} is a run from before the physics signal; it cannot resume with "
+                                  f"it: start a new run with --init {out} (its exported weights)")
             model.load_state_dict(state["model"])
             ema.load_state_dict(state["ema"])
             opt.load_state_dict(state["optimizer"])

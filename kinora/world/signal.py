@@ -38,6 +38,8 @@ CHANNELS = ("present", "cover", "r", "g", "b", *SHAPES)
 SIGNAL_CHANNELS = len(CHANNELS)  # S
 CELL = 4  # pixels per signal cell along each side: 2 signal cells per 8-pixel latent cell
 TIME_FACTOR = 4  # the VAE's frames per latent frame after the first
+# What a cached signal was made with: a cache of another version is made again, never reused.
+VERSION = f"silhouettes-{CELL}px-{'-'.join(CHANNELS)}"
 
 
 def object_table(spec: ShotSpec) -> np.ndarray:
@@ -61,10 +63,10 @@ def frame_features(seg: np.ndarray, spec: ShotSpec) -> np.ndarray:
     T, H, W = seg.shape
     if H % CELL or W % CELL:
         raise KinoraError(f"frame size {W}x{H} is not a multiple of the signal cell {CELL}")
+    if seg.max(initial=-1) >= len(spec.objects):
+        raise KinoraError(f"segmentation names object {int(seg.max())}, but the spec has {len(spec.objects)}")
     table = object_table(spec)
     idx = np.where(seg < 0, len(spec.objects), seg).astype(np.int64)  # (T, H, W); -1 -> the last row
-    if idx.max(initial=0) > len(spec.objects):
-        raise KinoraError(f"segmentation names object {int(idx.max())}, but the spec has {len(spec.objects)}")
     px = table[idx]  # (T, H, W, S)
     px = px.reshape(T, H // CELL, CELL, W // CELL, CELL, SIGNAL_CHANNELS).mean(axis=(2, 4))  # (T, h2, w2, S)
     return np.ascontiguousarray(px.transpose(0, 3, 1, 2))  # (T, S, h2, w2)

@@ -172,6 +172,10 @@ class ShotSpec:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
+    def copy(self) -> "ShotSpec":
+        """A deep copy, through JSON (what is saved is what is copied)."""
+        return ShotSpec.from_dict(json.loads(self.to_json(indent=None)))
+
     @classmethod
     def from_dict(cls, d: Any, where: str = "spec") -> "ShotSpec":
         if not isinstance(d, dict):
@@ -376,7 +380,7 @@ def resolve(spec: ShotSpec) -> ShotSpec:
     target, and a stacked object starts on its support. Deterministic in spec.seed.
     """
     validate(spec)
-    spec = ShotSpec.from_dict(json.loads(spec.to_json()))  # deep copy
+    spec = spec.copy()
     rng = random.Random(spec.seed * 7919 + 17)
     placed: list[tuple[float, float, float]] = []  # (x, y, radius) on the floor
 

@@ -155,7 +155,8 @@ def test_generate_request_takes_a_spec_file_and_physics(tmp_path):
 
     spec = ShotSpec(objects=[ObjectSpec(id="a", color="cyan", motion="fall")], duration=1.0)
     (tmp_path / "shot.json").write_text(spec.to_json(), encoding="utf-8")
-    model = _weights(tmp_path / "w", signal=True) if (tmp_path / "w").mkdir() is None else None
+    (tmp_path / "w").mkdir()
+    model = _weights(tmp_path / "w", signal=True)
     res = generate(GenerateRequest(prompt="", spec=tmp_path / "shot.json", physics=True, model=model, steps=1,
                                    out=tmp_path / "shot.mp4"))
     frames, fps, _ = read_video(res.path)
@@ -178,3 +179,32 @@ def test_a_fallers_height_comes_from_its_size_in_the_frame():
     placed, _ = place_from_frame(ShotSpec(objects=[dataclasses.replace(obj)], seed=8, duration=0.5),
                                  simulate(truth).frames[0])
     assert math.dist(placed.objects[0].position, truth.objects[0].position) < 0.05
+
+
+def _signals(pipe, monkeypatch):
+    seen = []
+    real = pipe.dit.embed_signal
+
+    def spy(signal, *shape):
+        seen.append(signal[0].clone())
+        return real(signal, *shape)
+
+    monkeypatch.setattr(pipe.dit, "embed_signal", spy)
+    return seen
+
+
+def test_each_task_gets_the_signal_of_its_own_timeline(pipe, monkeypatch):
+    video = gen(pipe, num_frames=8, physics=True).frames[0]
+    seen = _signals(pipe, monkeypatch)
+    fwd = gen(pipe, video=video, num_frames=4, context_frames=4, physics=True)  # 4 context + 4 new frames
+    assert torch.equal(seen[-1], torch.from_numpy(latent_signal(physics_features(fwd.physics_spec))))
+    gen(pipe, video=video, extend="backward", num_frames=4, context_frames=4, physics=True)
+    back = seen[-1]  # everything held still: every latent frame's signal is the first one's
+    assert all(torch.equal(back[:, k], back[:, 0]) for k in range(back.shape[1]))
+    out = gen(pipe, num_frames=9, loop=True, physics=True)
+    feats = physics_features(out.physics_spec)  # half the loop, simulated: frames 0..4
+    assert len(feats) == 5
+    there_and_back = feats[[0, 1, 2, 3, 4, 3, 2, 1, 0]]
+    assert torch.equal(seen[-1], torch.from_numpy(latent_signal(there_and_back)))
+    gen(pipe, num_frames=8, loop=True, physics=True)
+    assert seen[-1].shape[1] == 3  # 8 frames: 0 1 2 3 3 2 1 0, pooled into 3 latent frames

@@ -113,7 +113,7 @@ def test_synthetic_data_has_two_aspects_and_the_empty_caption():
     data = synthetic_data(get_preset("tiny"), s, seed=0)
     assert len(data) == 16 and len({tuple(b.latents.shape[3:]) for b in data.buckets}) == 2
     assert "" in data.text.texts
-    x0, text, mask, caps, _ = data.batch(3, torch.Generator().manual_seed(0), text_dropout=0.0)
+    x0, text, mask, caps, _ = data.batch(3, torch.Generator().manual_seed(0), text_dropout=0.0, signal_dropout=1.0)
     assert x0.shape[0] == 3 and text.shape[:2] == mask.shape and all(caps)
 
 

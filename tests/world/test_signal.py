@@ -53,5 +53,5 @@ def test_signal_of_a_simulated_clip_matches_its_pixels():
 def test_bad_segmentation_is_one_clear_error():
     with pytest.raises(KinoraError, match="multiple of the signal cell"):
         frame_features(np.zeros((1, 6, 8), np.int8), two_objects())
-    with pytest.raises(KinoraError, match="names object 5"):
-        frame_features(np.full((1, 8, 8), 5, np.int8), two_objects())
+    with pytest.raises(KinoraError, match="names object 2, but the spec has 2"):  # one past the last object
+        frame_features(np.full((1, 8, 8), 2, np.int8), two_objects())
