@@ -558,6 +558,9 @@ def crossfade(folder: str | os.PathLike, shot: int, seconds: float) -> dict:
         b = p.shot(shot + 1)
         fps = int(p.doc.settings.get("fps", 8))
         n = int(round(seconds * fps))
+        if n % 2:
+            raise KinoraError(f"a crossfade spans an even number of frames, half on each side of the cut; "
+                              f"{seconds:g} s is {n} at {fps} fps (use {(n - 1) / fps:g} or {(n + 1) / fps:g} s)")
         shortest = min(a.active_take().num_frames, b.active_take().num_frames)
         if not 0 <= n < shortest:
             raise KinoraError(f"a crossfade of {seconds:g} s is out of range; use 0 to under "

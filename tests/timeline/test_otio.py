@@ -92,7 +92,27 @@ def test_a_crossfade_goes_out_as_a_dissolve_and_comes_back(film, tmp_path):
     tl = otio.adapters.read_from_file(str(path))
     tr = [x for x in tl.tracks[0] if isinstance(x, otio.schema.Transition)]
     assert len(tr) == 1 and (tr[0].in_offset + tr[0].out_offset).value == 4
+    clips = list(tl.find_clips())  # each side gives the dissolve 2 frames: the timeline is as long as the film
+    assert [(c.source_range.start_time.value, c.source_range.duration.value) for c in clips] == \
+        [(0, 6), (2, 6), (0, 8)]
+    assert tl.duration().value == 20
     edits.crossfade(film, 1, 0)
     assert Project.load(film).shot(2).transition is None
     import_otio(film, path)
     assert Project.load(film).shot(2).transition == {"kind": "crossfade", "frames": 4}
+
+
+def test_premiere_xml_and_edl_at_an_editor_timebase(film, tmp_path):
+    edits.crossfade(film, 1, 0.5)
+    xml = export_otio(film, tmp_path / "film.xml")
+    tl = otio.adapters.read_from_file(str(xml))
+    clips = list(tl.find_clips())
+    assert len(clips) == 3 and clips[0].source_range.duration.rate == 24
+    assert clips[2].source_range.duration.value == 24  # 8 film frames = 1 s = 24 editor frames
+    r = clips[1].source_range  # gave 2 film frames (6 editor frames) to the dissolve, as handles
+    assert (r.start_time.value, r.duration.value) == (6, 18)
+    assert "s2-t1.mp4" in clips[1].media_reference.target_url
+    edl = export_otio(film, tmp_path / "film.edl").read_text()
+    assert edl.count("s1-t1") + edl.count("s2-t1") + edl.count("s3-t1") >= 3
+    with pytest.raises(KinoraError, match="cannot write a timeline as .aaf"):
+        export_otio(film, tmp_path / "film.aaf")

@@ -205,6 +205,8 @@ def test_loop_bridge_and_crossfade(film, tmp_path):
         edits.crossfade(film, 3, 0.25)
     with pytest.raises(KinoraError, match="out of range"):
         edits.crossfade(film, 1, 2.0)
+    with pytest.raises(KinoraError, match="even number of frames"):
+        edits.crossfade(film, 1, 0.125)
 
 
 def test_dissolve_weights():
