@@ -50,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--physics", action="store_true",
                    help="simulator in the loop: the physics engine runs the shot and guides the model (where every "
                         "object is, how it falls, bounces and collides)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a long clip that was killed half-way (the same command, plus --resume): the "
+                        "result is the same, bit for bit, as an uninterrupted run")
     p.add_argument("--spec", default=None, metavar="FILE",
                    help="a ShotSpec JSON file ('kinora world schema', 'kinora world random') to make instead of "
                         "reading the prompt")
@@ -65,7 +68,7 @@ def run(args) -> int:
         guidance=args.guidance, seed=args.seed, negative=args.negative, sampler=args.sampler, image=args.image,
         last_image=args.last_image, loop=args.loop, video=args.video, backward=args.backward,
         edit=edit_region(args.edit_region, args.edit_time), model=args.model, truth_mode=args.truth_mode,
-        strict=args.strict, precision=args.precision, physics=args.physics, spec=args.spec,
+        strict=args.strict, precision=args.precision, physics=args.physics, spec=args.spec, resume=args.resume,
         threads=args.threads, force=args.force)
     with StepBar("sampling") as bar:
         result = generate(req, progress=bar)

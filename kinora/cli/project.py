@@ -14,7 +14,7 @@
     kinora project edit film --shot 1 --edit-region 0.5,0,1,1 --edit-time 1:3 [--with "a blue cube"]
     kinora project edit film --shot 1 --change 1:color=green   # "make the ball green": only its pixels
     kinora project edit film --shot 1 --extend 2 [--backward]
-    kinora project render film -o out/film.mp4 --otio out/film.otio
+    kinora project render film -o out/film.mp4 --otio out/film.otio [--resume]
     kinora project import film out/film-edited.otio      # an editor's reorder / trim / removal, as a new revision
 """
 
@@ -41,6 +41,8 @@ def register(sub) -> None:
     q.add_argument("--guidance", type=float, default=None)
     q.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     q.add_argument("--threads", type=threads, default=None)
+    q.add_argument("--plan-only", action="store_true",
+                   help="read the shots but make no takes yet: 'kinora project render' makes them (resumably)")
     q.set_defaults(func=cmd_new)
 
     q = psub.add_parser("show", help="shots, takes, the active take and the edits, as a table")
@@ -104,6 +106,8 @@ def register(sub) -> None:
     q.add_argument("-o", "--out", required=True, help="the film, *.mp4")
     q.add_argument("--otio", default=None, help="also write the timeline as OpenTimelineIO (*.otio)")
     q.add_argument("--force", action="store_true", help="replace the outputs if they exist")
+    q.add_argument("--resume", action="store_true",
+                   help="continue a render that was killed while making takes: the same film, bit for bit")
     q.set_defaults(func=cmd_render)
 
     q = psub.add_parser("import", help="apply an edited .otio timeline (order, trims, removals) as a new revision")
@@ -117,8 +121,9 @@ def cmd_new(args) -> int:
 
     p = new_project(args.folder, args.prompt, seconds=args.seconds, seed=args.seed, model=args.model,
                     physics=args.physics, truth_mode=args.truth_mode, steps=args.steps, guidance=args.guidance,
-                    precision=args.precision, threads=args.threads)
-    print(f"made {p.folder}: {len(p.doc.shots)} shot(s), revision {p.doc.revision}")
+                    precision=args.precision, threads=args.threads, generate=not args.plan_only)
+    print(f"made {p.folder}: {len(p.doc.shots)} shot(s){' (planned)' if args.plan_only else ''}, "
+          f"revision {p.doc.revision}")
     return 0
 
 
@@ -215,7 +220,7 @@ def cmd_undo(args) -> int:
 def cmd_render(args) -> int:
     from kinora.timeline.render import render
 
-    r = render(args.folder, args.out, force=args.force)
+    r = render(args.folder, args.out, force=args.force, resume=args.resume)
     print(f"wrote {r.path} ({r.frames} frames, {len(r.shots)} shots, {r.fps} fps)")
     if args.otio:
         from kinora.timeline.otio import export_otio

@@ -68,6 +68,7 @@ class GenerateRequest:
     strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
     physics: bool = False  # simulator in the loop: the physics engine runs the shot and guides the model
     spec: str | Path | None = None  # a ShotSpec JSON file to make instead of reading the prompt (prompt may be "")
+    resume: bool = False  # continue a long clip killed half-way (its windows are kept beside the output)
     threads: int | None = None  # torch threads (recorded: results depend on it at the last bit)
     force: bool = False  # replace an existing output
 
@@ -159,15 +160,26 @@ def generate(req: GenerateRequest, progress: Callable | None = None) -> Generate
         threads_before = torch.get_num_threads()
         if req.threads is not None:
             torch.set_num_threads(req.threads)  # for this call only: restored below
+        # A long clip keeps its finished windows beside the output until it is written, so a
+        # killed run continues with --resume; a run without --resume starts afresh.
+        partial = progress_path(out)
+        if not req.resume:
+            partial.unlink(missing_ok=True)
         try:
-            output, fps, pipe = _generate(req, image, last_image, video, video_fps, progress, spec)
+            output, fps, pipe = _generate(req, image, last_image, video, video_fps, progress, spec, partial)
         finally:
             torch.set_num_threads(threads_before)
 
         # 5. Write it with its labels and provenance.
         path = write_generated_video(output.frames[0], out, fps, provenance_of(output, pipe, fps, req.truth_mode),
                                      replace=req.force)
+        partial.unlink(missing_ok=True)
     return GenerateResult(path=path, output=output, fps=fps)
+
+
+def progress_path(out: Path) -> Path:
+    """Where a long clip bound for `out` keeps its finished windows: a hidden file beside it."""
+    return out.parent / f".{out.name}.progress.npz"
 
 
 def provenance_of(output: GenerationOutput, pipe, fps: int, truth_mode: str = "story"):
@@ -179,7 +191,7 @@ def provenance_of(output: GenerationOutput, pipe, fps: int, truth_mode: str = "s
                       settings={**output.settings, "fps": fps})
 
 
-def _generate(req: GenerateRequest, image, last_image, video, video_fps, progress, spec=None):
+def _generate(req: GenerateRequest, image, last_image, video, video_fps, progress, spec=None, partial=None):
     """Step 4 of `generate`: load the pipeline and make the frames; (output, fps, pipe)."""
     import torch
 
@@ -203,7 +215,7 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
                   generator=torch.Generator().manual_seed(req.seed), image=image, last_image=last_image,
                   loop=req.loop, video=video, extend="backward" if req.backward else "forward",
                   edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress, strict=req.strict,
-                  physics=req.physics, spec=spec)
+                  physics=req.physics, spec=spec, progress_file=partial)
     return output, fps, pipe
 
 

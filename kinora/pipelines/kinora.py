@@ -147,6 +147,8 @@ class _Sampling:
     features: np.ndarray | None = None  # (T, S, H/4, W/4) physics signal per frame of the sampled timeline
     physics_spec: object = None  # the resolved ShotSpec the simulator ran
     simulation_s: float | None = None  # how long the simulator took (placement included)
+    progress: Path | None = None  # where a long clip keeps its finished windows (resumable after a kill)
+    fingerprint: str = ""  # what the call depends on: a progress file of another call is not resumed
 
 
 class KinoraPipeline:
@@ -307,13 +309,23 @@ class KinoraPipeline:
             return self.sample_window(s, known, kmask, T)
         out = np.zeros_like(known)
         done = 0
+        key = ""
+        if s.progress is not None:  # a killed call's finished windows and noise state, if it was this call
+            import hashlib
+
+            key = hashlib.sha256(s.fingerprint.encode() + known.tobytes() + kmask.tobytes()).hexdigest()
+            done = load_progress(s.progress, key, out, s.generator)
         for start, end in window_spans(T, self.window, context):
+            if end <= done:
+                continue
             kp, km = known[start:end].copy(), kmask[start:end].copy()
             if done:
                 kp[: done - start] = out[start:done]
                 km[: done - start] = True
             out[start:end] = self.sample_window(s, kp, km, end - start, start)
             done = end
+            if s.progress is not None and done < T:
+                save_progress(s.progress, key, out[:done], s.generator)
         return out
 
     # --- the call ----------------------------------------------------------------------
@@ -342,6 +354,7 @@ class KinoraPipeline:
         strict: bool = False,
         physics: bool = False,
         spec=None,
+        progress_file: str | Path | None = None,
     ) -> GenerationOutput:
         """Generate one clip.
 
@@ -358,7 +371,10 @@ class KinoraPipeline:
         physics=True: the simulator runs the shot and guides the model (see the module
         docstring); needs a model trained with the physics signal. spec: a ShotSpec to make
         instead of reading the prompt (`kinora world schema`); the prompt may then be empty
-        (the spec's canonical caption is used).
+        (the spec's canonical caption is used). progress_file: a clip longer than one window
+        keeps its finished windows and noise state there after each window, and a call with
+        the same arguments continues from it (a render killed with -9 resumes to the same
+        frames, bit for bit); the caller removes it when the clip is safely written.
         """
         from kinora.diffusion.sampling import CFG
 
@@ -394,6 +410,13 @@ class KinoraPipeline:
                       uncond=self.encode_text([negative_prompt or ""]), model=CFG(self.dit, scale), generator=g,
                       steps=steps, sample_fn=sample_fn, callback=callback_on_step_end)
         notes: list[str] = []
+        if progress_file is not None:
+            import json
+
+            s.progress = Path(progress_file)
+            s.fingerprint = json.dumps([canonical, negative_prompt, num_frames, height, width, steps, scale,
+                                        sample_fn.__name__, g.initial_seed(), task.name, context_frames, physics,
+                                        self.checkpoint_sha256, str(self.dit.compute), torch.get_num_threads()])
 
         # 4. The task's known pixels, at the output size.
         if video is not None:
@@ -518,6 +541,32 @@ class KinoraPipeline:
                 raise KinoraError(f"bridging works within one window of {self.window} frames; ask for fewer frames")
             known[-1], kmask[-1] = last_image, True
         return self.sample_long(s, known, kmask, context)
+
+
+def save_progress(path: Path, key: str, frames: np.ndarray, generator: torch.Generator) -> None:
+    """The finished frames of a long clip and the noise generator's state, written atomically."""
+    from kinora.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, frames=frames, key=np.array(key), rng=generator.get_state().numpy())
+
+
+def load_progress(path: Path, key: str, out: np.ndarray, generator: torch.Generator) -> int:
+    """Put a saved call's finished frames into `out` and its noise state into `generator`;
+    how many frames were done (0: no progress of this call, which then starts afresh)."""
+    if not path.exists():
+        return 0
+    try:
+        with np.load(path) as z:
+            if str(z["key"]) != key:
+                return 0
+            frames, rng = z["frames"], z["rng"]
+    except (OSError, ValueError, KeyError):  # a progress file that cannot be read is no progress
+        return 0
+    out[: len(frames)] = frames
+    generator.set_state(torch.from_numpy(rng))
+    return len(frames)
 
 
 def _check_frames(frames: np.ndarray, what: str, height: int, width: int) -> np.ndarray:

@@ -51,7 +51,7 @@ class _Generator:
                                                         precision=self.settings.get("precision") or "auto")
         return self._pipe
 
-    def __call__(self, prompt: str, seed: int, **kw):
+    def __call__(self, prompt: str, seed: int, **kw):  # kw: the pipeline's (num_frames, video, progress_file, ...)
         import torch
 
         threads = self.settings.get("threads")
@@ -137,15 +137,31 @@ def _check_seconds(seconds: float | None) -> None:
         raise KinoraError(f"--seconds {seconds:g} is out of range; use more than 0 and at most {MAX_SECONDS:g}")
 
 
-def _new_shot(project: Project, gen: _Generator, prompt: str, seconds: float | None, seed: int,
-              source: dict | None = None) -> Shot:
+def _plan_shot(project: Project, gen: _Generator, prompt: str, seconds: float | None, seed: int,
+               source: dict | None = None) -> Shot:
+    """A shot read from its prompt (the plan), without a take yet."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise KinoraError("a shot's prompt is empty; describe it, e.g. \"a red ball bounces on the floor\"")
     fps = gen.pipe.default_fps
-    out = gen(prompt, seed, num_frames=None if seconds is None else max(1, int(round(seconds * fps))))
-    shot = Shot(id=project.new_shot_id(), prompt=prompt, seconds=out.frames[0].shape[0] / fps,
-                spec=out.spec.to_dict() if out.spec is not None else {}, source=source)
-    write_take(project, shot, out, gen, {"kind": "generate"}, parent=None)
+    plan = gen.pipe.plan_prompt(prompt, seconds)
+    n = max(1, int(round(min(plan.spec.duration if seconds is None else seconds, 60.0) * fps)))
+    return Shot(id=project.new_shot_id(), prompt=prompt, seconds=n / fps, spec=plan.spec.to_dict(), source=source,
+                seed=seed)
+
+
+def first_take(project: Project, shot: Shot, gen: _Generator, progress: Path | None = None) -> Take:
+    """The shot's first take, from its prompt and planned seed and length; `progress` keeps
+    its finished windows so a killed render resumes (kinora.pipelines.kinora)."""
+    fps = gen.pipe.default_fps
+    out = gen(shot.prompt, shot.seed, num_frames=max(1, int(round(shot.seconds * fps))), progress_file=progress)
+    shot.spec = out.spec.to_dict() if out.spec is not None else shot.spec
+    return write_take(project, shot, out, gen, {"kind": "generate"}, parent=None)
+
+
+def _new_shot(project: Project, gen: _Generator, prompt: str, seconds: float | None, seed: int,
+              source: dict | None = None) -> Shot:
+    shot = _plan_shot(project, gen, prompt, seconds, seed, source)
+    first_take(project, shot, gen)
     return shot
 
 
@@ -155,8 +171,9 @@ def _new_shot(project: Project, gen: _Generator, prompt: str, seconds: float | N
 
 
 def new_project(folder: str | os.PathLike, prompts: list[str], seconds: float | None = None, seed: int = 0,
-                **settings) -> Project:
-    """A project with one shot per prompt, each with its first take (seeds seed, seed + 1, ...)."""
+                generate: bool = True, **settings) -> Project:
+    """A project with one shot per prompt, each with its first take (seeds seed, seed + 1, ...);
+    generate=False plans the shots only, and the film's render makes their takes (resumably)."""
     unknown = set(settings) - set(DEFAULT_SETTINGS)
     if unknown:
         raise KinoraError(f"unknown project settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
@@ -175,9 +192,10 @@ def new_project(folder: str | os.PathLike, prompts: list[str], seconds: float | 
     try:
         with Project.open(folder, write=True) as p:
             for k, prompt in enumerate(prompts):
-                p.doc.shots.append(_new_shot(p, gen, prompt, seconds, seed + k,
-                                             source={"text": prompt, "prompt_index": k}))
-            p.save(f"{len(prompts)} shot(s) generated", shots=[s.id for s in p.doc.shots])
+                make = _new_shot if generate else _plan_shot
+                p.doc.shots.append(make(p, gen, prompt, seconds, seed + k, source={"text": prompt, "prompt_index": k}))
+            p.save(f"{len(prompts)} shot(s) {'generated' if generate else 'planned'}",
+                   shots=[s.id for s in p.doc.shots])
             return p
     except BaseException:
         # A project that could not be made is not left half-made: only what this call created goes.

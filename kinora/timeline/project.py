@@ -70,6 +70,7 @@ class Shot:
     takes: list[Take] = field(default_factory=list)
     active: str | None = None  # the take the film uses
     transition: dict | None = None  # into this shot from the one before: {"kind": "crossfade", "frames": N}
+    seed: int = 0  # the seed of its first take (planned shots get their takes when the film is rendered)
 
     def take(self, tid: str | int) -> Take:
         key = tid if isinstance(tid, str) else f"t{tid}"

@@ -43,7 +43,34 @@ class RenderResult:
     shots: list[dict]  # per shot: id, take, first and last frame in the film
 
 
-def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = False) -> RenderResult:
+def make_missing_takes(folder: str | os.PathLike, resume: bool = False) -> list[str]:
+    """Generate the first take of every planned shot that has none, one saved revision each.
+    A long take keeps its finished windows in takes/.SHOT.progress.npz; with `resume` a render
+    killed half-way continues from them (the same frames as an uninterrupted render), without
+    it they are dropped and the take starts afresh. Returns the shots that got a take."""
+    from kinora.timeline.edits import _Generator, first_take
+
+    made = []
+    with Project.open(folder, write=True) as p:
+        gen = None
+        for s in p.doc.shots:
+            if s.takes:
+                continue
+            gen = gen or _Generator(p.doc.settings)
+            partial = p.path(f"takes/.{s.id}.progress.npz")
+            if not resume:
+                partial.unlink(missing_ok=True)
+            take = first_take(p, s, gen, progress=partial)
+            partial.unlink(missing_ok=True)
+            p.save(f"shot {s.id}: first take {take.id} made for the render", shot=s.id, take=take.id)
+            made.append(s.id)
+    return made
+
+
+def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = False,
+           resume: bool = False) -> RenderResult:
+    """Make the takes planned shots still lack (kill-safe, see make_missing_takes), then join
+    the active takes into one labeled MP4 at `out`."""
     from kinora.io.atomic import claim_output
     from kinora.label import Provenance, write_generated_video
     from kinora.timeline.edits import take_frames
@@ -55,6 +82,9 @@ def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = Fals
     if not p.doc.shots:
         raise KinoraError(f"{folder} has no shots to render; add one with 'kinora project add'")
     with claim_output(out, force=force):
+        if any(not s.takes for s in p.doc.shots):
+            make_missing_takes(folder, resume=resume)
+            p = Project.load(folder)
         parts, shots, start = [], [], 0
         for n, s in enumerate(p.doc.shots, 1):
             take = s.active_take()

@@ -214,3 +214,17 @@ def test_dissolve_weights():
 
     a, b = np.zeros((3, 2, 2, 3), np.uint8), np.full((3, 2, 2, 3), 200, np.uint8)
     assert dissolve(a, b)[:, 0, 0, 0].tolist() == [50, 100, 150]
+
+
+def test_a_planned_project_gets_its_takes_when_rendered(tmp_path, tiny_weights):
+    f = tmp_path / "planned"
+    edits.new_project(f, ["a red ball rolls left", "a blue cube"], seconds=0.5, model=str(tiny_weights),
+                      generate=False, **SETTINGS)
+    p = Project.load(f)
+    assert [s.takes for s in p.doc.shots] == [[], []] and p.shot(1).spec["objects"][0]["color"] == "red"
+    with pytest.raises(KinoraError, match="has no take yet"):
+        p.shot(1).active_take()
+    r = render(f, tmp_path / "f.mp4")
+    p = Project.load(f)
+    assert r.frames == 8 and [s.active for s in p.doc.shots] == ["t1", "t1"] and p.shot(2).take(1).seed == 1
+    assert not list((f / "takes").glob(".*progress*"))
