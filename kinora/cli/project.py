@@ -14,6 +14,7 @@
     kinora project edit film --shot 1 --edit-region 0.5,0,1,1 --edit-time 1:3 [--with "a blue cube"]
     kinora project edit film --shot 1 --change 1:color=green   # "make the ball green": only its pixels
     kinora project edit film --shot 1 --extend 2 [--backward]
+    kinora project edit film --shot 1 --restyle "a purple ball" --strength 0.5   # SDEdit
     kinora project render film -o out/film.mp4 --otio out/film.otio [--resume]
     kinora project import film out/film-edited.otio      # an editor's reorder / trim / removal, as a new revision
 """
@@ -64,10 +65,14 @@ def register(sub) -> None:
                       help="one attribute of one object (its number or id), e.g. 1:color=green; only its pixels "
                            "are regenerated")
     kind.add_argument("--extend", type=float, default=None, metavar="SECONDS", help="generate more after the take")
+    kind.add_argument("--restyle", default=None, metavar="PROMPT",
+                      help="SDEdit: noise the take to --strength and denoise it from PROMPT")
     q.add_argument("--edit-time", default=None, metavar="START:END", help="with --edit-region: the span, in seconds")
     q.add_argument("--with", dest="region_prompt", default=None, metavar="PROMPT",
                    help="with --edit-region: what to show there (default: the shot's prompt)")
     q.add_argument("--backward", action="store_true", help="with --extend: before the take instead of after it")
+    q.add_argument("--strength", type=float, default=None,
+                   help="with --restyle: how far to noise the take, 0 to 1 (default 0.6; low keeps more)")
     q.add_argument("--seed", type=seed, default=None)
     q.set_defaults(func=cmd_edit)
 
@@ -141,9 +146,11 @@ def cmd_edit(args) -> int:
     if args.seed is not None and (args.trim is not None or args.split is not None):
         raise KinoraError("--seed applies to edits that generate; a trim or split copies frames")
     for flag, value, needs in (("--edit-time", args.edit_time, args.edit_region), ("--with", args.region_prompt,
-                               args.edit_region), ("--backward", args.backward or None, args.extend)):
+                               args.edit_region), ("--backward", args.backward or None, args.extend),
+                               ("--strength", args.strength, args.restyle)):
         if value is not None and needs is None:
-            raise KinoraError(f"{flag} belongs to {'--extend' if flag == '--backward' else '--edit-region'}")
+            owner = {"--backward": "--extend", "--strength": "--restyle"}.get(flag, "--edit-region")
+            raise KinoraError(f"{flag} belongs to {owner}")
     if args.edit_region is not None:
         region = edit_region(args.edit_region, args.edit_time)
         take = edits.inpaint(args.folder, args.shot, region.box, region.span, prompt=args.region_prompt,
@@ -155,6 +162,9 @@ def cmd_edit(args) -> int:
             raise KinoraError(f"--change {args.change!r} is not OBJECT:FIELD=VALUE, e.g. 1:color=green")
         take = edits.change_object(args.folder, args.shot, int(obj) if obj.isdigit() else obj, field, value,
                                    seed=args.seed)
+    elif args.restyle is not None:
+        take = edits.restyle(args.folder, args.shot, args.restyle, strength=0.6 if args.strength is None
+                             else args.strength, seed=args.seed)
     elif args.extend is not None:
         take = edits.extend(args.folder, args.shot, args.extend, backward=args.backward, seed=args.seed)
     elif args.regenerate:

@@ -1,7 +1,8 @@
 """Tasks as data: which pixels of a clip are known, their latent mask, and the windows.
 
 Every generation task (text-to-video, image-to-video, extension forward or backward,
-bridging two frames, looping, spacetime inpainting) is the same computation with a
+bridging two frames, looping, spacetime inpainting; restyling starts from a noised video
+instead of noise, SDEdit) is the same computation with a
 different set of known pixels, as in Open-Sora 2.0 and Open-Sora-Plan's inpainting
 model. This module holds that data:
 
@@ -33,6 +34,7 @@ from kinora.errors import KinoraError
 
 # Task name -> which inputs it takes (what `task_of` matches, most specific first).
 TASK_INPUTS: dict[str, dict[str, bool]] = {
+    "restyle": {"video": True, "strength": True},
     "inpaint": {"video": True, "edit_mask": True},
     "extend": {"video": True, "backward": False},
     "extend_backward": {"video": True, "backward": True},
@@ -57,10 +59,13 @@ class Task:
 
 
 def task_of(image: bool = False, last_image: bool = False, loop: bool = False, video: bool = False,
-            edit_mask: bool = False, backward: bool = False) -> Task:
+            edit_mask: bool = False, backward: bool = False, strength: bool = False) -> Task:
     """The task the given inputs ask for; refuse inputs that cannot go together."""
     given = {"image": image, "last_image": last_image, "loop": loop, "video": video, "edit_mask": edit_mask,
-             "backward": backward}
+             "backward": backward, "strength": strength}
+    if strength and (not video or image or loop or edit_mask or backward):
+        raise KinoraError("a restyle strength applies to a whole video alone (no image, loop, edit region or "
+                          "backward extension)")
     if last_image and not image:
         raise KinoraError("a last image needs a first image too (bridging joins a first and a last frame)")
     if loop and (video or last_image):

@@ -147,6 +147,8 @@ class _Sampling:
     features: np.ndarray | None = None  # (T, S, H/4, W/4) physics signal per frame of the sampled timeline
     physics_spec: object = None  # the resolved ShotSpec the simulator ran
     simulation_s: float | None = None  # how long the simulator took (placement included)
+    init: np.ndarray | None = None  # restyle (SDEdit): the video (T, H, W, 3) sampling starts from, noised
+    strength: float = 1.0  # restyle: the noise level it is noised to (0 keeps it, 1 is a new clip)
     progress: Path | None = None  # where a long clip keeps its finished windows (resumable after a kill)
     fingerprint: str = ""  # what the call depends on: a progress file of another call is not resumed
 
@@ -289,6 +291,12 @@ class KinoraPipeline:
             pix_mask = pmask
         x = torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)  # (1, C, F, h, w)
         sigmas = get_sigmas(s.steps, shift=resolution_shift(F, h, w, scale=self.shift_scale))
+        if s.init is not None:  # SDEdit: the window's own video noised to `strength`, then denoised from there
+            init = s.init[start:start + T]
+            init = np.concatenate([init, np.repeat(init[-1:], Tp - T, 0)]) if Tp > T else init
+            sigmas = sigmas[int(torch.nonzero(sigmas <= s.strength + 1e-6)[0]):]
+            z0 = self.vae.encode(to_model_range(init))  # (1, C, F, h, w)
+            x = (1 - sigmas[0]) * z0 + sigmas[0] * x
 
         def callback(info):
             if s.callback is not None:
@@ -355,6 +363,7 @@ class KinoraPipeline:
         physics: bool = False,
         spec=None,
         progress_file: str | Path | None = None,
+        strength: float | None = None,
     ) -> GenerationOutput:
         """Generate one clip.
 
@@ -375,6 +384,8 @@ class KinoraPipeline:
         keeps its finished windows and noise state there after each window, and a call with
         the same arguments continues from it (a render killed with -9 resumes to the same
         frames, bit for bit); the caller removes it when the clip is safely written.
+        strength (with `video`): restyle it (SDEdit): noise it to this level (0 < strength <= 1)
+        and denoise with the prompt; low keeps its layout and motion, 1 is a fresh clip.
         """
         from kinora.diffusion.sampling import CFG
 
@@ -388,7 +399,12 @@ class KinoraPipeline:
 
             raise KinoraError(f"{self.model_name} {NO_SIGNAL}")
         task = task_of(image=image is not None, last_image=last_image is not None, loop=loop,
-                       video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward")
+                       video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward",
+                       strength=strength is not None)
+        if strength is not None and not (isinstance(strength, (int, float)) and 0 < strength <= 1):
+            raise KinoraError(f"strength {strength!r} is out of range; use more than 0 and at most 1")
+        if strength is not None and num_frames is None:
+            num_frames = len(video)  # a restyle keeps the video's length
         height, width, num_frames, steps, scale, sample_fn = self.check_inputs(
             prompt, output_type, video, image, edit_mask, height, width, num_frames, num_inference_steps,
             guidance_scale, sampler, extend, context_frames, raw_prompt, strict)
@@ -421,6 +437,10 @@ class KinoraPipeline:
         # 4. The task's known pixels, at the output size.
         if video is not None:
             video = _check_frames(video, "video", height, width)
+        if strength is not None:
+            if num_frames != len(video):
+                raise KinoraError(f"a restyle keeps the video's {len(video)} frames; do not ask for {num_frames}")
+            s.init, s.strength = video, float(strength)
         if image is not None:
             image = _check_frames(image[None], "image", height, width)[0]
         if last_image is not None:
@@ -468,7 +488,7 @@ class KinoraPipeline:
 
     def _timeline(self, task: Task, video, image, num_frames: int, context: int) -> tuple[int, np.ndarray | None]:
         """How many frames `_frames` samples for the task, and the known frame they start from (if any)."""
-        if task.name == "inpaint":  # the video's own frames
+        if task.name in ("inpaint", "restyle"):  # the video's own frames
             return video.shape[0], video[0]
         if task.name in ("extend", "extend_backward"):  # the context and the new frames
             c = min(context, video.shape[0])
@@ -508,6 +528,9 @@ class KinoraPipeline:
     def _frames(self, task: Task, s: _Sampling, video, image, last_image, edit_mask, num_frames: int,
                 context: int) -> np.ndarray:
         """The known pixels each task gives, sampled into the whole clip."""
+        if task.name == "restyle":  # nothing known: every window starts from its part of the video, noised
+            nothing = np.zeros(video.shape[:3], bool)
+            return self.sample_long(s, np.zeros_like(video), nothing, context)
         if task.name == "inpaint":
             # Same length as the input; regenerate only where edit_mask is True.
             edit_mask = np.asarray(edit_mask, bool)

@@ -587,3 +587,23 @@ def crossfade(folder: str | os.PathLike, shot: int, seconds: float) -> dict:
         p.save(f"crossfade of {n} frames into shot {shot + 1}" if n else f"no crossfade into shot {shot + 1}",
                shot=b.id)
         return b.transition or {}
+
+
+def restyle(folder: str | os.PathLike, shot: int, prompt: str | None = None, strength: float = 0.6,
+            seed: int | None = None) -> Take:
+    """A new take: the active take noised to `strength` and denoised from `prompt` (SDEdit;
+    default prompt: the shot's). Low strength keeps its layout and motion; 1 is a fresh take."""
+    if not (isinstance(strength, (int, float)) and 0 < strength <= 1):
+        raise KinoraError(f"--strength {strength!r} is out of range; use more than 0 and at most 1")
+    with Project.open(folder, write=True) as p:
+        s = p.shot(shot)
+        t = s.active_take()
+        gen = _Generator(p.doc.settings)
+        seed = t.seed if seed is None else seed
+        out = gen(prompt or s.prompt, seed, video=take_frames(p, t), strength=float(strength))
+        take = write_take(p, s, out, gen, {"kind": "restyle", "prompt": prompt, "strength": strength, "seed": seed},
+                          parent=t.id)
+        if prompt:
+            s.prompt, s.spec = prompt, out.spec.to_dict() if out.spec is not None else s.spec
+        p.save(f"shot {shot}: restyled at strength {strength:g} as take {take.id}", shot=s.id, take=take.id)
+        return take

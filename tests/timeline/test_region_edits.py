@@ -105,3 +105,25 @@ def test_cli_region_edits(film, capsys):
     assert "is not OBJECT:FIELD=VALUE" in capsys.readouterr().err
     assert main(["project", "edit", f, "--shot", "1", "--regenerate", "--backward"]) == 2
     assert "--backward belongs to --extend" in capsys.readouterr().err
+
+
+def test_restyle_starts_from_the_take_noised(tmp_path):
+    from tests.pipelines.test_physics import _weights
+
+    (tmp_path / "w").mkdir()
+    film = tmp_path / "film"  # a random model whose velocity is not zero, so denoising moves the frames
+    edits.new_project(film, ["a red ball rolls left"], seconds=1.0, model=str(_weights(tmp_path / "w", True)),
+                      steps=4)
+    before = frames_of(film).copy()
+    low = edits.restyle(film, 1, "a purple ball rolls left", strength=0.25)
+    low_frames = frames_of(film).copy()
+    edits.use(film, 1, 1)
+    edits.restyle(film, 1, "a purple ball rolls left", strength=1.0, seed=3)
+    high_frames = frames_of(film)
+    assert low.edit["kind"] == "restyle" and low.task == "restyle" and len(low_frames) == len(before)
+    near = np.abs(low_frames.astype(int) - before).mean()
+    far = np.abs(high_frames.astype(int) - before).mean()
+    assert 0 < near < far  # a light restyle keeps nearer to the take than a full one
+    assert Project.load(film).shot(1).prompt == "a purple ball rolls left"
+    with pytest.raises(KinoraError, match="out of range"):
+        edits.restyle(film, 1, strength=1.5)
