@@ -15,6 +15,7 @@
     kinora project edit film --shot 1 --change 1:color=green   # "make the ball green": only its pixels
     kinora project edit film --shot 1 --extend 2 [--backward]
     kinora project edit film --shot 1 --restyle "a purple ball" --strength 0.5   # SDEdit
+    kinora project edit film --shot 1 --loop 1 | --bridge 1 | --crossfade 0.5
     kinora project render film -o out/film.mp4 --otio out/film.otio [--resume]
     kinora project import film out/film-edited.otio      # an editor's reorder / trim / removal, as a new revision
 """
@@ -67,6 +68,12 @@ def register(sub) -> None:
     kind.add_argument("--extend", type=float, default=None, metavar="SECONDS", help="generate more after the take")
     kind.add_argument("--restyle", default=None, metavar="PROMPT",
                       help="SDEdit: noise the take to --strength and denoise it from PROMPT")
+    kind.add_argument("--loop", type=float, default=None, metavar="SECONDS",
+                      help="add SECONDS of frames leading back to the first: the take plays seamlessly on repeat")
+    kind.add_argument("--bridge", type=float, default=None, metavar="SECONDS",
+                      help="a new shot of SECONDS between this shot and the next, from one into the other")
+    kind.add_argument("--crossfade", type=float, default=None, metavar="SECONDS",
+                      help="dissolve from this shot into the next over SECONDS (0 removes it)")
     q.add_argument("--edit-time", default=None, metavar="START:END", help="with --edit-region: the span, in seconds")
     q.add_argument("--with", dest="region_prompt", default=None, metavar="PROMPT",
                    help="with --edit-region: what to show there (default: the shot's prompt)")
@@ -143,7 +150,7 @@ def cmd_edit(args) -> int:
     from kinora.errors import KinoraError
     from kinora.timeline import edits
 
-    if args.seed is not None and (args.trim is not None or args.split is not None):
+    if args.seed is not None and (args.trim is not None or args.split is not None or args.crossfade is not None):
         raise KinoraError("--seed applies to edits that generate; a trim or split copies frames")
     for flag, value, needs in (("--edit-time", args.edit_time, args.edit_region), ("--with", args.region_prompt,
                                args.edit_region), ("--backward", args.backward or None, args.extend),
@@ -162,6 +169,16 @@ def cmd_edit(args) -> int:
             raise KinoraError(f"--change {args.change!r} is not OBJECT:FIELD=VALUE, e.g. 1:color=green")
         take = edits.change_object(args.folder, args.shot, int(obj) if obj.isdigit() else obj, field, value,
                                    seed=args.seed)
+    elif args.crossfade is not None:
+        edits.crossfade(args.folder, args.shot, args.crossfade)
+        print(f"shot {args.shot}: crossfade of {args.crossfade:g} s into the next shot")
+        return 0
+    elif args.bridge is not None:
+        mid = edits.bridge(args.folder, args.shot, args.bridge, seed=args.seed)
+        print(f"added bridge shot {mid.id} ({mid.seconds:g} s) after shot {args.shot}")
+        return 0
+    elif args.loop is not None:
+        take = edits.loop(args.folder, args.shot, args.loop, seed=args.seed)
     elif args.restyle is not None:
         take = edits.restyle(args.folder, args.shot, args.restyle, strength=0.6 if args.strength is None
                              else args.strength, seed=args.seed)

@@ -127,3 +127,19 @@ def test_restyle_starts_from_the_take_noised(tmp_path):
     assert Project.load(film).shot(1).prompt == "a purple ball rolls left"
     with pytest.raises(KinoraError, match="out of range"):
         edits.restyle(film, 1, strength=1.5)
+
+
+def test_cli_loop_bridge_crossfade(tmp_path, tiny_weights, capsys):
+    from kinora.cli import main
+
+    f = str(tmp_path / "f")
+    assert main(["project", "new", f, "--prompt", "a red ball", "--prompt", "a blue cube", "--seconds", "0.5",
+                 "--model", str(tiny_weights), "--steps", "1"]) == 0
+    assert main(["project", "edit", f, "--shot", "1", "--loop", "0.5"]) == 0
+    assert main(["project", "edit", f, "--shot", "1", "--bridge", "0.5"]) == 0
+    assert main(["project", "edit", f, "--shot", "2", "--crossfade", "0.25"]) == 0
+    p = Project.load(f)
+    assert [s.id for s in p.doc.shots] == ["s1", "s3", "s2"] and p.shot(3).transition["frames"] == 2
+    assert p.shot(1).active_take().num_frames == 8 and p.shot(2).active_take().num_frames == 4
+    assert main(["project", "edit", f, "--shot", "3", "--crossfade", "0.25"]) == 2
+    assert "is the last one" in capsys.readouterr().err
