@@ -101,6 +101,13 @@ def bench_markdown(r: dict) -> str:
         lines.append(f"| the same clip guided by the simulator (`--physics`; simulation {rt['guided_simulation_s']} s "
                      f"of it) | {rt['guided_wall_s']} s = {rt['guided_realtime_factor']} x real time | >= 8 x |")
     lines.append(f"| frames generated per second vs playback | {rt['frames_per_s']} vs {rt['fps']} | |")
+    tl = r.get("timeline")
+    if tl:
+        lines.append(f"| region edit of one {tl['seconds_per_shot']:g} s shot (a box over its middle half) vs "
+                     f"making it fresh | "
+                     f"{tl['region_edit_s']} s vs {tl['fresh_shot_s']} s = {tl['edit_vs_fresh']} x | <= 1.5 x |")
+        lines.append(f"| film render of {tl['shots']} shots ({tl['film_s']:g} s, takes made) + OTIO export | "
+                     f"{tl['render_and_otio_s']} s (peak RSS +{tl['render_rss_growth_mb']} MB) | <= 5 s |")
     lv = r["long_video"]
     base = lv.get(str(min(int(k) for k in lv if k.isdigit()))) if any(k.isdigit() for k in lv) else None
     for k in sorted((k for k in lv if k.isdigit()), key=int):

@@ -35,21 +35,24 @@ DEFAULT_SETTINGS = {"model": None, "physics": False, "truth_mode": "story", "pre
 # ---------------------------------------------------------------------------------
 
 
+_LOADED: dict[tuple, object] = {}  # (model, precision) -> its pipeline: one load per process, not per edit
+
+
 class _Generator:
-    """The project's pipeline, loaded once per operation, at the project's settings."""
+    """The project's pipeline at the project's settings, loaded when first needed."""
 
     def __init__(self, settings: dict):
         self.settings = settings
-        self._pipe = None
 
     @property
     def pipe(self):
-        if self._pipe is None:
+        key = (self.settings.get("model"), self.settings.get("precision") or "auto")
+        if key not in _LOADED:
             from kinora.pipelines.kinora import KinoraPipeline
 
-            self._pipe = KinoraPipeline.from_pretrained(self.settings.get("model"),
-                                                        precision=self.settings.get("precision") or "auto")
-        return self._pipe
+            _LOADED.clear()  # one model in memory at a time
+            _LOADED[key] = KinoraPipeline.from_pretrained(key[0], precision=key[1])
+        return _LOADED[key]
 
     def __call__(self, prompt: str, seed: int, **kw):  # kw: the pipeline's (num_frames, video, progress_file, ...)
         import torch

@@ -32,8 +32,13 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
     for k in ("train_fraction_of_bf16_peak", "sampling_fraction_of_fp32_peak", "sampling_fraction_of_bf16_peak"):
         assert 0 < r[k] < 1.5, k
     assert r["dit"]["ours_flops"] > 0 and r["dit"]["ours_gflops"] > 0
+    rt = r["realtime"]  # the tiny preset has the physics signal: the guided clip is timed too
+    assert rt["guided_wall_s"] > 0 and rt["guided_realtime_factor"] > 0 and rt["guided_simulation_s"] > 0
+    tl = r["timeline"]
+    assert tl["shots"] == 2 and tl["region_edit_s"] > 0 and tl["fresh_shot_s"] > 0 and tl["render_and_otio_s"] > 0
     md = (tmp_path / "bench.md").read_text(encoding="utf-8")
     assert "real-time factor" in md and "cores" in md and "fp32 / bf16" in md
+    assert "guided by the simulator" in md and "region edit of one" in md and "film render of 2 shots" in md
 
 
 def test_bench_bad_threads(capsys):
