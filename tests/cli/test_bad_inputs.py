@@ -141,6 +141,24 @@ MAKERS = {
 }
 
 
+def _project(p: Path, schema: int = 1, text: str | None = None) -> None:
+    """A project folder with one planned shot (no takes yet), or one whose document is `text`."""
+    (p / "takes").mkdir(parents=True)
+    (p / "revisions").mkdir()
+    shot = {"id": "s1", "prompt": "a red ball rolls left", "seconds": 1.0, "spec": {}, "takes": []}
+    doc = {"format": "kinora-project", "schema": schema, "revision": 1, "settings": {"fps": 8}, "shots": [shot],
+           "next_shot": 2, "log": []}
+    (p / "project.json").write_text(text if text is not None else json.dumps(doc))
+
+
+MAKERS.update({
+    "film": _project,
+    "future-film": lambda p: _project(p, schema=99),
+    "broken-film": lambda p: _project(p, text="{not json"),
+    "foreign-film": lambda p: _project(p, text='{"name": "my holiday edit"}'),
+})
+
+
 def _make(tmp_path: Path, names) -> None:
     for name in names:
         MAKERS[name](tmp_path / name)
@@ -474,6 +492,42 @@ CASES = [
     case("bench-quick-and-tiny", "bench", "--quick", "--tiny"),
     case("bench-model-missing", "bench", "--tiny", "--model", "runs/nowhere"),
     case("bench-out-is-an-existing-file", "bench", "--tiny", "--out", "notes.txt", files=["notes.txt"]),
+
+    # --- project ----------------------------------------------------------------------
+    case("project-without-subcommand", "project"),
+    case("project-show-no-such-folder", "project", "show", "nowhere"),
+    case("project-show-a-folder-that-is-no-project", "project", "show", "emptydir", files=["emptydir"]),
+    case("project-show-written-by-a-newer-kinora", "project", "show", "future-film", files=["future-film"]),
+    case("project-show-damaged-document", "project", "show", "broken-film", files=["broken-film"]),
+    case("project-show-foreign-document", "project", "show", "foreign-film", files=["foreign-film"]),
+    case("project-new-over-an-existing-project", "project", "new", "film", "--prompt", "a red ball", *T,
+         files=["film"]),
+    case("project-new-empty-prompt", "project", "new", "fresh", "--prompt", " ", *T),
+    case("project-new-without-prompt", "project", "new", "fresh", *T),
+    case("project-new-seconds-zero", "project", "new", "fresh", "--prompt", "a red ball", "--seconds", "0", *T),
+    case("project-edit-shot-that-does-not-exist", "project", "edit", "film", "--shot", "5", "--regenerate",
+         files=["film"]),
+    case("project-edit-shot-without-a-take", "project", "edit", "film", "--shot", "1", "--regenerate",
+         files=["film"]),
+    case("project-edit-two-edits-at-once", "project", "edit", "film", "--shot", "1", "--regenerate", "--trim", "0:1",
+         files=["film"]),
+    case("project-edit-trim-not-a-span", "project", "edit", "film", "--shot", "1", "--trim", "half", files=["film"]),
+    case("project-edit-region-outside-the-frame", "project", "edit", "film", "--shot", "1", "--edit-region",
+         "0.5,0,1.5,1", files=["film"]),
+    case("project-edit-change-unknown-field", "project", "edit", "film", "--shot", "1", "--change", "1:colour=green",
+         files=["film"]),
+    case("project-edit-strength-without-restyle", "project", "edit", "film", "--shot", "1", "--regenerate",
+         "--strength", "0.5", files=["film"]),
+    case("project-use-take-that-does-not-exist", "project", "use", "film", "--shot", "1", "--take", "3",
+         files=["film"]),
+    case("project-move-out-of-range", "project", "move", "film", "--shot", "1", "--to", "4", files=["film"]),
+    case("project-delete-the-only-shot", "project", "delete", "film", "--shot", "1", files=["film"]),
+    case("project-undo-at-the-first-revision", "project", "undo", "film", files=["film"]),
+    case("project-render-not-mp4", "project", "render", "film", "-o", "film.avi", files=["film"]),
+    case("project-render-over-an-existing-file", "project", "render", "film", "-o", "existing.mp4",
+         files=["film", "existing.mp4"]),
+    case("project-import-missing-timeline", "project", "import", "film", "nowhere.otio", files=["film"]),
+    case("project-import-not-a-timeline", "project", "import", "film", "notes.txt", files=["film", "notes.txt"]),
 ]
 
 
