@@ -461,7 +461,15 @@ def change_object(folder: str | os.PathLike, shot: int, obj: str | int, field: s
         old = getattr(o, field)
         if old == value:
             raise KinoraError(f"the {o.color} {o.shape} is already {value}")
-        mask = object_mask(take_frames(p, t), o.color)
+        frames = take_frames(p, t)
+        grow = MASK_GROW_PX
+        if field in ("size", "shape"):  # the object after the change may reach past its old outline
+            import math
+
+            r = math.sqrt(object_mask(frames, o.color, grow=0).sum((1, 2)).max() / math.pi)  # its radius, px
+            ratio = SIZES[value]["scale"] / SIZES[old]["scale"] if field == "size" else 1.25  # a cube's corners
+            grow += max(0, math.ceil(r * (ratio - 1)))
+        mask = object_mask(frames, o.color, grow=grow)
         if not mask.any():
             raise KinoraError(f"the {o.color} {o.shape} does not show in take {t.id}, so there is nothing to "
                               "change; re-prompt the shot instead")

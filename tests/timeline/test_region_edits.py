@@ -143,3 +143,13 @@ def test_cli_loop_bridge_crossfade(tmp_path, tiny_weights, capsys):
     assert p.shot(1).active_take().num_frames == 8 and p.shot(2).active_take().num_frames == 4
     assert main(["project", "edit", f, "--shot", "3", "--crossfade", "0.25"]) == 2
     assert "is the last one" in capsys.readouterr().err
+
+
+def test_a_bigger_object_gets_room_to_grow(film):
+    frames = simulated_take(film)
+    small = edits.object_mask(frames, "red").sum()
+    t = edits.change_object(film, 1, 1, "size", "large")
+    assert t.edit["pixels"] > 1.5 * small  # small -> large is 1.7x the radius: the mask grows with it
+    after = frames_of(film)
+    far = ~edits.object_mask(frames, "red", grow=12)  # well away from the ball: never regenerated
+    assert far.any() and np.array_equal(after[far], frames[far])
