@@ -271,7 +271,12 @@ class KinoraPipeline:
             from kinora.world.signal import latent_signal
 
             signal = torch.from_numpy(latent_signal(s.features[start:start + T]))[None]  # (1, S, F, 2h, 2w)
-            cond["signal"] = uncond["signal"] = signal
+            cond["signal"] = signal
+            # Guidance on the signal too (KINORA_SIGNAL_CFG=1, under measurement): the unconditional
+            # branch sees neither the prompt nor the signal.
+            import os
+
+            uncond["signal"] = torch.zeros_like(signal) if os.environ.get("KINORA_SIGNAL_CFG") else signal
         pix_mask = None
         if known_mask is not None and known_mask.any():
             # Pad to 1 + 4k by repeating the last frame; padded frames are unknown.
@@ -500,7 +505,7 @@ class KinoraPipeline:
         the notes say which objects a known frame did not show."""
         import time
 
-        from kinora.pipelines.physics import fit_spec, held_still, physics_features, place_from_frame
+        from kinora.pipelines.physics import fit_spec, fit_to_context, held_still, physics_features, place_from_frame
         from kinora.world.spec import resolve
 
         t0 = time.perf_counter()
@@ -512,7 +517,15 @@ class KinoraPipeline:
         if first is None:
             placed = resolve(fitted)
         else:
-            placed, notes = place_from_frame(fitted, first)
+            # A forward extension's context shows its objects move: a later context frame
+            # tells a faller's distance from how far it fell (kinora.pipelines.physics).
+            c = min(context, video.shape[0]) if task.name == "extend" else 0
+            k = min(3, c - 1) if c else 0
+            later = video[-c + k] if k > 0 else None
+            placed, notes = place_from_frame(fitted, first, later=later, later_index=k)
+            if c:  # and what the prompt left unsaid (a material, a speed) from how the context moves
+                placed, chosen = fit_to_context(placed, video[-c:])
+                notes += chosen
         if task.name == "extend_backward":
             placed = held_still(placed)  # the engine does not run backwards: what the video opens with waits
         features = physics_features(placed)

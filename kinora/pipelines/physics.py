@@ -20,6 +20,10 @@ the DiT (PhysGen, ECCV 2024; PSIVG, CVPR 2026). This module asks the simulator f
    between the centroid seen and the one rendered, a few times.
    Objects that stand on another one follow their support; objects the frame does not
    show keep a place of their own, and the notes say which;
+   An extension's context (several known frames) says more: a later frame tells a
+   faller's distance from how far it fell on screen, and `fit_to_context` chooses what
+   the prompt left unsaid (each mover's material and speed) by simulating the choices
+   and keeping the one whose centroids follow the context's;
 3. `physics_features`: simulate and turn the segmentation into per-frame features
    (kinora.world.signal.frame_features), aligned with the frames the pipeline samples.
    The pipeline slices them per window and pools them into latent time.
@@ -44,6 +48,10 @@ from kinora.world.spec import ARENA_X, ARENA_Y, ShotSpec, half_height, resolve
 REFINE_STEPS = 8  # a faller's depth settles in 5-8 (its area changes as fast as its distance)
 REFINE_PX = 0.25  # close enough: a quarter pixel
 HIDDEN_CONTACT = 0.15  # a detection touching others over more of its outline is partly hidden (kinora.verify)
+MIN_DROP_PX = 1.5  # a fall shorter than this on screen says too little about distance
+MISS_PX = 16.0  # an object the simulation does not show where the frame does (kinora.eval.physics' penalty)
+FIT_GAIN_PX = 0.05  # a choice is kept only if it brings the centroids at least this much closer
+GRAVITY = 9.81  # m/s^2, as the simulator has it
 
 
 def fit_spec(spec: ShotSpec, fps: int, width: int, height: int, frames: int) -> ShotSpec:
@@ -78,19 +86,26 @@ def unproject(pose, width: int, height: int, px: float, py: float, z: float) -> 
     return ex + k * dx, ey + k * dy
 
 
-def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0) -> tuple[ShotSpec, list[str]]:
+def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0, later: np.ndarray | None = None,
+                     later_index: int = 0) -> tuple[ShotSpec, list[str]]:
     """`spec` resolved with its objects where `frame` (H, W, 3) uint8, seen at time t of the
-    shot's camera move, shows them; (resolved spec, notes on objects not found)."""
+    shot's camera move, shows them; (resolved spec, notes on objects not found). `later`, the
+    frame `later_index` frames after it (an extension's context), tells a faller's distance
+    from how far it has fallen on screen in that time."""
     from kinora.verify.detect import detect
     from kinora.world.sim import camera_pose
 
     first = resolve(spec)  # the heights the spec starts each centre at, and the camera
     dets = detect(frame[None])[0][0]
+    dets_later = detect(later[None])[0][0] if later is not None and later_index > 0 else []
     pose = camera_pose(first, t)
     height, width = frame.shape[:2]
     used: set[int] = set()
     seen: dict[int, tuple[float, float]] = {}  # object index -> the centroid the frame shows
     area: dict[int, int] = {}  # fallers seen whole: their pixel area, which tells how far away they are
+    drop: dict[int, float] = {}  # fallers seen in both frames: how many pixels they fell between them
+    at: dict[int, int] = {}  # the frame each object is matched in: 0, or `later_index` for a faller the
+    # first frame cuts off (one that starts high and near shows only its bottom) but the later one shows whole
     notes = []
     for i, o in enumerate(first.objects):
         if o.on is not None:
@@ -101,50 +116,134 @@ def place_from_frame(spec: ShotSpec, frame: np.ndarray, t: float = 0.0) -> tuple
             continue
         d = max(same, key=lambda d: (d.shape == o.shape, d.area))
         used.add(d.index)
-        seen[i] = d.centroid
-        if o.motion == "fall" and not d.at_edge and d.contact < HIDDEN_CONTACT:
+        seen[i], at[i] = d.centroid, 0
+        after = [e for e in dets_later if e.color == o.color and not e.at_edge] if o.motion == "fall" else []
+        whole = not d.at_edge and d.contact < HIDDEN_CONTACT
+        if o.motion == "fall" and whole:
             area[i] = d.area
+            if after:
+                fell = max(after, key=lambda e: e.area).centroid[1] - d.centroid[1]
+                if fell > MIN_DROP_PX:
+                    drop[i] = fell
+        elif after:  # cut off now, whole later: match it where it is whole
+            e = max(after, key=lambda e: e.area)
+            seen[i], at[i] = e.centroid, later_index
+            if e.contact < HIDDEN_CONTACT:
+                area[i] = e.area
     # Aim each object's ray at the centroid seen, render them all there (so one that hides
     # part of another is accounted for), move each aim by what its centroid missed, repeat.
-    # A faller's height is not the spec's guess but what its size says: k times the area
-    # rendered means k^(1/2) times nearer than it should be, along its ray.
+    # A faller's distance along its ray: from how far it fell on screen when a later frame
+    # shows it (falling is the same everywhere, so k times the pixels rendered means k times
+    # nearer), else from its area (k times the area rendered: k^(1/2) times nearer; a turned
+    # cube or cylinder shows more or less area, so this is the rougher cue).
     aim = dict(seen)
     z = {i: first.objects[i].position[2] for i in seen}
+    # How far a faller matched in the later frame has dropped by then (from rest, under gravity).
+    fallen = 0.5 * GRAVITY * (later_index / first.fps) ** 2
     placed = spec.copy()
+    frames = [0, later_index] if drop or any(at.values()) else [0]
     for _ in range(REFINE_STEPS):
         for i, (px, py) in aim.items():
-            hit = unproject(pose, width, height, px, py, z[i])
+            dz = fallen if at[i] else 0.0
+            hit = unproject(pose, width, height, px, py, z[i] - dz)
             if hit is not None:
                 x = min(max(hit[0], ARENA_X[0]), ARENA_X[1])
                 y = min(max(hit[1], ARENA_Y[0]), ARENA_Y[1])
                 placed.objects[i].position = [x, y, z[i]]
-        got = _first_frame_centroids(placed, list(aim))
-        miss = {i: (seen[i][0] - got[i][0], seen[i][1] - got[i][1]) for i in aim if got.get(i) is not None}
-        scale = {i: math.sqrt(got[i][2] / area[i]) for i in area if got.get(i) is not None}
+        got = _centroids(placed, list(aim), frames)
+        now = {i: got[at[i]][i] for i in aim}  # each object in the frame it is matched in
+        miss = {i: (seen[i][0] - now[i][0], seen[i][1] - now[i][1]) for i in aim if now.get(i) is not None}
+        scale = {i: math.sqrt(now[i][2] / area[i]) for i in area if now.get(i) is not None}
+        for i, fell in drop.items():
+            if now.get(i) is not None and got[later_index].get(i) is not None:
+                rendered = got[later_index][i][1] - now[i][1]
+                if rendered > MIN_DROP_PX:
+                    scale[i] = rendered / fell
         if all(math.hypot(*m) < REFINE_PX for m in miss.values()) and all(abs(k - 1) < 0.02 for k in scale.values()):
             break
         aim = {i: (aim[i][0] + miss[i][0], aim[i][1] + miss[i][1]) if i in miss else aim[i] for i in aim}
         for i, k in scale.items():
-            eye_z, obj_z = pose.eye[2], placed.objects[i].position[2]
+            dz = fallen if at[i] else 0.0  # scale about the eye where the object is when matched
+            eye_z, obj_z = pose.eye[2], placed.objects[i].position[2] - dz
             lowest = half_height(first.objects[i]) + 0.01
-            z[i] = max(lowest, eye_z + k * (obj_z - eye_z))
+            z[i] = max(lowest + dz, eye_z + k * (obj_z - eye_z) + dz)
     return resolve(placed), notes
 
 
-
-
-def _first_frame_centroids(spec: ShotSpec, which: list[int]) -> dict[int, tuple[float, float, int] | None]:
-    """Centroids (x, y) in pixels and areas of objects `which` in the first frame of `spec` (rendered)."""
+def _centroids(spec: ShotSpec, which: list[int], frames: list[int]) -> dict[int, dict[int, tuple | None]]:
+    """For each frame index in `frames`: centroids (x, y) in pixels and areas of objects `which`
+    in that frame of `spec` (simulated and rendered)."""
     from kinora.world.sim import simulate
 
     one = spec.copy()
-    one.duration = 1 / one.fps
-    seg = simulate(one).seg[0]
-    out: dict[int, tuple[float, float, int] | None] = {}
-    for i in which:
-        ys, xs = np.nonzero(seg == i)
-        out[i] = (float(xs.mean()), float(ys.mean()), len(xs)) if len(xs) else None
+    one.duration = (max(frames) + 1) / one.fps
+    seg = simulate(one).seg
+    out: dict[int, dict[int, tuple | None]] = {}
+    for f in frames:
+        out[f] = {}
+        for i in which:
+            ys, xs = np.nonzero(seg[f] == i)
+            out[f][i] = (float(xs.mean()), float(ys.mean()), len(xs)) if len(xs) else None
     return out
+
+
+def _stated(o, field: str) -> bool:
+    """Whether the prompt said this field of the object (kinora.plan keeps the words behind each)."""
+    f = (o.source or {}).get("fields", {}).get(field)
+    return bool(f) and not f.get("invented")
+
+
+def fit_to_context(placed: ShotSpec, context: np.ndarray) -> tuple[ShotSpec, list[str]]:
+    """Choose what the prompt left unsaid (an object's material, a mover's speed) so that the
+    simulation moves as the known frames `context` (C, H, W, 3) show: a slide that slows fast
+    is rubber, one that barely slows is ice, a mover that covers ground quickly is fast.
+    One object at a time, each choice kept where it brings the simulated centroids closer to
+    the seen ones over the context; returns the spec and what was chosen."""
+    from kinora.verify.detect import detect
+    from kinora.world.spec import MATERIALS, SPEEDS
+
+    C = len(context)
+    movers = [i for i, o in enumerate(placed.objects) if o.motion != "still"]
+    if C < 3 or not movers:
+        return placed, []
+    dets = detect(context)[0]
+    seen = {}  # object index -> {frame: centroid} of its colour's largest detection
+    for i in movers:
+        col = placed.objects[i].color
+        track = {f: max((d for d in ds if d.color == col), key=lambda d: d.area).centroid
+                 for f, ds in enumerate(dets) if any(d.color == col for d in ds)}
+        if len(track) >= 3:
+            seen[i] = track
+
+    def error(spec: ShotSpec) -> float:
+        got = _centroids(spec, list(seen), list(range(C)))
+        errs = [math.hypot(got[f][i][0] - c[0], got[f][i][1] - c[1]) if got[f].get(i) else MISS_PX
+                for i, track in seen.items() for f, c in track.items() if f > 0]
+        return float(np.mean(errs)) if errs else 0.0
+
+    best, best_err = placed, error(placed) if seen else 0.0
+    chosen = []
+    for i in seen:  # material and speed together: a slow slide on ice and a fast one on rubber can start alike
+        o = placed.objects[i]
+        materials = [o.material] if _stated(o, "material") else list(MATERIALS)
+        speeds = list(SPEEDS) if o.motion in ("roll", "slide", "push") and not _stated(o, "speed") else [o.speed]
+        pick = None
+        for material in materials:
+            for speed in speeds:
+                if (material, speed) == (o.material, o.speed):
+                    continue
+                trial = best.copy()
+                t = trial.objects[i]
+                k = SPEEDS[speed] / SPEEDS[t.speed]  # a resolved mover's velocities scale with its speed
+                t.velocity = [v * k for v in t.velocity]
+                t.angular_velocity = [v * k for v in t.angular_velocity]
+                t.material, t.speed = material, speed
+                err = error(trial)
+                if err < best_err - FIT_GAIN_PX:
+                    best, best_err, pick = trial, err, (material, speed)
+        if pick is not None:
+            chosen.append(f"the {o.color} {o.shape}: {pick[0]}, {pick[1]}, as the known frames show it move")
+    return best, chosen
 
 
 def held_still(spec: ShotSpec) -> ShotSpec:
