@@ -177,6 +177,8 @@ def _centroids(spec: ShotSpec, which: list[int], frames: list[int]) -> dict[int,
 
     one = spec.copy()
     one.duration = (max(frames) + 1) / one.fps
+    for o in one.objects:  # one that starts later is held through these frames either way
+        o.start = min(o.start, one.duration * (1 - 1e-6))
     seg = simulate(one).seg
     out: dict[int, dict[int, tuple | None]] = {}
     for f in frames:

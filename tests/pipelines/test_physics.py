@@ -237,3 +237,14 @@ def test_what_the_prompt_left_unsaid_is_read_from_the_motion():
     stated = parse("a big red wooden cube slides to the right", duration=3.0).spec
     kept, _ = fit_to_context(place_from_frame(fit_spec(stated, 8, 64, 64, 24), frames[0])[0], frames[:5])
     assert kept.objects[0].material == "wood"  # what the prompt says is never changed
+
+
+def test_placement_of_a_shot_whose_objects_start_later():
+    from kinora.plan.parse import parse
+    from kinora.world.sim import simulate
+
+    spec = parse("a red ball rolls left, then a blue cube slides right", duration=3.0).spec
+    assert spec.objects[1].start > 0.5
+    frame = simulate(resolve(fit_spec(spec, 8, 64, 64, 24))).frames[0]
+    placed, notes = place_from_frame(fit_spec(spec, 8, 64, 64, 24), frame)
+    assert notes == [] and placed.objects[1].start == spec.objects[1].start
