@@ -178,6 +178,7 @@ class KinoraPipeline:
         self.default_height = int(train.get("height", self.preset.train.height))
         self.default_width = int(train.get("width", self.preset.train.width))
         self.shift_scale = float(train.get("shift_scale", self.preset.train.shift_scale))
+        self.signal_guidance = True  # physics=True: guidance on the signal too (False: on the prompt alone)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
@@ -272,11 +273,10 @@ class KinoraPipeline:
 
             signal = torch.from_numpy(latent_signal(s.features[start:start + T]))[None]  # (1, S, F, 2h, 2w)
             cond["signal"] = signal
-            # Guidance on the signal too (KINORA_SIGNAL_CFG=1, under measurement): the unconditional
-            # branch sees neither the prompt nor the signal.
-            import os
-
-            uncond["signal"] = torch.zeros_like(signal) if os.environ.get("KINORA_SIGNAL_CFG") else signal
+            # Guidance on the signal as well as the prompt: the unconditional branch sees neither,
+            # so the guidance scale also pushes the frames towards the simulator's silhouettes
+            # (docs/MODEL.md measures it against guidance on the prompt alone).
+            uncond["signal"] = torch.zeros_like(signal) if self.signal_guidance else signal
         pix_mask = None
         if known_mask is not None and known_mask.any():
             # Pad to 1 + 4k by repeating the last frame; padded frames are unknown.
@@ -466,7 +466,7 @@ class KinoraPipeline:
                     "height": height, "width": width, "frames": int(frames.shape[0]),
                     "threads": torch.get_num_threads(), "physics": bool(physics)}
         if physics:
-            settings["simulation_s"] = round(s.simulation_s, 4)
+            settings.update(simulation_s=round(s.simulation_s, 4), signal_guidance=self.signal_guidance)
         warnings = (list(plan.warnings) if plan else []) + notes
         if negative_prompt and scale == 1.0:
             warnings.append("guidance is 1 (a distilled model samples without guidance): the negative prompt has "

@@ -87,8 +87,8 @@ def test_each_window_gets_its_own_slice_of_the_signal(pipe, monkeypatch):
     real = pipe.dit.embed_signal
 
     def spy(signal, *shape):
-        seen.append(signal[0].clone())  # the conditional half; CFG repeats it for the unconditional one
-        assert torch.equal(signal[0], signal[1])
+        seen.append(signal[0].clone())  # the conditional half; guidance on the signal: none in the other
+        assert not signal[1].any()
         return real(signal, *shape)
 
     monkeypatch.setattr(pipe.dit, "embed_signal", spy)
@@ -248,3 +248,13 @@ def test_placement_of_a_shot_whose_objects_start_later():
     frame = simulate(resolve(fit_spec(spec, 8, 64, 64, 24))).frames[0]
     placed, notes = place_from_frame(fit_spec(spec, 8, 64, 64, 24), frame)
     assert notes == [] and placed.objects[1].start == spec.objects[1].start
+
+
+def test_guidance_on_the_prompt_alone_keeps_the_signal_in_both_halves(pipe, monkeypatch):
+    halves = []
+    real = pipe.dit.embed_signal
+    monkeypatch.setattr(pipe.dit, "embed_signal", lambda sig, *shape: halves.append(sig.clone()) or real(sig, *shape))
+    monkeypatch.setattr(pipe, "signal_guidance", False)
+    out = gen(pipe, num_frames=9, physics=True)
+    assert torch.equal(halves[0][0], halves[0][1]) and halves[0][0].any()
+    assert out.settings["signal_guidance"] is False
