@@ -452,7 +452,7 @@ def bench_timeline(model: str, folder: Path, shots: int, seconds: float, threads
     t = time.perf_counter()
     edits.new_project(folder / "film", [prompts[k % 6] for k in range(shots)], seconds=seconds, model=model)
     made_s = time.perf_counter() - t
-    gen = edits._Generator({**edits.DEFAULT_SETTINGS, "model": model})
+    gen = edits.Generator({**edits.DEFAULT_SETTINGS, "model": model})
     n = int(round(seconds * gen.pipe.default_fps))
     gen(prompts[0], 0, num_frames=n)  # warm
     t = time.perf_counter()

@@ -38,7 +38,7 @@ DEFAULT_SETTINGS = {"model": None, "physics": False, "truth_mode": "story", "pre
 _LOADED: dict[tuple, object] = {}  # (model, precision) -> its pipeline: one load per process, not per edit
 
 
-class _Generator:
+class Generator:
     """The project's pipeline at the project's settings, loaded when first needed."""
 
     def __init__(self, settings: dict):
@@ -70,7 +70,7 @@ class _Generator:
             torch.set_num_threads(before)
 
 
-def write_take(project: Project, shot: Shot, output, gen: _Generator, edit: dict, parent: str | None) -> Take:
+def write_take(project: Project, shot: Shot, output, gen: Generator, edit: dict, parent: str | None) -> Take:
     """A generation's frames as the shot's next, active take; not yet saved."""
     from kinora.pipelines.generate import provenance_of
 
@@ -140,7 +140,7 @@ def _check_seconds(seconds: float | None) -> None:
         raise KinoraError(f"--seconds {seconds:g} is out of range; use more than 0 and at most {MAX_SECONDS:g}")
 
 
-def _plan_shot(project: Project, gen: _Generator, prompt: str, seconds: float | None, seed: int,
+def _plan_shot(project: Project, gen: Generator, prompt: str, seconds: float | None, seed: int,
                source: dict | None = None) -> Shot:
     """A shot read from its prompt (the plan), without a take yet."""
     if not isinstance(prompt, str) or not prompt.strip():
@@ -152,7 +152,7 @@ def _plan_shot(project: Project, gen: _Generator, prompt: str, seconds: float | 
                 seed=seed)
 
 
-def first_take(project: Project, shot: Shot, gen: _Generator, progress: Path | None = None) -> Take:
+def first_take(project: Project, shot: Shot, gen: Generator, progress: Path | None = None) -> Take:
     """The shot's first take, from its prompt and planned seed and length; `progress` keeps
     its finished windows so a killed render resumes (kinora.pipelines.kinora)."""
     fps = gen.pipe.default_fps
@@ -161,7 +161,7 @@ def first_take(project: Project, shot: Shot, gen: _Generator, progress: Path | N
     return write_take(project, shot, out, gen, {"kind": "generate"}, parent=None)
 
 
-def _new_shot(project: Project, gen: _Generator, prompt: str, seconds: float | None, seed: int,
+def _new_shot(project: Project, gen: Generator, prompt: str, seconds: float | None, seed: int,
               source: dict | None = None) -> Shot:
     shot = _plan_shot(project, gen, prompt, seconds, seed, source)
     first_take(project, shot, gen)
@@ -187,7 +187,7 @@ def new_project(folder: str | os.PathLike, prompts: list[str], seconds: float | 
         if not isinstance(p, str) or not p.strip():
             raise KinoraError("a shot's prompt is empty; describe it, e.g. \"a red ball bounces on the floor\"")
     folder = Path(folder)
-    gen = _Generator({**DEFAULT_SETTINGS, **settings})
+    gen = Generator({**DEFAULT_SETTINGS, **settings})
     pipe = gen.pipe  # load (and fail on a bad --model) before the folder is made
     existed = folder.exists()
     Project.create(folder, {**DEFAULT_SETTINGS, **settings, "fps": pipe.default_fps,
@@ -220,7 +220,7 @@ def regenerate(folder: str | os.PathLike, shot: int, seed: int | None = None) ->
         used = {t.seed for t in s.takes}
         seed = seed if seed is not None else next(k for k in range(parent.seed + 1, parent.seed + 10_000)
                                                   if k not in used)
-        gen = _Generator(p.doc.settings)
+        gen = Generator(p.doc.settings)
         out = gen(s.prompt, seed, num_frames=parent.num_frames)
         take = write_take(p, s, out, gen, {"kind": "regenerate", "seed": seed}, parent=parent.id)
         p.save(f"shot {shot}: regenerated as take {take.id} (seed {seed})", shot=s.id, take=take.id)
@@ -235,7 +235,7 @@ def reprompt(folder: str | os.PathLike, shot: int, prompt: str, seed: int | None
         s = p.shot(shot)
         parent = s.active_take()
         seed = parent.seed if seed is None else seed
-        gen = _Generator(p.doc.settings)
+        gen = Generator(p.doc.settings)
         out = gen(prompt, seed, num_frames=parent.num_frames)
         take = write_take(p, s, out, gen, {"kind": "reprompt", "prompt": prompt, "from": s.prompt}, parent=parent.id)
         s.prompt, s.spec = prompt, out.spec.to_dict() if out.spec is not None else {}
@@ -274,7 +274,7 @@ def add_shot(folder: str | os.PathLike, prompt: str, at: int | None = None, seco
         at = n + 1 if at is None else at
         if isinstance(at, bool) or not isinstance(at, int) or not 1 <= at <= n + 1:
             raise KinoraError(f"--at {at} is out of range; a shot can go at 1 to {n + 1}")
-        s = _new_shot(p, _Generator(p.doc.settings), prompt, seconds, seed, source={"text": prompt})
+        s = _new_shot(p, Generator(p.doc.settings), prompt, seconds, seed, source={"text": prompt})
         p.doc.shots.insert(at - 1, s)
         p.save(f"shot {s.id} added at {at}", shot=s.id)
         return s
@@ -305,14 +305,13 @@ def move_shot(folder: str | os.PathLike, shot: int, to: int) -> None:
         p.save(f"shot {shot} moved to {to}", shot=s.id)
 
 
-def _frame_of(p: Project, take: Take, seconds: float, what: str, inclusive_end: bool = False) -> int:
+def _frame_of(p: Project, take: Take, seconds: float, what: str) -> int:
     """A time in the take (seconds) as a frame index; refused outside the take."""
     fps = int(p.doc.settings.get("fps", 8))
-    k = int(round(seconds * fps))
     top = take.num_frames
-    if not 0 <= k <= top or not np.isfinite(seconds):
+    if not np.isfinite(seconds) or not 0 <= int(round(seconds * fps)) <= top:
         raise KinoraError(f"{what} {seconds:g} s is outside the take (0 to {top / fps:g} s)")
-    return k
+    return int(round(seconds * fps))
 
 
 def trim(folder: str | os.PathLike, shot: int, start: float = 0.0, end: float | None = None) -> Take:
@@ -369,7 +368,7 @@ def _regenerate_where(p: Project, s: Shot, t: Take, mask: np.ndarray, prompt: st
         raise KinoraError(f"the edit mask is {mask.shape}, the take {frames.shape[:3]}")
     if not mask.any():
         raise KinoraError("the edit covers no pixel of the take; widen the region or the time span")
-    gen = _Generator(p.doc.settings)
+    gen = Generator(p.doc.settings)
     seed = t.seed if seed is None else seed
     kw = {"spec": _spec(spec)} if spec is not None else {}
     out = gen(prompt, seed, video=frames, edit_mask=mask, **kw)
@@ -492,7 +491,7 @@ def extend(folder: str | os.PathLike, shot: int, seconds: float, backward: bool 
     with Project.open(folder, write=True) as p:
         s = p.shot(shot)
         t = s.active_take()
-        gen = _Generator(p.doc.settings)
+        gen = Generator(p.doc.settings)
         fps = gen.pipe.default_fps
         seed = t.seed if seed is None else seed
         n = max(1, int(round(seconds * fps)))
@@ -519,7 +518,7 @@ def extend(folder: str | os.PathLike, shot: int, seconds: float, backward: bool 
 # ---------------------------------------------------------------------------------
 
 
-def _in_between(gen: _Generator, prompt: str, seed: int, first: np.ndarray, last: np.ndarray, n: int):
+def _in_between(gen: Generator, prompt: str, seed: int, first: np.ndarray, last: np.ndarray, n: int):
     """n generated frames that lead from frame `first` to frame `last` (neither included); the output."""
     if n + 2 > gen.pipe.window:
         raise KinoraError(f"an in-between makes at most {gen.pipe.window - 2} frames "
@@ -537,7 +536,7 @@ def loop(folder: str | os.PathLike, shot: int, seconds: float = 1.0, seed: int |
         s = p.shot(shot)
         t = s.active_take()
         frames = take_frames(p, t)
-        gen = _Generator(p.doc.settings)
+        gen = Generator(p.doc.settings)
         fps = gen.pipe.default_fps
         seed = t.seed if seed is None else seed
         out = _in_between(gen, s.prompt, seed, frames[-1], frames[0], max(1, int(round(seconds * fps))))
@@ -560,7 +559,7 @@ def bridge(folder: str | os.PathLike, shot: int, seconds: float = 1.0, prompt: s
             raise KinoraError(f"shot {shot} is the last one; a bridge goes between two shots")
         b = p.shot(shot + 1)
         ta, tb = a.active_take(), b.active_take()
-        gen = _Generator(p.doc.settings)
+        gen = Generator(p.doc.settings)
         fps = gen.pipe.default_fps
         seed = ta.seed if seed is None else seed
         prompt = prompt or a.prompt
@@ -609,7 +608,7 @@ def restyle(folder: str | os.PathLike, shot: int, prompt: str | None = None, str
     with Project.open(folder, write=True) as p:
         s = p.shot(shot)
         t = s.active_take()
-        gen = _Generator(p.doc.settings)
+        gen = Generator(p.doc.settings)
         seed = t.seed if seed is None else seed
         out = gen(prompt or s.prompt, seed, video=take_frames(p, t), strength=float(strength))
         take = write_take(p, s, out, gen, {"kind": "restyle", "prompt": prompt, "strength": strength, "seed": seed},

@@ -48,7 +48,7 @@ def make_missing_takes(folder: str | os.PathLike, resume: bool = False) -> list[
     A long take keeps its finished windows in takes/.SHOT.progress.npz; with `resume` a render
     killed half-way continues from them (the same frames as an uninterrupted render), without
     it they are dropped and the take starts afresh. Returns the shots that got a take."""
-    from kinora.timeline.edits import _Generator, first_take
+    from kinora.timeline.edits import Generator, first_take
 
     made = []
     with Project.open(folder, write=True) as p:
@@ -56,7 +56,7 @@ def make_missing_takes(folder: str | os.PathLike, resume: bool = False) -> list[
         for s in p.doc.shots:
             if s.takes:
                 continue
-            gen = gen or _Generator(p.doc.settings)
+            gen = gen or Generator(p.doc.settings)
             partial = p.path(f"takes/.{s.id}.progress.npz")
             if not resume:
                 partial.unlink(missing_ok=True)
