@@ -44,5 +44,10 @@ def vae_filename(vae_name: str) -> str:
     return f"vae-{vae_name}.safetensors"
 
 
+def physics_filename(preset: str) -> str:
+    """The companion checkpoint that reads the physics signal, beside a free one in a weights folder."""
+    return f"dit-{preset}-physics-ema.safetensors"
+
+
 SHIPPED_DIT = WEIGHTS_DIR / dit_filename(DEFAULT_PRESET)  # the EMA weights generation loads by default
 SHIPPED_VAE = WEIGHTS_DIR / vae_filename(DEFAULT_PRESET)  # the VAE the shipped DiT decodes with

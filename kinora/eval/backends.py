@@ -102,7 +102,7 @@ class KinoraBackend(Backend):
             from kinora.pipelines.kinora import KinoraPipeline
 
             pipe = KinoraPipeline.from_pretrained(model, precision=precision)
-        if guided and not pipe.dit.cfg.signal_channels:
+        if guided and not pipe.has_physics:
             from kinora.models.dit import NO_SIGNAL
 
             raise KinoraError(f"{pipe.model_name} {NO_SIGNAL} (--guided needs it)")

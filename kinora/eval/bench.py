@@ -209,7 +209,7 @@ def generation_runs(cfg: dict) -> dict:
                         "steps": cfg["long_steps"] or pipe.sample.steps, "wall_s": round(wall, 3),
                         "peak_rss_mb": peak, "rss_growth_mb": round(peak - (base_rss or 0.0), 1)}
     # Simulator in the loop: the same clip guided by the physics signal, the simulation included.
-    if pipe.dit.cfg.signal_channels:
+    if pipe.has_physics:
         gen(cfg["realtime_s"], None, physics=True)  # warm, as the free clip's timing is the second call
         g_s, n = gen(cfg["realtime_s"], None, physics=True)
         rt.update(guided_wall_s=round(g_s, 3), guided_realtime_factor=round(cfg["realtime_s"] / g_s, 3),

@@ -127,7 +127,7 @@ def run_long(s: LongSettings, progress: bool = True) -> LongRun:
     check_writable(out / "long.json")
     torch.set_num_threads(s.threads)
     pipe = KinoraPipeline.from_pretrained(s.model, precision=s.precision)
-    if not pipe.dit.cfg.signal_channels:
+    if not pipe.has_physics:
         from kinora.models.dit import NO_SIGNAL
 
         raise KinoraError(f"{pipe.model_name} {NO_SIGNAL} (the long-shot eval compares free and guided)")

@@ -125,7 +125,7 @@ def write_results(a: ResultsSettings) -> Path:
         model = r.summary
         write_eval_plots(r, res, prefix="model-")
         write_json_atomic(res / "eval-model.json", model)
-        if backend.pipe.dit.cfg.signal_channels:  # the same model with the simulator in the loop
+        if backend.pipe.has_physics:  # the same model with the simulator in the loop
             rg = evaluate(KinoraBackend(pipe=backend.pipe, guided=True), cases, physics_n=physics_n)
             guided = rg.summary
             write_eval_plots(rg, res, prefix="guided-")

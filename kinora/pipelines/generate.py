@@ -186,7 +186,9 @@ def provenance_of(output: GenerationOutput, pipe, fps: int, truth_mode: str = "s
     """The label provenance of one generation: model, weights hash, seed, prompt, task, settings."""
     from kinora.label import Provenance
 
-    return Provenance(model=pipe.model_name, checkpoint_sha256=pipe.checkpoint_sha256, seed=output.seed,
+    # A physics generation may have run the companion checkpoint: its own hash is in the settings.
+    checkpoint = output.settings.get("checkpoint_sha256", pipe.checkpoint_sha256)
+    return Provenance(model=pipe.model_name, checkpoint_sha256=checkpoint, seed=output.seed,
                       prompt=output.prompt, truth_mode=truth_mode, task=Task(output.task).provenance_name,
                       settings={**output.settings, "fps": fps})
 

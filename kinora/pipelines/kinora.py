@@ -48,6 +48,7 @@ from kinora.defaults import (
     MIN_WINDOW,
     SHIPPED_DIT,
     SHIPPED_VAE,
+    physics_filename,
     vae_filename,
 )
 from kinora.diffusion.tasks import (
@@ -91,7 +92,9 @@ def find_dit(path: Path) -> Path:
         if not path.exists():
             raise KinoraError(f"no model weights at {path}; train one with 'kinora train' or pass --model PATH")
         return path
-    found = sorted(path.glob("dit-*-ema.safetensors")) or sorted(path.glob("dit-*.safetensors"))
+    # A physics companion (dit-PRESET-physics-ema) is loaded beside the free model, not instead of it.
+    found = [p for p in sorted(path.glob("dit-*-ema.safetensors")) if "-physics-" not in p.name] or \
+        [p for p in sorted(path.glob("dit-*.safetensors")) if "-physics-" not in p.name]
     if not found:
         raise KinoraError(f"no DiT checkpoint (dit-PRESET-ema.safetensors) in {path}; "
                           f"train one with 'kinora train' or pass the file itself")
@@ -179,6 +182,8 @@ class KinoraPipeline:
         self.default_width = int(train.get("width", self.preset.train.width))
         self.shift_scale = float(train.get("shift_scale", self.preset.train.shift_scale))
         self.signal_guidance = True  # physics=True: guidance on the signal too (False: on the prompt alone)
+        self.physics_path: Path | None = None  # a companion checkpoint that reads the physics signal
+        self._physics_model = None  # (its DiT, its SHA-256), once loaded
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
@@ -198,7 +203,35 @@ class KinoraPipeline:
         check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
         dit.set_compute_dtype(dtype)
-        return cls(dit, vae, TextEncoder(device=device), meta, dit_path=path, vae_path=vae_path.resolve())
+        pipe = cls(dit, vae, TextEncoder(device=device), meta, dit_path=path, vae_path=vae_path.resolve())
+        companion = path.parent / physics_filename(meta.get("preset", "small"))
+        if not dit.cfg.signal_channels and companion.exists():
+            pipe.physics_path = companion  # loaded the first time physics=True asks for it
+        return pipe
+
+    @property
+    def has_physics(self) -> bool:
+        """Whether physics=True can run: this DiT reads the signal, or a companion beside it does."""
+        return bool(self.dit.cfg.signal_channels) or self.physics_path is not None
+
+    def physics_dit(self):
+        """The DiT that reads the physics signal: this one if it does, else the companion
+        checkpoint beside it (kinora/weights ships the free model and its physics companion:
+        docs/MODEL.md says why two); (model, its checkpoint's SHA-256)."""
+        if self.dit.cfg.signal_channels:
+            return self.dit, self.checkpoint_sha256
+        if self._physics_model is None:
+            from kinora.models.dit import NO_SIGNAL, load_dit
+
+            if self.physics_path is None:
+                raise KinoraError(f"{self.model_name} {NO_SIGNAL}")
+            dit, meta = load_dit(self.physics_path)
+            if not dit.cfg.signal_channels or meta.get("vae_hash") != self.meta.get("vae_hash"):
+                raise KinoraError(f"{self.physics_path} is not a physics companion of {self.model_name} (no signal, "
+                                  f"or another VAE's latents)")
+            dit.set_compute_dtype(self.dit.compute)
+            self._physics_model = (dit.eval(), sha256_file(self.physics_path))
+        return self._physics_model
 
     # --- the steps of a call ------------------------------------------------------------
     def check_inputs(self, prompt, output_type, video, image, edit_mask, height, width, num_frames,
@@ -399,10 +432,7 @@ class KinoraPipeline:
             prompt, num_frames = self._spec_prompt(spec, prompt, raw_prompt, num_frames, video, edit_mask)
         if physics and raw_prompt:
             raise KinoraError("physics needs the shot's plan: drop raw_prompt, or pass the ShotSpec as spec")
-        if physics and not self.dit.cfg.signal_channels:
-            from kinora.models.dit import NO_SIGNAL
-
-            raise KinoraError(f"{self.model_name} {NO_SIGNAL}")
+        dit, checkpoint = self.physics_dit() if physics else (self.dit, self.checkpoint_sha256)
         task = task_of(image=image is not None, last_image=last_image is not None, loop=loop,
                        video=video is not None, edit_mask=edit_mask is not None, backward=extend == "backward",
                        strength=strength is not None)
@@ -428,7 +458,7 @@ class KinoraPipeline:
         # 3. Encode the prompt and the negative prompt.
         g = generator if generator is not None else torch.Generator().manual_seed(0)
         s = _Sampling(height=height, width=width, cond=self.encode_text([canonical]),
-                      uncond=self.encode_text([negative_prompt or ""]), model=CFG(self.dit, scale), generator=g,
+                      uncond=self.encode_text([negative_prompt or ""]), model=CFG(dit, scale), generator=g,
                       steps=steps, sample_fn=sample_fn, callback=callback_on_step_end)
         notes: list[str] = []
         if progress_file is not None:
@@ -466,7 +496,8 @@ class KinoraPipeline:
                     "height": height, "width": width, "frames": int(frames.shape[0]),
                     "threads": torch.get_num_threads(), "physics": bool(physics)}
         if physics:
-            settings.update(simulation_s=round(s.simulation_s, 4), signal_guidance=self.signal_guidance)
+            settings.update(simulation_s=round(s.simulation_s, 4), signal_guidance=self.signal_guidance,
+                            checkpoint_sha256=checkpoint)
         warnings = (list(plan.warnings) if plan else []) + notes
         if negative_prompt and scale == 1.0:
             warnings.append("guidance is 1 (a distilled model samples without guidance): the negative prompt has "

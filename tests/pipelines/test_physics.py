@@ -258,3 +258,26 @@ def test_guidance_on_the_prompt_alone_keeps_the_signal_in_both_halves(pipe, monk
     out = gen(pipe, num_frames=9, physics=True)
     assert torch.equal(halves[0][0], halves[0][1]) and halves[0][0].any()
     assert out.settings["signal_guidance"] is False
+
+
+def test_a_free_model_with_a_physics_companion(tmp_path):
+    import shutil
+
+    from kinora.defaults import physics_filename
+    from kinora.io.hashing import sha256_file
+
+    (tmp_path / "free").mkdir()
+    free = _weights(tmp_path / "free", signal=False)
+    (tmp_path / "phys").mkdir()
+    _weights(tmp_path / "phys", signal=True)
+    shutil.copy(tmp_path / "phys" / "dit-tiny-ema.safetensors", free / physics_filename("tiny"))
+    pipe = KinoraPipeline.from_pretrained(free)  # the free model is loaded; the companion waits
+    assert not pipe.dit.cfg.signal_channels and pipe.has_physics and pipe._physics_model is None
+    a = gen(pipe, num_frames=9).frames[0]
+    out = gen(pipe, num_frames=9, physics=True)
+    assert out.settings["checkpoint_sha256"] == sha256_file(free / physics_filename("tiny"))
+    assert not np.array_equal(out.frames[0], a)
+    assert np.array_equal(gen(pipe, num_frames=9).frames[0], a)  # the free path is the free model, untouched
+    from kinora.pipelines.generate import provenance_of
+
+    assert provenance_of(out, pipe, 8).checkpoint_sha256 == out.settings["checkpoint_sha256"]
