@@ -8,6 +8,7 @@
 #   bash scripts/recipe-128.sh gpu   # one GPU: the same data, preset base, about 10 minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -x .venv/bin/python ]; then . .venv/bin/activate; fi
 mode="${1:-cpu}"
 data=data/world-128
 
