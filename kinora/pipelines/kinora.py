@@ -522,14 +522,17 @@ class KinoraPipeline:
             num_frames = max(1, int(round(min(spec.duration, MAX_SECONDS) * self.default_fps)))
         return prompt, num_frames
 
-    def _timeline(self, task: Task, video, image, num_frames: int, context: int) -> tuple[int, np.ndarray | None]:
-        """How many frames `_frames` samples for the task, and the known frame they start from (if any)."""
+    def _timeline(self, task: Task, video, image, num_frames: int,
+                  context: int) -> tuple[int, np.ndarray | None, np.ndarray | None]:
+        """What `_frames` samples for the task: how many frames, the known frame they start
+        from (if any), and an extension's context frames (the video's last, or first, ones)."""
         if task.name in ("inpaint", "restyle"):  # the video's own frames
-            return video.shape[0], video[0]
+            return video.shape[0], video[0], None
         if task.name in ("extend", "extend_backward"):  # the context and the new frames
             c = min(context, video.shape[0])
-            return c + num_frames, (video[0] if task.backward else video[-c])
-        return num_frames, image  # a new clip, from the given first image if there is one
+            ctx = video[:c] if task.backward else video[-c:]
+            return c + num_frames, (video[0] if task.backward else ctx[0]), ctx
+        return num_frames, image, None  # a new clip, from the given first image if there is one
 
     def _physics(self, s: _Sampling, spec, task: Task, video, image, num_frames: int, context: int) -> list[str]:
         """Run the simulator over the timeline `_frames` will sample and keep its signal in `s`;
@@ -540,7 +543,7 @@ class KinoraPipeline:
         from kinora.world.spec import resolve
 
         t0 = time.perf_counter()
-        T, first = self._timeline(task, video, image, num_frames, context)
+        T, first, ctx = self._timeline(task, video, image, num_frames, context)
         if task.name == "loop":  # there and back: the signal ends where it began, as the frames must
             T = T // 2 + 1
         fitted = fit_spec(spec, self.default_fps, s.width, s.height, T)
@@ -550,12 +553,11 @@ class KinoraPipeline:
         else:
             # A forward extension's context shows its objects move: a later context frame
             # tells a faller's distance from how far it fell (kinora.pipelines.physics).
-            c = min(context, video.shape[0]) if task.name == "extend" else 0
-            k = min(3, c - 1) if c else 0
-            later = video[-c + k] if k > 0 else None
-            placed, notes = place_from_frame(fitted, first, later=later, later_index=k)
-            if c:  # and what the prompt left unsaid (a material, a speed) from how the context moves
-                placed, chosen = fit_to_context(placed, video[-c:])
+            ctx = ctx if task.name == "extend" else None
+            k = min(3, len(ctx) - 1) if ctx is not None else 0
+            placed, notes = place_from_frame(fitted, first, later=ctx[k] if k > 0 else None, later_index=k)
+            if ctx is not None:  # and what the prompt left unsaid (a material, a speed) from how it moves
+                placed, chosen = fit_to_context(placed, ctx)
                 notes += chosen
         if task.name == "extend_backward":
             placed = held_still(placed)  # the engine does not run backwards: what the video opens with waits
@@ -583,9 +585,8 @@ class KinoraPipeline:
             return self.sample_long(s, video.copy(), ~edit_mask, context)
         if task.name in ("extend", "extend_backward"):
             # Only the last (first) `context` frames of the video condition the new ones.
-            c = min(context, video.shape[0])
-            ctx = video[:c] if task.backward else video[-c:]
-            T = c + num_frames
+            T, _, ctx = self._timeline(task, video, None, num_frames, context)
+            c = len(ctx)
             known = np.zeros((T, *ctx.shape[1:]), np.uint8)
             kmask = np.zeros(known.shape[:3], bool)
             where = slice(num_frames, T) if task.backward else slice(0, c)

@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from kinora.errors import KinoraError
-from kinora.world.spec import ARENA_X, ARENA_Y, ShotSpec, half_height, resolve
+from kinora.world.spec import ARENA_X, ARENA_Y, GRAVITY, ShotSpec, half_height, resolve
 
 REFINE_STEPS = 8  # a faller's depth settles in 5-8 (its area changes as fast as its distance)
 REFINE_PX = 0.25  # close enough: a quarter pixel
@@ -51,7 +51,6 @@ HIDDEN_CONTACT = 0.15  # a detection touching others over more of its outline is
 MIN_DROP_PX = 1.5  # a fall shorter than this on screen says too little about distance
 MISS_PX = 16.0  # an object the simulation does not show where the frame does (kinora.eval.physics' penalty)
 FIT_GAIN_PX = 0.05  # a choice is kept only if it brings the centroids at least this much closer
-GRAVITY = 9.81  # m/s^2, as the simulator has it
 
 
 def fit_spec(spec: ShotSpec, fps: int, width: int, height: int, frames: int) -> ShotSpec:

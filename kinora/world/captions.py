@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from kinora.world.spec import (
     COLORS,
     DIRECTIONS,
+    GRAVITY,
     MATERIALS,
     MOTIONS,
     SHAPES,
@@ -148,7 +149,6 @@ BOUNCY = 0.7  # restitution at or above which a fall visibly bounces (rubber)
 DEAD = 0.15  # restitution at or below which a fall lands without a visible bounce (ice)
 SLIPPERY = 0.1  # friction at or below which a slide glides a long way (ice)
 FLOOR_FRICTION = 0.5  # the simulator's floor friction; Bullet multiplies the pair
-G = 9.81
 
 
 def effect(o: ObjectSpec) -> str | None:
@@ -178,7 +178,7 @@ def slide_stops(o: ObjectSpec, duration: float) -> bool:
         return False
     v = SLIDE_SPEED * SPEEDS[o.speed]
     mu = MATERIALS[o.material]["friction"] * FLOOR_FRICTION
-    return v * v / (2 * mu * G) < 1.0 and v / (mu * G) < 0.6 * duration
+    return v * v / (2 * mu * GRAVITY) < 1.0 and v / (mu * GRAVITY) < 0.6 * duration
 
 
 def mass(o: ObjectSpec) -> float:

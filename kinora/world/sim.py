@@ -26,7 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from kinora.errors import KinoraError
-from kinora.world.spec import COLORS, MATERIALS, SIZES, SPEEDS, ShotSpec, resolve, validate
+from kinora.world.spec import COLORS, GRAVITY, MATERIALS, SIZES, SPEEDS, ShotSpec, resolve, validate
 
 ASSETS = Path(__file__).parent / "assets"
 LOOK_AT = (0.0, 0.0, 0.3)  # metres; the camera aims just above the middle of the stage
@@ -161,7 +161,7 @@ class World:
         self.substeps = max(1, math.ceil(MIN_PHYSICS_HZ / spec.fps))
         self.dt = 1.0 / (spec.fps * self.substeps)
         pb.resetSimulation(physicsClientId=self.cid)
-        pb.setGravity(0, 0, -9.81, physicsClientId=self.cid)
+        pb.setGravity(0, 0, -GRAVITY, physicsClientId=self.cid)
         pb.setPhysicsEngineParameter(fixedTimeStep=self.dt, numSolverIterations=50,
                                      deterministicOverlappingPairs=1, physicsClientId=self.cid)
         self.floor = self._make_floor()

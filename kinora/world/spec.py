@@ -77,6 +77,7 @@ MOTIONS = ("still", "fall", "roll", "slide", "push", "topple")
 # the screen, forward = away from the camera, backward = towards it.
 DIRECTIONS = ("left", "right", "forward", "backward")
 SPEEDS: dict[str, float] = {"slow": 0.6, "normal": 1.0, "fast": 1.6}
+GRAVITY = 9.81  # m/s^2: what the simulator applies, and what captions and placement reckon with
 CAMERA_MOTIONS = ("static", "pan_left", "pan_right", "orbit_left", "orbit_right", "zoom_in", "zoom_out")
 
 SIZE_MIN, SIZE_MAX = 32, 512
