@@ -160,6 +160,36 @@ def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BICUBIC)) for f in frames])
 
 
+NOTICE_TEXT, NOTICE_ENGLISH = "未通过核实", "NOT VERIFIED"
+NOTICE_RGB = (176, 18, 18)  # the notice's box: red, so it is never read as part of the label
+
+
+def stamp_notice(frames: np.ndarray, which) -> np.ndarray:
+    """Draw "未通过核实 / NOT VERIFIED" in a red box at the bottom of the frames `which` names
+    (indices into frames, already upscaled and labeled): the visible notice on a shot that
+    failed its verification (kinora.pipelines.film), as tall as the label's text."""
+    out = frames.copy()
+    t, h, w, _ = frames.shape
+    th = max(12, round(0.07 * min(w, h)))
+    zh, en = text_mask(NOTICE_TEXT, th), text_mask(NOTICE_ENGLISH, round(ENGLISH_SCALE * th))
+    pad, gap = max(2, round(PAD * th)), max(3, th // 2)
+    bw = min(w, zh.shape[1] + gap + en.shape[1] + 2 * pad)
+    bh = max(zh.shape[0], en.shape[0]) + 2 * pad
+    x0, y0 = (w - bw) // 2, h - bh - max(2, round(MARGIN * min(w, h)))
+    text = np.zeros((bh, bw), np.float32)
+    zw, ew = min(zh.shape[1], bw - 2 * pad), min(en.shape[1], max(0, bw - 2 * pad - zh.shape[1] - gap))
+    text[pad:pad + zh.shape[0], pad:pad + zw] = zh[:, :zw]
+    ey = pad + (zh.shape[0] - en.shape[0])
+    text[ey:ey + en.shape[0], pad + zh.shape[1] + gap:pad + zh.shape[1] + gap + ew] = en[:, :ew]
+    box = np.array(NOTICE_RGB, np.float32)
+    for i in which:
+        crop = out[i, y0:y0 + bh, x0:x0 + bw].astype(np.float32)
+        crop = crop * (1 - 0.85) + box * 0.85
+        crop = crop * (1.0 - text[..., None]) + 255.0 * text[..., None]
+        out[i, y0:y0 + bh, x0:x0 + bw] = np.clip(np.rint(crop), 0, 255).astype(np.uint8)
+    return out
+
+
 def labeled_frames(config: LabelConfig, num_frames: int, fps: int) -> np.ndarray:
     """Indices of the frames that carry the label under the config's duration policy."""
     n = min(num_frames, math.ceil(config.seconds * fps - 1e-9))

@@ -31,7 +31,7 @@ from kinora.io.video import write_mp4
 from kinora.label import content_credentials
 from kinora.label.config import CHINESE_TEXT, ENGLISH_TEXT, LabelConfig, Provenance
 from kinora.label.metadata import AIGC_KEY, PROVENANCE_KEY, build_metadata, check_aigc
-from kinora.label.visible import stamp, upscale_factor
+from kinora.label.visible import NOTICE_ENGLISH, NOTICE_TEXT, stamp, stamp_notice, upscale_factor
 
 
 def _check_inputs(frames, path: Path, fps, provenance, config) -> None:
@@ -71,12 +71,14 @@ def write_generated_video(
     provenance: Provenance,
     config: LabelConfig | None = None,
     replace: bool = False,
+    notices: list[tuple[int, int]] | None = None,
 ) -> Path:
     """Label and write generated frames (T, H, W, 3) uint8 as an MP4 at `path`; return it.
 
     Frames whose shortest side is under `config.min_display_size` are upscaled first
     (see `kinora.label.visible`), so the file can be larger than `frames`. An existing
-    file at `path` is replaced only with replace=True.
+    file at `path` is replaced only with replace=True. `notices`: (first, last) frame ranges
+    that carry the visible "未通过核实 / NOT VERIFIED" notice (a shot that failed its check).
     """
     config = LabelConfig() if config is None else config
     path = Path(path)
@@ -86,6 +88,8 @@ def write_generated_video(
     t, h, w, _ = frames.shape
     factor = upscale_factor(config, w, h)
     labeled, lay = stamp(frames, fps, config)  # (T, H', W', 3)
+    if notices:
+        labeled = stamp_notice(labeled, sorted({i for a, b in notices for i in range(max(0, a), min(t, b + 1))}))
     label = {
         "text": CHINESE_TEXT + (f" / {ENGLISH_TEXT}" if config.english else ""),
         "corner": config.corner,
@@ -96,6 +100,8 @@ def write_generated_video(
         "model_size": [w, h],
         "frame_size": [labeled.shape[2], labeled.shape[1]],
     }
+    if notices:
+        label["notices"] = {"text": f"{NOTICE_TEXT} / {NOTICE_ENGLISH}", "frames": [list(r) for r in notices]}
     metadata = build_metadata(provenance, config, label)
     with atomic_path(path, replace=replace) as tmp:
         if config.signs_c2pa:

@@ -85,7 +85,7 @@ def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = Fals
         if any(not s.takes for s in p.doc.shots):
             make_missing_takes(folder, resume=resume)
             p = Project.load(folder)
-        parts, shots, start = [], [], 0
+        parts, shots, start, notices = [], [], 0, []
         for n, s in enumerate(p.doc.shots, 1):
             take = s.active_take()
             frames = take_frames(p, take)  # refuses a missing or changed take
@@ -104,7 +104,10 @@ def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = Fals
             shots.append({"shot": s.id, "take": take.id, "seed": take.seed, "model": take.model,
                           "checkpoint_sha256": take.checkpoint_sha256, "task": take.task,
                           "prompt_sha256": hashlib.sha256(take.prompt.encode("utf-8")).hexdigest(),
-                          "frames": [start, start + len(frames) - 1], "crossfade_in": fade})
+                          "frames": [start, start + len(frames) - 1], "crossfade_in": fade,
+                          **({"notice": s.notice} if s.notice else {})})
+            if s.notice:
+                notices.append((start, start + len(frames) - 1))
             start += len(frames)
         film = np.concatenate(parts)  # (T, H, W, 3)
         fps = int(p.doc.settings.get("fps", 8))
@@ -114,5 +117,5 @@ def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = Fals
                           truth_mode=p.doc.settings.get("truth_mode") or "story", task="film",
                           settings={"fps": fps, "frames": int(len(film)), "project_revision": p.doc.revision,
                                     "shots": shots})
-        path = write_generated_video(film, out, fps, prov, replace=force)
+        path = write_generated_video(film, out, fps, prov, replace=force, notices=notices)
     return RenderResult(path=path, frames=int(len(film)), fps=fps, shots=shots)

@@ -1,0 +1,314 @@
+"""Story in, storyboard and film out: the whole path of `kinora film`, one step after another.
+
+    result = make_film("story.txt" text, "out/pip")     # plan, generate, verify, render, label
+    result.storyboard_pdf, result.film, result.otio, result.provenance
+
+1. Plan: the text into scenes, shots and entities under a truth mode (kinora.plan.story;
+   or an LLM planner behind the same interface, kinora.plan.llm).
+2. Previs (`previs=True`, or the storyboard alone): every shot run by the simulator, a
+   shot that continues its scene starting where the things of the shot before came to rest.
+3. Generate: each shot as a take of a film project (kinora.timeline), with the simulator
+   in the loop where the model has a physics companion; a shot that continues its scene
+   starts from the last frame of the one before (image-to-video).
+4. Verify: the analyzer checks each take against its ShotSpec (kinora.verify). What must
+   pass depends on the mode: news, everything the spec says; knowledge, that and the
+   motion against the simulator's own rollout of the spec (trajectory error); story, the
+   consistency of its things (none missing, none extra, each the colour and shape the
+   registry gave it, none appearing or vanishing without cause). A failing take is kept
+   and the shot regenerated with a new seed, up to `max_tries`; a shot that never passes
+   uses its best take and is flagged: the storyboard marks it, provenance.json says why,
+   and in news and knowledge the film shows "未通过核实 / NOT VERIFIED" over it.
+5. Render: the active takes joined into film.mp4 (labeled), film.otio for editors.
+6. Storyboard (HTML and PDF) and provenance.json: every element with its source span or
+   its invented / filled-in / unstated mark, the mode and its cues, every take's
+   verification, the regenerations and the flags.
+
+Everything is written into a folder beside DIR and moved to DIR when complete, so a
+failure never leaves half a film where the user looks for one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kinora.errors import KinoraError
+
+MAX_TRIES = 3
+PHYSICS_TOLERANCE_PX = 8.0  # knowledge: mean centroid distance to the simulator's rollout, in 64-px units
+SEED_STRIDE = 1000  # try k of a shot uses seed + k * SEED_STRIDE
+CONSISTENCY_ISSUES = ("missing", "extra", "wrong_color", "wrong_shape", "unexplained")
+
+
+@dataclass
+class FilmResult:
+    folder: Path
+    plan: object  # kinora.plan.story.StoryPlan
+    storyboard_html: Path
+    storyboard_pdf: Path
+    provenance: Path
+    film: Path | None = None
+    otio: Path | None = None
+    project: Path | None = None
+    shots: list[dict] = field(default_factory=list)  # per shot: tries, passed, flag
+    timings: dict = field(default_factory=dict)  # seconds per step
+
+
+# ---------------------------------------------------------------------------------
+# 2. Previs
+# ---------------------------------------------------------------------------------
+
+
+def carry_state(spec, before) -> object:
+    """`spec` with the things it shares with the clip `before` (kinora.world.sim.Clip) where
+    they came to rest: the same place and pose, so the next shot starts where this one ended."""
+    spec = spec.copy()
+    last = before.truth["frames"][-1]["objects"]
+    ends = {o.id: last[j] for j, o in enumerate(before.spec.objects)}
+    supports = {o.on for o in spec.objects if o.on}
+    for o in spec.objects:
+        end = ends.get(o.id)
+        if end is None or o.on or o.id in supports or o.motion in ("fall", "topple"):
+            continue
+        x, y, z = end["position"]
+        if abs(x) > 3.0 or abs(y) > 3.0:  # it left the stage: it enters afresh
+            continue
+        o.position, o.orientation = [float(x), float(y), float(z)], [float(v) for v in end["orientation"]]
+    return spec
+
+
+def previs(plan) -> list[np.ndarray]:
+    """Every shot rendered by the simulator, continuing shots from where the last one ended; (T, H, W, 3) each."""
+    from kinora.world.sim import simulate
+
+    clips, prev = [], None
+    for shot in plan.shots:
+        spec = carry_state(shot.spec, prev) if shot.continues and prev is not None else shot.spec
+        try:
+            prev = simulate(spec)
+        except KinoraError:  # a carried pose that cannot be placed: the shot starts afresh
+            prev = simulate(shot.spec)
+        clips.append(prev.frames)
+    return clips
+
+
+def keyframes(frames: np.ndarray, n: int = 3) -> list[np.ndarray]:
+    """First, middle and last frame (or n spread evenly)."""
+    idx = sorted({int(round(i)) for i in np.linspace(0, len(frames) - 1, n)})
+    return [frames[i] for i in idx]
+
+
+# ---------------------------------------------------------------------------------
+# 4. Verification
+# ---------------------------------------------------------------------------------
+
+
+def verify(frames: np.ndarray, spec, mode: str, fps: int, physics_spec=None) -> dict:
+    """One take against its plan, by the mode's standard (module docstring, step 4)."""
+    from kinora.verify.analyzer import analyze
+    from kinora.verify.compare import compare
+
+    analysis = analyze(frames, fps=fps)
+    report = compare(analysis, spec)
+    issues = [{"kind": i.kind, "message": i.message, "object": i.object} for i in report.issues]
+    if mode == "story":
+        failing = [i for i in issues if i["kind"] in CONSISTENCY_ISSUES]
+    else:
+        failing = list(issues)
+    out = {"passed": not failing, "standard": mode, "scores": {k: round(v, 3) for k, v in report.scores.items()},
+           "issues": issues, "failing": [i["message"] for i in failing]}
+    if mode == "knowledge":
+        from kinora.eval.physics import compare_continuations
+        from kinora.world.sim import simulate
+        from kinora.world.spec import resolve
+
+        sim = simulate(physics_spec if physics_spec is not None else resolve(spec))
+        truth = analyze(sim.frames, fps=fps)
+        err = compare_continuations(analysis, truth, 1, sorted({o.color for o in spec.objects}))[
+            "trajectory_error_px"]
+        out["physics"] = {"trajectory_error_px": round(err, 2), "tolerance_px": PHYSICS_TOLERANCE_PX,
+                          "passed": err <= PHYSICS_TOLERANCE_PX}
+        if err > PHYSICS_TOLERANCE_PX:
+            out["passed"] = False
+            out["failing"].append(f"the motion departs from the simulator's rollout of the shot by {err:.1f} px "
+                                  f"on average (tolerance {PHYSICS_TOLERANCE_PX:g})")
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# The whole film
+# ---------------------------------------------------------------------------------
+
+
+def _claim(out: Path, force: bool) -> Path:
+    from kinora.io.atomic import check_folder_path
+
+    out = check_folder_path(out, f"output folder {out}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise KinoraError(f"{out} already exists and is not empty; choose a new folder, or pass --force to "
+                          f"replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    else:
+        os.replace(tmp, out)
+
+
+def plan_text(text: str, mode: str | None = None, seconds_per_shot: float | None = None, seed: int = 0,
+              planner=None, fps: int = 8, width: int = 64, height: int = 64):
+    """Step 1: the offline planner, or `planner` (a callable with plan_story's signature: kinora.plan.llm)."""
+    from kinora.plan.story import plan_story
+
+    plan = (planner or plan_story)(text, mode=mode, seconds_per_shot=seconds_per_shot, seed=seed, fps=fps,
+                                   width=width, height=height)
+    if not plan.shots:
+        raise KinoraError("the text shows nothing the micro-world can film (no ball, cube or cylinder that "
+                          "appears, moves or is looked at); " + (plan.warnings[0] if plan.warnings else
+                                                                  "write what the camera should see"))
+    return plan
+
+
+def make_storyboard(text: str, out: str | os.PathLike, mode: str | None = None,
+                    seconds_per_shot: float | None = None, seed: int = 0, planner=None, force: bool = False) -> Path:
+    """`kinora storyboard`: plan and previs only, one PDF (or HTML, by the name's suffix) at `out`."""
+    from kinora.io.atomic import claim_output
+    from kinora.plan.storyboard import Storyboard
+
+    out = Path(out)
+    if out.suffix.lower() not in (".pdf", ".html"):
+        raise KinoraError(f"the storyboard is written as PDF or HTML; name it *.pdf or *.html, got {out.name}")
+    with claim_output(out, force=force):
+        plan = plan_text(text, mode, seconds_per_shot, seed, planner)
+        board = Storyboard(plan, [keyframes(f) for f in previs(plan)], source="previs (simulator)")
+        board.write(out, replace=force)
+    return out
+
+
+def make_film(text: str, out: str | os.PathLike, mode: str | None = None, seconds_per_shot: float | None = None,
+              previs_board: bool = False, seed: int = 0, max_tries: int = MAX_TRIES, model: str | None = None,
+              planner=None, force: bool = False, progress=None, **settings) -> FilmResult:
+    """`kinora film`: all six steps of the module docstring into the folder `out`."""
+    from kinora.io.atomic import write_json_atomic
+    from kinora.plan.storyboard import Storyboard
+    from kinora.timeline.edits import DEFAULT_SETTINGS, Generator, write_take
+    from kinora.timeline.otio import export_otio
+    from kinora.timeline.project import Project, Shot
+    from kinora.timeline.render import render
+
+    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or not 1 <= max_tries <= 10:
+        raise KinoraError(f"--max-tries {max_tries!r} is out of range; use a whole number from 1 to 10")
+    say = progress or (lambda msg: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    gen = Generator({**DEFAULT_SETTINGS, "model": model, **settings})
+    pipe = gen.pipe  # a bad --model fails before anything is written
+    plan = plan_text(text, mode, seconds_per_shot, seed, planner, pipe.default_fps, pipe.default_width,
+                     pipe.default_height)
+    timings["plan_s"] = time.perf_counter() - t0
+    mode = plan.mode.mode
+    out = Path(out)
+    tmp = _claim(out, force)
+    try:
+        board_frames = None
+        if previs_board:
+            t = time.perf_counter()
+            board_frames = [keyframes(f) for f in previs(plan)]
+            timings["previs_s"] = time.perf_counter() - t
+        physics = bool(settings.get("physics", pipe.has_physics))
+        gen.settings.update(physics=physics, truth_mode=mode)
+        project_dir = tmp / "project"
+        Project.create(project_dir, {**gen.settings, "fps": pipe.default_fps, "width": pipe.default_width,
+                                     "height": pipe.default_height})
+        fps = pipe.default_fps
+        t = time.perf_counter()
+        results, last = [], None
+        with Project.open(project_dir, write=True) as p:
+            for ps in plan.shots:
+                n = max(1, int(round(ps.seconds * fps)))
+                shot = Shot(id=p.new_shot_id(), prompt=ps.source["text"], seconds=n / fps, spec=ps.spec.to_dict(),
+                            source={**ps.source, "scene": ps.scene, "shot": ps.number}, seed=ps.spec.seed)
+                image = last[-1] if ps.continues and last is not None else None
+                tries = []
+                for k in range(max_tries):
+                    s = ps.spec.seed + k * SEED_STRIDE
+                    say(f"shot {ps.number}/{len(plan.shots)}: take {k + 1}" + (f" (seed {s})" if k else ""))
+                    output = gen(ps.source["text"], s, spec=ps.spec, num_frames=n, image=image)
+                    check = verify(output.frames[0], ps.spec, mode, fps, output.physics_spec)
+                    take = write_take(p, shot, output, gen, {"kind": "film", "try": k + 1, "verified": check["passed"]},
+                                      parent=shot.takes[-1].id if shot.takes else None)
+                    tries.append({"take": take.id, "seed": s, **check})
+                    if check["passed"]:
+                        break
+                best = next((x for x in tries if x["passed"]), None)
+                if best is None:
+                    best = max(tries, key=lambda x: x["scores"].get("overall", 0.0))
+                    reason = "; ".join(best["failing"][:3])
+                    if mode in ("news", "knowledge"):
+                        shot.notice = f"not verified after {len(tries)} take(s): {reason}"
+                shot.active = best["take"]
+                p.doc.shots.append(shot)
+                from kinora.timeline.edits import take_frames
+
+                last = take_frames(p, shot.active_take())
+                results.append({"shot": ps.number, "project_shot": shot.id, "active": best["take"],
+                                "passed": best["passed"], "tries": tries, "regenerations": len(tries) - 1,
+                                "flag": None if best["passed"] else
+                                f"failed verification after {len(tries)} take(s): " + "; ".join(best["failing"][:3]),
+                                "notice_in_film": bool(shot.notice)})
+            p.save(f"film of {len(plan.shots)} shot(s) from the text ({mode} mode)",
+                   shots=[s.id for s in p.doc.shots])
+        timings["generate_and_verify_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        film = render(project_dir, tmp / "film.mp4").path
+        otio = export_otio(project_dir, tmp / "film.otio")
+        timings["render_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        p = Project.load(project_dir)
+        from kinora.timeline.edits import take_frames
+
+        take_keys = [keyframes(take_frames(p, s.active_take())) for s in p.doc.shots]
+        board = Storyboard(plan, board_frames or take_keys, source="previs (simulator)" if board_frames else
+                           "generated takes", verification=results, takes=take_keys if board_frames else None)
+        board.write(tmp / "storyboard.html")
+        board.write(tmp / "storyboard.pdf")
+        timings["storyboard_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - t0
+        prov = provenance(plan, results, gen, timings)
+        write_json_atomic(tmp / "provenance.json", prov)
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return FilmResult(folder=out, plan=plan, storyboard_html=out / "storyboard.html",
+                      storyboard_pdf=out / "storyboard.pdf", provenance=out / "provenance.json", film=out / film.name,
+                      otio=out / Path(otio).name, project=out / "project", shots=results, timings=timings)
+
+
+def provenance(plan, results: list[dict], gen, timings: dict) -> dict:
+    """provenance.json: the plan (every element's source or mark), the mode and why, every take's check."""
+    from kinora import __version__
+    from kinora.plan.truth import count_invented
+
+    d = plan.to_dict()
+    for shot, res in zip(d["shots"], results):
+        shot["verification"] = res
+        shot["invented"] = count_invented(shot["spec"])
+    return {"format": "kinora-film-provenance", "version": 1, "kinora": __version__, "text": plan.text,
+            "mode": d.pop("mode"), "model": gen.pipe.model_name, "checkpoint_sha256": gen.pipe.checkpoint_sha256,
+            "physics": bool(gen.settings.get("physics")), "timings_s": {k: round(v, 3) for k, v in timings.items()},
+            "flagged": [r["shot"] for r in results if not r["passed"]], **d}
