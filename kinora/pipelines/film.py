@@ -169,6 +169,24 @@ def _publish(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
+def read_text(path: str | os.PathLike) -> str:
+    """The text file a film is made from (UTF-8), refused in one line when it cannot be."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise KinoraError(f"text file not found: {path}") from None
+    except IsADirectoryError:
+        raise KinoraError(f"{path} is a folder; give the text file to film") from None
+    except UnicodeDecodeError:
+        raise KinoraError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as e:
+        raise KinoraError(f"cannot read {path}: {e.strerror or e}") from None
+    if not text.strip():
+        raise KinoraError(f"{path} is empty; write a story, a news item or an explanation to film")
+    return text
+
+
 def plan_text(text: str, mode: str | None = None, seconds_per_shot: float | None = None, seed: int = 0,
               planner=None, fps: int = 8, width: int = 64, height: int = 64):
     """Step 1: the offline planner, or `planner` (a callable with plan_story's signature: kinora.plan.llm)."""
