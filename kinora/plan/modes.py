@@ -48,8 +48,8 @@ _EN: dict[str, list[tuple[str, float]]] = {
         (r"\b(?:19|20)\d{2}\b", 1.0),
         (r"^(?-i:[A-Z][A-Z .]{2,})(?:—|--| - )", 3.0), (r"\((?:AP|Reuters|AFP|Xinhua)\)", 3.0),
         (r"\b(?:hall|lab(?:oratory)?|room|site|facility|arena|track|test bay|bay|bench|station)\s+[A-Z0-9]+\b", 1.5),
-        (r"^(?-i:[A-Z][A-Z']+(?: [A-Z']+)+)[.!:]", 2.5), (r"^(?:briefly|update|breaking|correction|in brief|brief|note|alert)\s*[:—-]",
-                                          2.5),
+        (r"^(?-i:[A-Z][A-Z']+(?: [A-Z']+)+)[.!:]", 2.5),
+        (r"^(?:briefly|update|breaking|correction|in brief|brief|note|alert)\s*[:—-]", 2.5),
         (r"(?:^|[.:]\s+)(?-i:(?:(?:Big|Small|Large|Little|Tiny) [a-z]+|Red|Yellow|Green|Cyan|Blue|Purple) (?:ball|"
          r"cube|cylinder|block)s? [a-z]+s)\b", 2.0),
         (r"\b(?:log entry|the log says|logs? (?:say|says|said)|recording|footage|the camera (?:recorded|captured)|"
@@ -64,7 +64,8 @@ _EN: dict[str, list[tuple[str, float]]] = {
     ],
     "knowledge": [
         (r"\b(?:why|how)\b[^.?]{0,60}\?", 2.5), (r"^\s*(?:why|how|what happens|what would happen)\b", 2.5),
-        (r"\bimagine\b", 1.0), (r"\b(?:imagine|suppose|picture this|let'?s say|consider|think about|what if|what happens if|"
+        (r"\bimagine\b", 1.0),
+        (r"\b(?:imagine|suppose|picture this|let'?s say|consider|think about|what if|what happens if|"
          r"what would happen)\b", 2.5),
         (r"\b(?:because|this is because|that is why|which is why|the reason|therefore|thus|as a result|"
          r"explains?|explained|explanation|in other words|for example|for instance)\b", 1.3),
@@ -110,7 +111,8 @@ _ZH: dict[str, list[tuple[str, float]]] = {
         (r"据[^，。]{0,20}(?:报道|消息|通报|介绍|统计|了解|透露|称|显示)", 3.5),
         (r"据悉|获悉|记者|本报讯|本台消息|快讯|简讯|通讯员|发布会|通报|新闻|消息称|电讯|更正|声明|官方|头条|最新消息|播报|"
          r"特别报道|实录|直播|现场报道", 3.0),
-        (r"市民|居民|[张王李赵刘陈杨黄周吴][先女]士|[先女]士(?:说|称|表示)|场内|场馆|展厅|[A-Z0-9]+号(?:厅|馆|实验室|场地)", 1.5),
+        (r"市民|居民|[张王李赵刘陈杨黄周吴][先女]士|[先女]士(?:说|称|表示)|场内|场馆|展厅", 1.5),
+        (r"[A-Z0-9]+号(?:厅|馆|实验室|场地)", 1.5),
         (r"(?:新华社|中新社|人民网|央视)[^，。]{0,10}电", 3.5), (r"表示|称|介绍说|证实|宣布|回应|目击者", 1.4),
         (r"\d+月\d+日|\d{4}年|周[一二三四五六日]|星期[一二三四五六日天]", 1.6),
         (r"[上下]午\s*\d+[时点:：]|\d+[时点:：]\d+|\d+时|凌晨|傍晚\d", 2.0),

@@ -257,7 +257,26 @@ _ATTRIBUTION = [re.compile(p, re.I) for p in (
     r"\b(?:the|a) (?:lab(?:oratory)?'?s? )?(?:log|report|record|statement|bulletin)s? (?:says|said|states|stated|"
     r"shows|showed)(?: that)?,?", r"据[^，。]{0,20}(?:报道|消息|通报|介绍|统计|了解|透露|称|显示)[，,]?",
     r"(?:记者|目击者|工作人员|技术人员|负责人|研究人员|官方|知情人士|现场人员)[^，。]{0,8}(?:表示|称|说|介绍|证实|透露)[，,:：]?",
-    r"(?:日志|记录|监控|报告)显示[，,]?", r"本报讯|据悉[，,]?|获悉[，,]?")]
+    r"(?:日志|记录|监控|报告)显示[，,]?", r"本报讯|据悉[，,]?|获悉[，,]?",
+    r"\b(?:the |its |a |lab'?s |test |daily |official )+log(?: entry| book)?\b|\blog (?:entry|book|shows?|says?)\b")]
+
+
+# Clock times, dates and measures: "six centimetres" is no six things, "13:47" no count.
+_NUM = r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|a few|" \
+       r"several|some|a couple of|half a|a|an)"
+_MEASURES = [re.compile(p, re.I) for p in (
+    r"\b\d{1,2}[:.]\d{2}(?:\s*(?:a\.?m\.?|p\.?m\.?))?|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?)(?![a-z])",
+    r"\b(?:19|20)\d{2}\b", r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december)\s+\d{1,2}(?:st|nd|rd|th)?\b|\b\d{1,2}(?:st|nd|rd|th)\b",
+    rf"\b{_NUM}\s+(?:more\s+)?(?:cm|mm|km|centimet(?:er|re)s?|millimet(?:er|re)s?|met(?:er|re)s?|m|inch(?:es)?|feet|"
+    rf"foot|kilograms?|kg|grams?|g|percent|per cent|%|times|degrees?|frames?|hours?|minutes?|days?|weeks?|"
+    rf"months?|years?|bounces?|spins?|turns?|revolutions?)\b",
+    r"\b(?:a|one) (?:hundred|thousand)\b|\b\d+(?:[.,]\d+)?\s*%",
+    r"\b(?:room|hall|bay|lab|bench|station|table|zone|area|floor|test|trial|run|shot|take|frame|camera|no\.?|"
+    r"number|#|day|week|episode|chapter|part|step)\s*\d+\b|\d+号|第[一二三四五六七八九十\d]+(?:天|次|步|号|个)",
+    r"\b(?:the |a |three-block |block |two-block )?(?:tower|stack|pile)s?\b",
+    r"\d+月\d+日|\d{4}年|[上下]午\s*\d+[时点](?:\d+分)?|\d+[时点]\d+分|\d+[:：]\d+|凌晨\d+[时点]|晚上\d+[时点]",
+    r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)\s*(?:厘米|毫米|公里|米|公斤|千克|克|度|圈|次|帧|小时|分钟|天|周|个月|年|%|％)")]
 
 
 def _indefinite(np_text: str) -> bool:
@@ -423,6 +442,52 @@ class _Planner:
                     out[f] = (getattr(o, f), _span(self.text, a, b))
         return out
 
+    def _counted_back(self, objects: list[ObjectSpec], rw: Rewrite) -> dict[str, str]:
+        """Members of a counted group ("two balls", 三颗球) that refer back: object id -> entity id,
+        when as many fitting entities are already there (most recent first) and the group is
+        not introduced as new ("two more balls", 又来了两个球)."""
+        groups: dict[tuple, list[ObjectSpec]] = {}
+        for o in objects:
+            src = o.source.get("fields", {}).get("count", {})
+            if "start" in src:
+                groups.setdefault((src["start"], src["end"]), []).append(o)
+        out: dict[str, str] = {}
+        order = list(dict.fromkeys([i for ids in reversed(self.recent) for i in ids] +
+                                   [e.id for e in reversed(self.entities)]))
+        for (a, b), members in groups.items():
+            oa, ob, _ = rw.to_text(a, b)
+            before = self.text[max(0, oa - 12):oa].lower()
+            if re.search(r"\b(?:another|more|new|other|extra)\s*$|又|再|新", before + self.text[ob:ob + 6].lower()):
+                continue
+            picked: list[str] = []
+            for o in members:
+                stated = self._stated(o, rw)
+                eid = next((e for e in order if e not in picked and e not in out.values() and
+                            all(self.entity(e).stated.get(f, v) == v for f, (v, _) in stated.items())), None)
+                if eid is None:
+                    break
+                picked.append(eid)
+            if len(picked) == len(members):
+                out.update({o.id: eid for o, eid in zip(members, picked)})
+        return out
+
+    def _names_a_shape(self, o: ObjectSpec, rw: Rewrite) -> bool:
+        """Whether the noun phrase has a shape word of its own ("some", "a few", a misspelling read as
+        "barrel" do not: they name no thing the text means)."""
+        from kinora.plan.tokens import tokens_en, tokens_zh
+
+        a, b, tag = rw.to_text(o.source.get("start", 0), o.source.get("end", 0))
+        if isinstance(tag, tuple):
+            return True
+        src = o.source.get("fields", {}).get("shape", {})
+        if "start" in src:  # a member of a group ("two balls, one red ...") has its group's shape word
+            a, b, tag = rw.to_text(src["start"], src["end"])
+            if isinstance(tag, tuple):
+                return True
+        words = self.text[a:b]
+        toks = tokens_zh(words) if re.search(r"[\u3400-\u9fff]", words) else tokens_en(words)
+        return any(t.cat == "shape" and t.typo is None for t in toks)
+
     def _refers(self, o: ObjectSpec, rw: Rewrite) -> bool:
         """Whether a noun phrase without a shape word ("the red one") can refer to an entity already there."""
         a, b, tag = rw.to_text(o.source.get("start", 0), o.source.get("end", 0))
@@ -475,7 +540,7 @@ class _Planner:
             rw.blank(qs, qe)
             self.captions.append({**_span(text, qs, qe), "why": "dialogue: shown as a caption, not a shot",
                                   "shot": None})
-        for pat in _ATTRIBUTION:  # who reports it is not in the picture ("the lab log" is no cylinder)
+        for pat in _ATTRIBUTION + _MEASURES:  # who reports it, and when, is not in the picture
             for m in pat.finditer(text, sent.start, sent.end):
                 rw.blank(m.start(), m.end())
         tw = _time_word(text, sent.start, sent.end)
@@ -502,8 +567,16 @@ class _Planner:
                                     "sentence": _span(text, sent.start, sent.end)})
         used: set[str] = set()
         objs, new = [], []
+        back = self._counted_back(r.spec.objects, rw)
         for o in r.spec.objects:
-            if "start" not in o.source.get("fields", {}).get("shape", {}) and not self._refers(o, rw):
+            if o.id in back:  # "the two balls", 两颗球都…: the members are things already there
+                eid = back[o.id]
+                used.add(eid)
+                objs.append((o, eid))
+                self.entity(eid).mentions.append({**_span(text, *rw.to_text(o.source["start"], o.source["end"])[:2]),
+                                                  "shot": k})
+                continue
+            if not self._names_a_shape(o, rw) and not self._refers(o, rw):
                 # "no one", "the red one" with nothing before it: no thing to show is named
                 self.warnings.append(f"sentence {k + 1}: {o.source.get('text', '')!r} names no ball, cube or "
                                      f"cylinder and refers to none; left out")
@@ -549,8 +622,11 @@ class _Planner:
 
         text, rw = self.text, rd.rw
         ids = {o.id: eid for o, eid in rd.objs}
-        objects, warnings = [], []
+        objects, warnings, seen = [], [], set()
         for o, eid in rd.objs:
+            if eid in seen:  # one thing named twice in a sentence is one object
+                continue
+            seen.add(eid)
             ent = self.entity(eid)
             a, b, _ = rw.to_text(o.source.get("start", 0), o.source.get("end", 0))
             fields = {}
