@@ -57,6 +57,10 @@ def register(sub) -> None:
     u.add_argument("--lang", default=None, choices=("en", "zh"), help="one language only (default both)")
     u.add_argument("--no-sim", action="store_true", help="skip simulating each parsed spec (a few seconds instead of a "
                                                          "minute)")
+    p.add_argument("--film", action="store_true",
+                   help="story -> film: type detection, entity registries, news invention, story consistency on "
+                        "kinora/eval/film (takes --split, --lang, --n, --model, --out, --json, --no-generate)")
+    p.add_argument("--no-generate", action="store_true", help="with --film: the reading measures only (seconds)")
     p.add_argument("--long", action="store_true",
                    help="minute-long shots: colour, size and count drift per 5 s chunk, simulator, free and guided "
                         "(takes --seconds, --n, --model, --steps, --precision, --threads, --out, --json)")
@@ -112,10 +116,27 @@ def run_long(args) -> int:
     return 0
 
 
+def run_film(args) -> int:
+    from kinora.eval.film import FilmEvalSettings, run_film_eval
+
+    r = run_film_eval(FilmEvalSettings(split=args.split, lang=args.lang, n=args.n, generate=not args.no_generate,
+                                       model=args.model, out=args.out or "out/eval/film"),
+                      progress=None if args.json else lambda m: print(m, file=sys.stderr))
+    if args.json:
+        print(json.dumps({k: v for k, v in r.items() if k != "report"}, ensure_ascii=False))
+    else:
+        print(r["report"])
+    return 0
+
+
 def run(args) -> int:
     from kinora.errors import KinoraError
     from kinora.eval.runner import EvalSettings, run_eval
 
+    if args.film:
+        return run_film(args)
+    if args.no_generate:
+        raise KinoraError("--no-generate belongs to --film; add --film or drop it")
     if args.long:
         return run_long(args)
     if args.understanding:

@@ -120,8 +120,11 @@ def verify(frames: np.ndarray, spec, mode: str, fps: int, physics_spec=None) -> 
         failing = [i for i in issues if i["kind"] in CONSISTENCY_ISSUES]
     else:
         failing = list(issues)
+    tracks = {tr.id: tr for tr in analysis.tracks}
+    seen = {oid: ({"color": tracks[tid].color, "shape": tracks[tid].shape} if tid in tracks else None)
+            for oid, tid in report.matches.items()}  # what the analyzer saw of each thing: story consistency
     out = {"passed": not failing, "standard": mode, "scores": {k: round(v, 3) for k, v in report.scores.items()},
-           "issues": issues, "failing": [i["message"] for i in failing]}
+           "issues": issues, "failing": [i["message"] for i in failing], "objects": seen}
     if mode == "knowledge":
         from kinora.eval.physics import compare_continuations
         from kinora.world.sim import simulate
