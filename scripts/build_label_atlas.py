@@ -24,7 +24,8 @@ from PIL import Image, ImageDraw, ImageFont
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 FONT_INDEX = 2  # the collection's "Noto Sans CJK SC" face (Simplified Chinese forms)
 FONT_SIZE = 200  # px per em; "AI生成" ink is then ~180 px tall, enough for 4K frames
-STRINGS = ["AI生成", "AI-generated", "未通过核实", "NOT VERIFIED"]  # the label; the notice on a shot that failed its check
+# The label, then the notice on a shot that failed its verification (kinora.label.visible.stamp_notice).
+STRINGS = ["AI生成", "AI-generated", "未通过核实", "NOT VERIFIED"]
 GAP = 8  # px between strings in the atlas
 
 

@@ -279,6 +279,10 @@ _MEASURES = [re.compile(p, re.I) for p in (
     r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)\s*(?:厘米|毫米|公里|米|公斤|千克|克|度|圈|次|帧|小时|分钟|天|周|个月|年|%|％)")]
 
 
+_CAMERA_WORDS = re.compile(r"camera|lens|the view|the shot|zoom|pan(?:s|ned|ning)?\b|orbit|"
+                           r"镜头|画面|视角|摄像|推近|拉远|平移|环绕", re.I)
+
+
 def _indefinite(np_text: str) -> bool:
     t = np_text.strip()
     return bool(_INDEF_ZH.match(t) if re.match(r"[\u3400-\u9fff]", t) else _INDEF_EN.match(t))
@@ -600,7 +604,10 @@ class _Planner:
                 self.names[name] = eid
         stated_motion = any(any("start" in o.source.get("fields", {}).get(f, {})
                                 for f in ("motion", "direction", "speed", "target", "on")) for o, _ in objs)
-        camera_stated = not r.spec.camera.source.get("invented", False) and bool(r.spec.camera.source)
+        # A camera move counts only where the sentence speaks of the camera: a misspelling read as
+        # "pan" ("slept" for "swept") is no camera move in a story.
+        camera_stated = (not r.spec.camera.source.get("invented", False) and bool(r.spec.camera.source)
+                         and bool(_CAMERA_WORDS.search(text, sent.start, sent.end)))
         seconds_stated = bool(re.search(r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十]+)\s*(?:seconds?|secs?|秒)",
                                         text[sent.start:sent.end]))
         r.rewrite = rw
