@@ -108,6 +108,14 @@ def bench_markdown(r: dict) -> str:
                      f"{tl['region_edit_s']} s vs {tl['fresh_shot_s']} s = {tl['edit_vs_fresh']} x | <= 1.5 x |")
         lines.append(f"| film render of {tl['shots']} shots ({tl['film_s']:g} s, takes made) + OTIO export | "
                      f"{tl['render_and_otio_s']} s (peak RSS +{tl['render_rss_growth_mb']} MB) | <= 5 s |")
+    fm = r.get("film")
+    if fm:
+        lines.append(f"| story -> film ({fm['shots']} shots, {fm['film_s']:g} s): planning | {fm['plan_s']} s "
+                     f"| < 1 s |")
+        lines.append(f"| story -> film: `--previs` storyboard (simulator keyframes, PDF) | "
+                     f"{fm['previs_storyboard_s']} s | < 10 s |")
+        lines.append(f"| story -> film: the whole film with verification ({fm['takes']} takes, {fm['verified']} "
+                     f"verified, {fm['flagged']} flagged) | {fm['film_wall_s']} s | goal <= 60 s |")
     lv = r["long_video"]
     base = lv.get(str(min(int(k) for k in lv if k.isdigit()))) if any(k.isdigit() for k in lv) else None
     for k in sorted((k for k in lv if k.isdigit()), key=int):

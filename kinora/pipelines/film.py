@@ -39,6 +39,7 @@ import numpy as np
 
 from kinora.errors import KinoraError
 
+BUNDLED_STORY = Path(__file__).resolve().parents[1] / "stories" / "pip.txt"  # the README's story (kinora/stories)
 MAX_TRIES = 3
 PHYSICS_TOLERANCE_PX = 8.0  # knowledge: mean centroid distance to the simulator's rollout, in 64-px units
 SEED_STRIDE = 1000  # try k of a shot uses seed + k * SEED_STRIDE

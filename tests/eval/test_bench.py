@@ -36,7 +36,11 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
     assert rt["guided_wall_s"] > 0 and rt["guided_realtime_factor"] > 0 and rt["guided_simulation_s"] > 0
     tl = r["timeline"]
     assert tl["shots"] == 2 and tl["region_edit_s"] > 0 and tl["fresh_shot_s"] > 0 and tl["render_and_otio_s"] > 0
+    fm = r["film"]
+    assert fm["shots"] == 2 and fm["plan_s"] > 0 and fm["previs_storyboard_s"] > 0 and fm["film_wall_s"] > 0
+    assert fm["verified"] + fm["flagged"] == 2 and fm["takes"] >= 2
     md = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "story -> film" in md
     assert "real-time factor" in md and "cores" in md and "fp32 / bf16" in md
     assert "guided by the simulator" in md and "region edit of one" in md and "film render of 2 shots" in md
 
