@@ -181,7 +181,7 @@ def read_text(path: str | os.PathLike) -> str:
     except FileNotFoundError:
         raise KinoraError(f"text file not found: {path}") from None
     except IsADirectoryError:
-        raise KinoraError(f"{path} is a folder; give the text file to film") from None
+        raise KinoraError(f"{path} is a folder; give the text file (UTF-8) to plan") from None
     except UnicodeDecodeError:
         raise KinoraError(f"{path} is not UTF-8 text; save it as UTF-8") from None
     except OSError as e:
@@ -200,8 +200,7 @@ def plan_text(text: str, mode: str | None = None, seconds_per_shot: float | None
                                    width=width, height=height)
     if not plan.shots:
         raise KinoraError("the text shows nothing the micro-world can film (no ball, cube or cylinder that "
-                          "appears, moves or is looked at); " + (plan.warnings[0] if plan.warnings else
-                                                                  "write what the camera should see"))
+                          "appears, moves or is looked at); write what the camera should see")
     return plan
 
 
@@ -273,15 +272,14 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                     check = verify(output.frames[0], ps.spec, mode, fps, output.physics_spec)
                     take = write_take(p, shot, output, gen, {"kind": "film", "try": k + 1, "verified": check["passed"]},
                                       parent=shot.takes[-1].id if shot.takes else None)
+                    if not check["passed"] and mode in ("news", "knowledge"):  # the notice goes with the take
+                        take.notice = "not verified: " + "; ".join(check["failing"][:3])
                     tries.append({"take": take.id, "seed": s, **check})
                     if check["passed"]:
                         break
                 best = next((x for x in tries if x["passed"]), None)
                 if best is None:
                     best = max(tries, key=lambda x: x["scores"].get("overall", 0.0))
-                    reason = "; ".join(best["failing"][:3])
-                    if mode in ("news", "knowledge"):
-                        shot.notice = f"not verified after {len(tries)} take(s): {reason}"
                 shot.active = best["take"]
                 p.doc.shots.append(shot)
                 from kinora.timeline.edits import take_frames
@@ -291,7 +289,7 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                                 "passed": best["passed"], "tries": tries, "regenerations": len(tries) - 1,
                                 "flag": None if best["passed"] else
                                 f"failed verification after {len(tries)} take(s): " + "; ".join(best["failing"][:3]),
-                                "notice_in_film": bool(shot.notice)})
+                                "notice_in_film": bool(shot.active_take().notice)})
             p.save(f"film of {len(plan.shots)} shot(s) from the text ({mode} mode)",
                    shots=[s.id for s in p.doc.shots])
         timings["generate_and_verify_s"] = time.perf_counter() - t

@@ -11,9 +11,12 @@ SCHEMA_PROMPT, and trusts nothing it gets back: the answer must be JSON, every s
 words of the text (that is its source span), and an entity keeps the look of its first
 shot in every later one. Anything else is refused with one line naming what is wrong.
 
-Provenance is coarser than the offline planner's: an element traces to its shot's
-sentence, not to its own words ({"planner": "llm", "sentence": span}); the content type
-is still detected by kinora.plan.modes, and the mode rules apply as they do offline.
+The LLM's values are not taken on trust either: each one (shape, colour, size, material,
+motion, direction, speed, camera move) must be stated by the words of its sentence as the
+offline reader reads them, and then carries that span; a value the words do not state is
+what the mode makes of an unstated one (kinora.plan.truth: in news the neutral convention,
+marked unstated; in knowledge filled in; in a story invented). The content type is still
+detected by kinora.plan.modes.
 """
 
 from __future__ import annotations
@@ -112,21 +115,26 @@ def plan_from_json(text: str, plan: dict, mode: str | None = None, seconds_per_s
                         if o.get(k) in ("null", ""):
                             o[k] = None
         spec = ShotSpec.from_dict(raw, where=where)
+        said, camera_said = _stated_in(sentence, start)
         for o in spec.objects:
             ent = entities.get(o.id)
-            if ent is None:
+            if ent is None:  # its look is checked against the words of the shot that introduces it
+                fields = {f: _trace(o, f, said, span, decision.mode, entities) for f in LOOK}
                 ent = entities[o.id] = Entity(id=o.id, shape=o.shape, color=o.color, size=o.size,
-                                              material=o.material, intro=span,
-                                              fields={f: {"planner": "llm", "sentence": span} for f in LOOK})
+                                              material=o.material, intro=span, fields=fields)
             elif any(getattr(ent, f) != getattr(o, f) for f in LOOK):
                 warnings.append(f"shot {i}: the LLM changed the look of {o.id}; it keeps the look of its first shot")
-                for f in LOOK:
-                    setattr(o, f, getattr(ent, f))
+            for f in LOOK:
+                setattr(o, f, getattr(ent, f))
             ent.mentions.append({**span, "shot": i})
-            o.source = {**span, "entity": o.id, "fields": {f: {"planner": "llm", "sentence": span} for f in
-                                                            (*LOOK, "motion", "direction", "speed")}}
-        spec.camera.source = {**span, "fields": {"motion": {"planner": "llm", "sentence": span}}}
-        mark_motion(spec, decision.mode)
+            motion = {f: _trace(o, f, said, span, decision.mode, entities) for f in ("motion", "direction", "speed")}
+            o.source = {**span, "entity": o.id, "fields": {**{f: dict(ent.fields[f]) for f in LOOK}, **motion}}
+        cam = spec.camera
+        if cam.motion in camera_said:
+            cam.source = {**span, "fields": {"motion": {"planner": "llm", **camera_said[cam.motion]}}}
+        else:
+            cam.source = {"invented": True, "fields": {"motion": {"invented": True}, "speed": {"invented": True}}}
+        mark_motion(spec, decision.mode)  # an untraced camera: by the mode (news: static, marked unstated)
         scene = item.get("scene") if isinstance(item.get("scene"), int) else 1
         shots.append(PlannedShot(number=i, scene=scene, spec=spec, source=span, seconds=float(spec.duration),
                                  entities=[o.id for o in spec.objects]))
@@ -135,6 +143,52 @@ def plan_from_json(text: str, plan: dict, mode: str | None = None, seconds_per_s
         s.continues = bool(prev and prev.scene == s.scene and prev.spec.camera.motion == "static")
     return StoryPlan(text=text, language=detect_language(text), mode=decision, shots=shots,
                      entities=list(entities.values()), warnings=warnings, planner="llm")
+
+
+def _stated_in(sentence: str, offset: int) -> tuple[dict, dict]:
+    """What the offline reader finds stated in a sentence: field -> {value: span}, camera motion -> span."""
+    from kinora.plan.parse import parse
+    from kinora.plan.story import plain
+
+    try:
+        r = parse(plain(sentence))  # who reported it and when are no things ("said" is no "slid")
+    except KinoraError:
+        return {}, {}
+    said: dict[str, dict] = {}
+    for o in r.spec.objects:
+        for f, src in o.source.get("fields", {}).items():
+            if "start" in src:
+                said.setdefault(f, {})[getattr(o, f)] = {"start": src["start"] + offset, "end": src["end"] + offset,
+                                                         "text": src["text"]}
+    cam = r.spec.camera.source
+    camera = {r.spec.camera.motion: {"start": cam["start"] + offset, "end": cam["end"] + offset,
+                                     "text": cam["text"]}} if "start" in cam else {}
+    return said, camera
+
+
+def _trace(o, f: str, said: dict, sentence: dict, mode: str, entities: dict) -> dict:
+    """An LLM value's source: the words of its sentence that state it (found by the offline reader),
+    else what the mode makes of an unstated value (news: the convention, set on `o`; kinora.plan.truth)."""
+    from kinora.plan.truth import NEWS_CONVENTION, _mark
+    from kinora.world.spec import COLORS
+
+    value = getattr(o, f)
+    if value is None or value in said.get(f, {}):
+        return {"planner": "llm", "sentence": sentence, **said.get(f, {}).get(value, {})}
+    if f in ("direction",) and o.motion not in ("roll", "slide", "push"):
+        return {}
+    if mode == "news":
+        if f == "color":
+            have = {e.color for e in entities.values()}
+            value = next((c for c in COLORS if c not in have), "red")
+        elif f == "motion":
+            value = o.motion if (o.target or o.on) else NEWS_CONVENTION["motion"]
+        else:
+            value = NEWS_CONVENTION.get(f, value)
+        setattr(o, f, value)
+        if f == "motion" and value == "still":
+            o.direction = None
+    return _mark(value, mode)
 
 
 def llm_planner(base_url: str, model: str, api_key: str | None = None, timeout: float = TIMEOUT_S):

@@ -47,7 +47,8 @@ _EN: dict[str, list[tuple[str, float]]] = {
         (r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\s+\d", 2.0),
         (r"\b(?:19|20)\d{2}\b", 1.0),
         (r"^(?-i:[A-Z][A-Z .]{2,})(?:—|--| - )", 3.0), (r"\((?:AP|Reuters|AFP|Xinhua)\)", 3.0),
-        (r"\b(?:hall|lab(?:oratory)?|room|site|facility|arena|track|test bay|bay|bench|station)\s+[A-Z0-9]+\b", 1.5),
+        (r"\b(?:hall|lab(?:oratory)?|room|site|facility|arena|track|test bay|bay|bench|station)"
+         r"\s+(?-i:[A-Z0-9]+)\b", 1.5),
         (r"^(?-i:[A-Z][A-Z']+(?: [A-Z']+)+)[.!:]", 2.5),
         (r"^(?:briefly|update|breaking|correction|in brief|brief|note|alert)\s*[:—-]", 2.5),
         (r"(?:^|[.:]\s+)(?-i:(?:(?:Big|Small|Large|Little|Tiny) [a-z]+|Red|Yellow|Green|Cyan|Blue|Purple) (?:ball|"

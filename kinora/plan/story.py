@@ -84,17 +84,19 @@ def split_sentences(text: str) -> list[Sentence]:
             if depth == 0:
                 qstart = i
             depth += 1
+        elif ch == "’" and 0 < i < n - 1 and text[i - 1].isalpha() and text[i + 1].isalpha():
+            pass  # can’t: an apostrophe, not the end of a quote
         elif ch in _CLOSE and depth:
             depth -= 1
             if depth == 0:
                 quotes.append((qstart, i + 1))
-        elif ch == '"':
-            straight = not straight
+        elif ch == '"' and (straight or '"' in re.split(r"\n[ \t\r]*\n", text[i + 1:], maxsplit=1)[0]):
+            straight = not straight  # (an opening quote never closed in its paragraph is plain text)
             if straight:
                 qstart = i
             else:
                 quotes.append((qstart, i + 1))
-        elif ch == "\n" and re.match(r"\n[ \t]*\n", text[i:]):
+        elif ch == "\n" and re.match(r"\n[ \t\r]*\n", text[i:]):
             flush(i)
             para += 1
             depth, straight = 0, False
@@ -283,6 +285,37 @@ _CAMERA_WORDS = re.compile(r"camera|lens|the view|the shot|zoom|pan(?:s|ned|ning
                            r"镜头|画面|视角|摄像|推近|拉远|平移|环绕", re.I)
 
 
+_COMMON = set("the a an it its then one once there finally suddenly earlier meanwhile later yesterday today tonight "
+              "however instead still now soon first next again also so but and yes no well oh then afterwards "
+              "eventually slowly quickly here everyone nobody someone something nothing this that these those "
+              "when while after before because if".split())
+
+
+def _not_a_name(word: str) -> bool:
+    """A capitalised word that is an ordinary word ("Finally, a red ball ..."), not a name."""
+    from kinora.plan.lexicon import EN_LEX
+
+    return word.lower() in _COMMON or (word.lower(),) in EN_LEX
+
+
+# Speech and thought are no motion: the reader would read "said" as a misspelt "slid".
+_SPEECH = [re.compile(r"\b(?:said|says|say|asked|asks|replied|replies|cried|shouted|whispered|told|answered|"
+                      r"yelled|exclaimed|muttered|laughed|sighed|smiled|thought|wondered|sang|called out)\b", re.I),
+           re.compile(r"说道|问道|喊道|叫道|答道|说|问|喊|笑着|想着|心想")]
+_NOT_SHOWN = _ATTRIBUTION + _MEASURES + _SPEECH
+
+
+def plain(text: str, start: int = 0, end: int | None = None) -> str:
+    """text[start:end] with report sources, clock times, dates and measures blanked (same length,
+    so spans still index it): what the reader should read of a sentence."""
+    end = len(text) if end is None else end
+    chars = list(text[start:end])
+    for pat in _NOT_SHOWN:
+        for m in pat.finditer(text, start, end):
+            chars[m.start() - start:m.end() - start] = " " * (m.end() - m.start())
+    return "".join(chars)
+
+
 def _indefinite(np_text: str) -> bool:
     t = np_text.strip()
     return bool(_INDEF_ZH.match(t) if re.match(r"[\u3400-\u9fff]", t) else _INDEF_EN.match(t))
@@ -388,10 +421,12 @@ class _Planner:
         for pat, side in ((_NAMED_EN, "before"), (_APPOS_EN, "after"), (_TITLE_EN, "after"), (_NAMED_ZH, "auto")):
             for m in pat.finditer(text, s, e):
                 name = m.group(1)
-                if name in self.names or name.lower() in ("the", "a", "an", "it", "then", "one", "once", "there"):
+                if name in self.names or _not_a_name(name):
                     continue
                 if pat is _NAMED_EN:
                     rw.blank(m.start(), m.end())
+                elif pat is _NAMED_ZH:
+                    rw.blank(m.start(), m.end(1))  # 叫 and the name
                 else:
                     rw.blank(m.start(1), m.end(1) + (1 if pat is _APPOS_EN else 0))
                 side_ = side if side != "auto" else ("after" if text[m.end():m.end() + 1] == "的" else "before")
@@ -442,8 +477,9 @@ class _Planner:
             src = o.source.get("fields", {}).get(f, {})
             if "start" in src and not src.get("invented"):
                 a, b, tag = rw.to_text(src["start"], src["end"])
-                if tag is None or tag == "replaced":
-                    out[f] = (getattr(o, f), _span(self.text, a, b))
+                if tag is None or tag == "replaced":  # the reader's "asked"/"used" (a value the world lacks) go along
+                    out[f] = (getattr(o, f), {**{k: v for k, v in src.items() if k in ("asked", "used")},
+                                              **_span(self.text, a, b)})
         return out
 
     def _counted_back(self, objects: list[ObjectSpec], rw: Rewrite) -> dict[str, str]:
@@ -544,7 +580,7 @@ class _Planner:
             rw.blank(qs, qe)
             self.captions.append({**_span(text, qs, qe), "why": "dialogue: shown as a caption, not a shot",
                                   "shot": None})
-        for pat in _ATTRIBUTION + _MEASURES:  # who reports it, and when, is not in the picture
+        for pat in _NOT_SHOWN:  # who reports or says it, and when, is not in the picture
             for m in pat.finditer(text, sent.start, sent.end):
                 rw.blank(m.start(), m.end())
         tw = _time_word(text, sent.start, sent.end)
@@ -562,8 +598,10 @@ class _Planner:
         try:
             r = parse(rewritten, duration=self.seconds, fps=self.fps, width=self.width, height=self.height,
                       seed=self.seed + k)
-        except KinoraError as e:
+        except KinoraError as e:  # e.g. more things than the world holds: listed, never dropped silently
             self.warnings.append(f"sentence {k + 1}: {e}")
+            self.captions.append({**_span(text, sent.start, sent.end), "why": f"cannot be filmed: {e}",
+                                  "shot": None})
             return None
         for u in r.spec.unrendered:
             a, b, _ = rw.to_text(u.get("start", 0), u.get("end", 0))
@@ -596,6 +634,8 @@ class _Planner:
                 continue
             def dist(pair, pos=pos, side=side):
                 a, b, _ = rw.to_text(pair[0].source.get("start", 0), pair[0].source.get("end", 0))
+                if a <= pos < b:  # the name inside its noun phrase (一个叫豆豆的小红球)
+                    return 0
                 return (pos - b) if side == "before" and b <= pos else (a - pos) if side == "after" and a >= pos \
                     else 10 ** 6 + abs(a - pos)
             _, eid = min(cands, key=dist)
@@ -657,6 +697,7 @@ class _Planner:
             if motion == "roll" and shape == "cube":
                 motion = "slide"
                 warnings.append(f"{ent.describe()} is a cube: it slides instead of rolling")
+                fields["motion"] = {**fields.get("motion", {}), "asked": "roll", "used": "slide"}
             obj = ObjectSpec(id=eid, shape=shape, color=ent.color, size=ent.size, material=ent.material,
                              motion=motion, direction=o.direction, speed=o.speed,
                              target=ids.get(o.target) if o.target else None,
@@ -714,8 +755,8 @@ def plan_story(text: str, mode: str | None = None, seconds_per_shot: float | Non
     if len(text) > MAX_TEXT_CHARS:
         raise KinoraError(f"the text is {len(text):,} characters; plan at most {MAX_TEXT_CHARS:,} at a time "
                           f"(split a novel into chapters)")
-    if seconds_per_shot is not None and not (isinstance(seconds_per_shot, (int, float)) and
-                                             0 < seconds_per_shot <= 60):
+    if seconds_per_shot is not None and (isinstance(seconds_per_shot, bool) or not (
+            isinstance(seconds_per_shot, (int, float)) and 0 < seconds_per_shot <= 60)):
         raise KinoraError(f"--seconds-per-shot {seconds_per_shot!r} is out of range; use more than 0 and at most 60")
     from kinora.plan.parse import detect_language, language_is_read
 
@@ -775,7 +816,8 @@ def plan_story(text: str, mode: str | None = None, seconds_per_shot: float | Non
         if decision.mode == "news":
             from kinora.plan.truth import substitutions
 
-            shot.flags += substitutions(spec)
+            # what the shot cannot show as the text says it: a value the world lacks, a motion it refuses
+            shot.flags += substitutions(spec) + [w for w in rd.parse.warnings if "instead" in w]
         if rd.time and rd.time["kind"] == "before" and shots and shots[-1].scene == sc:
             shots.insert(len(shots) - 1, shot)  # a flashback goes before the shot it follows in the text
         else:

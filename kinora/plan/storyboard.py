@@ -218,6 +218,8 @@ class Storyboard:
         pdf = FPDF(orientation="L", unit="mm", format="A4")
         pdf.set_auto_page_break(True, margin=12)
         pdf.add_font("cjk", fname=font, collection_font_number=CJK_INDEX)
+        bold = font.replace("Regular", "Bold")
+        pdf.add_font("cjk", style="B", fname=bold if Path(bold).exists() else font, collection_font_number=CJK_INDEX)
         pdf.set_title("Kinora storyboard")
         pdf.set_creator("Kinora")
         pdf.add_page()
@@ -245,18 +247,16 @@ class Storyboard:
             x = pdf.l_margin + 12 + 3 * 36 + 2
             pdf.set_xy(x, y)
             pdf.set_font("cjk", size=10)
-            sent = shot.source["text"]
-            pos = 0
-            for a, b in highlights(shot):  # the words the shot comes from, in colour
-                pdf.set_text_color(30, 30, 30)
-                pdf.write(5, sent[pos:a])
-                pdf.set_text_color(200, 60, 0)
-                pdf.write(5, sent[a:b])
-                pos = b
-            pdf.set_text_color(30, 30, 30)
-            pdf.write(5, sent[pos:])
-            pdf.ln(6)
             w = pdf.w - pdf.r_margin - x
+            sent = shot.source["text"]
+            markup = not any(m in sent for m in ("**", "__", "--", "~~"))  # fpdf2's markdown markers
+            marked, pos = [], 0
+            for a, b in highlights(shot) if markup else []:  # the words the shot comes from, in bold
+                marked += [sent[pos:a], f"**{sent[a:b]}**"]
+                pos = b
+            marked.append(sent[pos:])
+            pdf.multi_cell(w, 5, "".join(marked), markdown=markup, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
             pdf.set_font("cjk", size=8)
             lines = [f"scene {shot.scene} · {shot.seconds:g} s · camera {shot.spec.camera.motion} · mode {m.mode}"
                      + (" · continues from the shot before" if shot.continues else "")]

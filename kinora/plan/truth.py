@@ -52,10 +52,9 @@ def choose_look(ent, mode: str, taken: dict[str, set[str]], rng: random.Random, 
             continue
         if mode == "news":
             if f == "color":
-                stated = {o.stated.get("color") for o in others}
-                same = taken.get(ent.stated.get("shape", ent.chosen.get("shape")), set())
-                value = next((c for c in COLORS if c not in stated and c not in same),
-                             next((c for c in COLORS if c not in stated), "red"))
+                # the first palette colour no other thing has (stated, or given by this rule before it)
+                have = {o.stated.get("color") for o in others} | {c for cs in taken.values() for c in cs}
+                value = next((c for c in COLORS if c not in have), "red")
             else:
                 value = NEWS_CONVENTION[f]
         else:
@@ -108,6 +107,8 @@ def substitutions(spec: ShotSpec) -> list[str]:
     """What a shot shows other than the text states it: a value the world lacks, read as the nearest."""
     out = []
     for o in spec.objects:
+        if o.source.get("carried"):  # flagged in the shot that showed it first
+            continue
         for f, src in o.source.get("fields", {}).items():
             if src.get("asked") and src.get("used") and src["asked"] != src["used"]:
                 out.append(f"the text says {src['asked']!r} for the {f} of {o.id}; the micro-world shows "

@@ -58,6 +58,7 @@ class Take:
     edit: dict = field(default_factory=lambda: {"kind": "generate"})  # what made it, with its parameters
     prompt: str = ""  # the prompt it was conditioned on (re-prompt changes it)
     created: str = ""
+    notice: str | None = None  # why it failed its verification (kinora film): the film shows "未通过核实" over it
 
 
 @dataclass
@@ -71,7 +72,6 @@ class Shot:
     active: str | None = None  # the take the film uses
     transition: dict | None = None  # into this shot from the one before: {"kind": "crossfade", "frames": N}
     seed: int = 0  # the seed of its first take (planned shots get their takes when the film is rendered)
-    notice: str | None = None  # why the shot failed its verification: the film shows "未通过核实" over it
 
     def take(self, tid: str | int) -> Take:
         key = tid if isinstance(tid, str) else f"t{tid}"

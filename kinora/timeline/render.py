@@ -105,8 +105,8 @@ def render(folder: str | os.PathLike, out: str | os.PathLike, force: bool = Fals
                           "checkpoint_sha256": take.checkpoint_sha256, "task": take.task,
                           "prompt_sha256": hashlib.sha256(take.prompt.encode("utf-8")).hexdigest(),
                           "frames": [start, start + len(frames) - 1], "crossfade_in": fade,
-                          **({"notice": s.notice} if s.notice else {})})
-            if s.notice:
+                          **({"notice": take.notice} if take.notice else {})})
+            if take.notice:
                 notices.append((start, start + len(frames) - 1))
             start += len(frames)
         film = np.concatenate(parts)  # (T, H, W, 3)

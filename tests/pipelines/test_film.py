@@ -49,7 +49,7 @@ def test_takes_are_kept_and_flagged_shots_carry_the_notice(film):
     for shot, res in zip(p.doc.shots, prov["shots"]):
         assert len(shot.takes) == len(res["verification"]["tries"])  # a failing take is kept, not deleted
         assert shot.active == res["verification"]["active"]
-        assert bool(shot.notice) == (not res["verification"]["passed"])
+        assert bool(shot.active_take().notice) == (not res["verification"]["passed"])  # news: the notice
     with av.open(str(film.film)) as c:
         label = json.loads(c.metadata["kinora_provenance"])["visible_label"]
     flagged = [s for s in prov["shots"] if not s["verification"]["passed"]]

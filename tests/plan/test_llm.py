@@ -58,7 +58,25 @@ def test_a_valid_answer_becomes_a_plan(server):
     # the entity keeps its first look, the second shot continues the first (same scene, static camera)
     assert plan.shots[1].spec.object("e1").color == "red" and plan.warnings
     assert plan.shots[1].continues and plan.shots[0].seconds == 3.0
-    assert sum(len(count_invented(s.spec.to_dict())) for s in plan.shots) == 0
+    e1 = plan.shots[0].spec.object("e1").source["fields"]
+    assert e1["color"]["text"] == "red" and e1["direction"]["text"] == "left"  # traced by the offline reader
+    assert plan.shots[1].spec.camera.source.get("invented")  # "pan_left" is in no word of the text
+
+
+def test_news_takes_no_llm_value_the_text_does_not_state(server):
+    text = "Officials said a ball rolled left at 10:05 on Tuesday."
+    Fake.answer = {"shots": [{"sentence": text, "spec": {"objects": [
+        {"id": "e1", "shape": "sphere", "color": "purple", "size": "large", "material": "metal", "motion": "roll",
+         "direction": "left", "speed": "fast"}], "camera": {"motion": "orbit_left"}}}]}
+    plan = llm_planner(server, "fake-model")(text)
+    assert plan.mode.mode == "news"
+    spec = plan.shots[0].spec
+    o = spec.object("e1")
+    assert (o.shape, o.motion, o.direction) == ("sphere", "roll", "left")  # stated: kept, with their words
+    assert (o.color, o.size, o.material, o.speed, spec.camera.motion) == ("red", "small", "rubber", "normal",
+                                                                         "static")  # the convention
+    assert o.source["fields"]["color"]["unstated"] and spec.camera.source["unstated"]
+    assert count_invented(spec.to_dict()) == []
 
 
 @pytest.mark.parametrize("answer, msg", [

@@ -24,7 +24,7 @@ def test_previs_continues_the_scene_and_gives_keyframes(board):
 def test_html_highlights_the_source_words(board):
     html = board.html()
     assert html.count("<tr><td><b>") == 3
-    assert "<mark>小红球</mark>" in html and "豆豆" in html and "not generated yet (previs)" in html
+    assert "<mark>一个叫豆豆的小红球</mark>" in html and "豆豆" in html and "not generated yet (previs)" in html
     assert "data:image/png;base64," in html
 
 
