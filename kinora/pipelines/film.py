@@ -257,14 +257,14 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                                      "height": pipe.default_height})
         fps = pipe.default_fps
         t = time.perf_counter()
-        results, last = [], None
+        results, actives = [], []  # per shot: its check, and the frames of its active take
         with Project.open(project_dir, write=True) as p:
             for ps in plan.shots:
                 n = max(1, int(round(ps.seconds * fps)))
                 shot = Shot(id=p.new_shot_id(), prompt=ps.source["text"], seconds=n / fps, spec=ps.spec.to_dict(),
                             source={**ps.source, "scene": ps.scene, "shot": ps.number}, seed=ps.spec.seed)
-                image = last[-1] if ps.continues and last is not None else None
-                tries = []
+                image = actives[-1][-1] if ps.continues and actives else None
+                tries, made = [], {}  # made: take id -> its frames, kept so nothing is read back from disk
                 for k in range(max_tries):
                     s = ps.spec.seed + k * SEED_STRIDE
                     say(f"shot {ps.number}/{len(plan.shots)}: take {k + 1}" + (f" (seed {s})" if k else ""))
@@ -275,6 +275,7 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                     if not check["passed"] and mode in ("news", "knowledge"):  # the notice goes with the take
                         take.notice = "not verified: " + "; ".join(check["failing"][:3])
                     tries.append({"take": take.id, "seed": s, **check})
+                    made[take.id] = output.frames[0]
                     if check["passed"]:
                         break
                 best = next((x for x in tries if x["passed"]), None)
@@ -282,9 +283,7 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                     best = max(tries, key=lambda x: x["scores"].get("overall", 0.0))
                 shot.active = best["take"]
                 p.doc.shots.append(shot)
-                from kinora.timeline.edits import take_frames
-
-                last = take_frames(p, shot.active_take())
+                actives.append(made[best["take"]])
                 results.append({"shot": ps.number, "project_shot": shot.id, "active": best["take"],
                                 "passed": best["passed"], "tries": tries, "regenerations": len(tries) - 1,
                                 "flag": None if best["passed"] else
@@ -298,12 +297,8 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
         otio = export_otio(project_dir, tmp / "film.otio")
         timings["render_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        p = Project.load(project_dir)
-        from kinora.timeline.edits import take_frames
-
-        take_keys = [keyframes(take_frames(p, s.active_take())) for s in p.doc.shots]
-        board = Storyboard(plan, board_frames or take_keys, source="previs (simulator)" if board_frames else
-                           "generated takes", verification=results, takes=take_keys if board_frames else None)
+        board = Storyboard(plan, board_frames or [keyframes(f) for f in actives],
+                           source="previs (simulator)" if board_frames else "generated takes", verification=results)
         board.write(tmp / "storyboard.html")
         board.write(tmp / "storyboard.pdf")
         timings["storyboard_s"] = time.perf_counter() - t

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import urllib.error
 import urllib.request
 
@@ -86,11 +87,12 @@ def plan_from_json(text: str, plan: dict, mode: str | None = None, seconds_per_s
     from kinora.plan.modes import detect_mode
     from kinora.plan.parse import detect_language
     from kinora.plan.story import DEFAULT_SHOT_SECONDS, LOOK, Entity, PlannedShot, StoryPlan
-    from kinora.plan.truth import mark_motion
+    from kinora.plan.truth import choose_look, mark_motion
     from kinora.world.spec import ShotSpec
 
     decision = detect_mode(text, override=mode)
     entities: dict[str, Entity] = {}
+    taken: dict[str, set[str]] = {}  # colours fixed so far, per shape (kinora.plan.truth.choose_look)
     shots, warnings, cursor = [], [], 0
     for i, item in enumerate(plan["shots"], 1):
         where = f"the LLM planner's shot {i}"
@@ -118,16 +120,23 @@ def plan_from_json(text: str, plan: dict, mode: str | None = None, seconds_per_s
         said, camera_said = _stated_in(sentence, start)
         for o in spec.objects:
             ent = entities.get(o.id)
-            if ent is None:  # its look is checked against the words of the shot that introduces it
-                fields = {f: _trace(o, f, said, span, decision.mode, entities) for f in LOOK}
-                ent = entities[o.id] = Entity(id=o.id, shape=o.shape, color=o.color, size=o.size,
-                                              material=o.material, intro=span, fields=fields)
+            if ent is None:  # its look: what the words of its first shot state, the rest by the mode
+                traced = {f: _traced(getattr(o, f), f, said, span) for f in LOOK}
+                ent = Entity(id=o.id, intro=span, fields={f: t for f, t in traced.items() if t},
+                             stated={f: getattr(o, f) for f in LOOK if traced[f]},
+                             chosen={f: getattr(o, f) for f in LOOK})
+                choose_look(ent, decision.mode, taken, random.Random(seed * 31 + len(entities) + 1),
+                            list(entities.values()))
+                taken.setdefault(ent.shape, set()).add(ent.color)
+                entities[o.id] = ent
             elif any(getattr(ent, f) != getattr(o, f) for f in LOOK):
                 warnings.append(f"shot {i}: the LLM changed the look of {o.id}; it keeps the look of its first shot")
             for f in LOOK:
                 setattr(o, f, getattr(ent, f))
             ent.mentions.append({**span, "shot": i})
-            motion = {f: _trace(o, f, said, span, decision.mode, entities) for f in ("motion", "direction", "speed")}
+            # what its words do not state is invented here, and mark_motion makes of it what the mode does
+            motion = {f: {} if getattr(o, f) is None else _traced(getattr(o, f), f, said, span) or {"invented": True}
+                      for f in ("motion", "direction", "speed")}
             o.source = {**span, "entity": o.id, "fields": {**{f: dict(ent.fields[f]) for f in LOOK}, **motion}}
         cam = spec.camera
         if cam.motion in camera_said:
@@ -166,29 +175,11 @@ def _stated_in(sentence: str, offset: int) -> tuple[dict, dict]:
     return said, camera
 
 
-def _trace(o, f: str, said: dict, sentence: dict, mode: str, entities: dict) -> dict:
-    """An LLM value's source: the words of its sentence that state it (found by the offline reader),
-    else what the mode makes of an unstated value (news: the convention, set on `o`; kinora.plan.truth)."""
-    from kinora.plan.truth import NEWS_CONVENTION, _mark
-    from kinora.world.spec import COLORS
-
-    value = getattr(o, f)
-    if value is None or value in said.get(f, {}):
-        return {"planner": "llm", "sentence": sentence, **said.get(f, {}).get(value, {})}
-    if f in ("direction",) and o.motion not in ("roll", "slide", "push"):
-        return {}
-    if mode == "news":
-        if f == "color":
-            have = {e.color for e in entities.values()}
-            value = next((c for c in COLORS if c not in have), "red")
-        elif f == "motion":
-            value = o.motion if (o.target or o.on) else NEWS_CONVENTION["motion"]
-        else:
-            value = NEWS_CONVENTION.get(f, value)
-        setattr(o, f, value)
-        if f == "motion" and value == "still":
-            o.direction = None
-    return _mark(value, mode)
+def _traced(value, f: str, said: dict, sentence: dict) -> dict | None:
+    """The words of its sentence that state an LLM value (as the offline reader finds them), or None."""
+    if value in said.get(f, {}):
+        return {"planner": "llm", "sentence": sentence, **said[f][value]}
+    return None
 
 
 def llm_planner(base_url: str, model: str, api_key: str | None = None, timeout: float = TIMEOUT_S):

@@ -305,15 +305,18 @@ _SPEECH = [re.compile(r"\b(?:said|says|say|asked|asks|replied|replies|cried|shou
 _NOT_SHOWN = _ATTRIBUTION + _MEASURES + _SPEECH
 
 
-def plain(text: str, start: int = 0, end: int | None = None) -> str:
-    """text[start:end] with report sources, clock times, dates and measures blanked (same length,
-    so spans still index it): what the reader should read of a sentence."""
-    end = len(text) if end is None else end
-    chars = list(text[start:end])
+def blank_not_shown(rw: "Rewrite") -> None:
+    """Blank what is not in the picture: who reports or says it, and when (same length, so spans still hold)."""
     for pat in _NOT_SHOWN:
-        for m in pat.finditer(text, start, end):
-            chars[m.start() - start:m.end() - start] = " " * (m.end() - m.start())
-    return "".join(chars)
+        for m in pat.finditer(rw.text, rw.start, rw.end):
+            rw.blank(m.start(), m.end())
+
+
+def plain(text: str) -> str:
+    """`text` as the planner's reader reads it: blank_not_shown applied, the same length."""
+    rw = Rewrite(text, 0, len(text))
+    blank_not_shown(rw)
+    return rw.build()[0]
 
 
 def _indefinite(np_text: str) -> bool:
@@ -482,6 +485,11 @@ class _Planner:
                                               **_span(self.text, a, b)})
         return out
 
+    def _by_recency(self) -> list[str]:
+        """Entity ids, the most recently mentioned first, then the rest newest first: who "the ball" is."""
+        return list(dict.fromkeys([i for ids in reversed(self.recent) for i in ids] +
+                                  [e.id for e in reversed(self.entities)]))
+
     def _counted_back(self, objects: list[ObjectSpec], rw: Rewrite) -> dict[str, str]:
         """Members of a counted group ("two balls", 三颗球) that refer back: object id -> entity id,
         when as many fitting entities are already there (most recent first) and the group is
@@ -492,8 +500,7 @@ class _Planner:
             if "start" in src:
                 groups.setdefault((src["start"], src["end"]), []).append(o)
         out: dict[str, str] = {}
-        order = list(dict.fromkeys([i for ids in reversed(self.recent) for i in ids] +
-                                   [e.id for e in reversed(self.entities)]))
+        order = self._by_recency()
         for (a, b), members in groups.items():
             oa, ob, _ = rw.to_text(a, b)
             before = self.text[max(0, oa - 12):oa].lower()
@@ -549,9 +556,7 @@ class _Planner:
                 return ent.id, False
         np_text = self.text[a:b]
         if not _indefinite(np_text):
-            order = [i for ids in reversed(self.recent) for i in ids]
-            order += [e.id for e in reversed(self.entities)]
-            for eid in dict.fromkeys(order):
+            for eid in self._by_recency():
                 ent = self.entity(eid)
                 if eid in used:
                     continue
@@ -571,7 +576,8 @@ class _Planner:
         return ent.id, True
 
     # --- one sentence -------------------------------------------------------------------------
-    def read(self, sent: Sentence, k: int) -> _Read | None:
+    def read(self, sent: Sentence, k: int, tw: tuple[str, int, int] | None) -> _Read | None:
+        """Sentence k (with its opening time word `tw`, see _time_word) read against the registry."""
         from kinora.plan.parse import detect_language, parse
 
         text = self.text
@@ -580,10 +586,7 @@ class _Planner:
             rw.blank(qs, qe)
             self.captions.append({**_span(text, qs, qe), "why": "dialogue: shown as a caption, not a shot",
                                   "shot": None})
-        for pat in _NOT_SHOWN:  # who reports or says it, and when, is not in the picture
-            for m in pat.finditer(text, sent.start, sent.end):
-                rw.blank(m.start(), m.end())
-        tw = _time_word(text, sent.start, sent.end)
+        blank_not_shown(rw)
         time = None
         if tw:
             kind, a, b = tw
@@ -777,7 +780,7 @@ def plan_story(text: str, mode: str | None = None, seconds_per_shot: float | Non
             p.scene_entities = []
             p.recent.append([])
         last_para = sent.paragraph
-        rd = p.read(sent, k)
+        rd = p.read(sent, k, tw)
         if rd is None:
             p.recent.append([])
             continue

@@ -125,11 +125,10 @@ def _check(res: dict | None) -> str:
 class Storyboard:
     """A plan (kinora.plan.story.StoryPlan) with keyframes per shot and, after generation, the checks."""
 
-    def __init__(self, plan, keys: list[list[np.ndarray]], source: str, verification: list[dict] | None = None,
-                 takes: list[list[np.ndarray]] | None = None):
+    def __init__(self, plan, keys: list[list[np.ndarray]], source: str, verification: list[dict] | None = None):
         if len(keys) != len(plan.shots):
             raise KinoraError(f"{len(keys)} keyframe sets for {len(plan.shots)} shots")
-        self.plan, self.keys, self.source, self.takes = plan, keys, source, takes
+        self.plan, self.keys, self.source = plan, keys, source
         self.verification = verification or [None] * len(plan.shots)
 
     def write(self, path: str | Path, replace: bool = False) -> Path:
