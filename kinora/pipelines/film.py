@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from kinora.errors import KinoraError
+from kinora.progress import part, report
 
 BUNDLED_STORY = Path(__file__).resolve().parents[1] / "stories" / "pip.txt"  # the README's story (kinora/stories)
 MAX_TRIES = 3
@@ -220,15 +221,67 @@ def make_storyboard(text: str, out: str | os.PathLike, mode: str | None = None,
     return out
 
 
+@dataclass
+class PrevisResult:
+    folder: Path
+    plan: object  # kinora.plan.story.StoryPlan
+    storyboard_html: Path
+    storyboard_pdf: Path
+    plan_json: Path
+    keyframes: list[list[str]]  # per shot, its keyframe PNGs relative to the folder
+
+
+def write_keyframes(folder: Path, keys: list[list[np.ndarray]]) -> list[list[str]]:
+    """Each shot's keyframes as keyframes/shot-NN-K.png (the model's size, lossless); their relative paths."""
+    from PIL import Image
+
+    (folder / "keyframes").mkdir(exist_ok=True)
+    names = []
+    for n, frames in enumerate(keys, 1):
+        names.append([])
+        for k, frame in enumerate(frames, 1):
+            rel = f"keyframes/shot-{n:02d}-{k}.png"
+            Image.fromarray(frame).save(folder / rel)
+            names[-1].append(rel)
+    return names
+
+
+def make_previs(text: str, out: str | os.PathLike, mode: str | None = None, seconds_per_shot: float | None = None,
+                seed: int = 0, planner=None, force: bool = False) -> PrevisResult:
+    """Plan and previs as a folder (storyboard.html and .pdf, plan.json, keyframes/): the draft a
+    director looks at within seconds, before any generation. Written beside `out`, then moved there."""
+    from kinora.io.atomic import write_json_atomic
+    from kinora.plan.storyboard import Storyboard
+
+    plan = plan_text(text, mode, seconds_per_shot, seed, planner)  # bad text fails before anything is written
+    out = Path(out)
+    tmp = _claim(out, force)
+    try:
+        report(0.1, "previs")
+        keys = [keyframes(f) for f in previs(plan)]
+        report(0.7, "storyboard")
+        board = Storyboard(plan, keys, source="previs (simulator)")
+        board.write(tmp / "storyboard.html")
+        board.write(tmp / "storyboard.pdf")
+        write_json_atomic(tmp / "plan.json", plan.to_dict())
+        names = write_keyframes(tmp, keys)
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PrevisResult(folder=out, plan=plan, storyboard_html=out / "storyboard.html",
+                        storyboard_pdf=out / "storyboard.pdf", plan_json=out / "plan.json", keyframes=names)
+
+
 def make_film(text: str, out: str | os.PathLike, mode: str | None = None, seconds_per_shot: float | None = None,
               previs_board: bool = False, seed: int = 0, max_tries: int = MAX_TRIES, model: str | None = None,
               planner=None, force: bool = False, progress=None, **settings) -> FilmResult:
     """`kinora film`: all six steps of the module docstring into the folder `out`."""
     from kinora.io.atomic import write_json_atomic
     from kinora.plan.storyboard import Storyboard
-    from kinora.timeline.edits import DEFAULT_SETTINGS, Generator, write_take
+    from kinora.timeline.edits import DEFAULT_SETTINGS, Generator
     from kinora.timeline.otio import export_otio
-    from kinora.timeline.project import Project, Shot
+    from kinora.timeline.project import Project
     from kinora.timeline.render import render
 
     if isinstance(max_tries, bool) or not isinstance(max_tries, int) or not 1 <= max_tries <= 10:
@@ -255,50 +308,29 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
         project_dir = tmp / "project"
         Project.create(project_dir, {**gen.settings, "fps": pipe.default_fps, "width": pipe.default_width,
                                      "height": pipe.default_height})
-        fps = pipe.default_fps
         t = time.perf_counter()
         results, actives = [], []  # per shot: its check, and the frames of its active take
         with Project.open(project_dir, write=True) as p:
             for ps in plan.shots:
-                n = max(1, int(round(ps.seconds * fps)))
-                shot = Shot(id=p.new_shot_id(), prompt=ps.source["text"], seconds=n / fps, spec=ps.spec.to_dict(),
-                            source={**ps.source, "scene": ps.scene, "shot": ps.number}, seed=ps.spec.seed)
                 image = actives[-1][-1] if ps.continues and actives else None
-                tries, made = [], {}  # made: take id -> its frames, kept so nothing is read back from disk
-                for k in range(max_tries):
-                    s = ps.spec.seed + k * SEED_STRIDE
-                    say(f"shot {ps.number}/{len(plan.shots)}: take {k + 1}" + (f" (seed {s})" if k else ""))
-                    output = gen(ps.source["text"], s, spec=ps.spec, num_frames=n, image=image)
-                    check = verify(output.frames[0], ps.spec, mode, fps, output.physics_spec)
-                    take = write_take(p, shot, output, gen, {"kind": "film", "try": k + 1, "verified": check["passed"]},
-                                      parent=shot.takes[-1].id if shot.takes else None)
-                    if not check["passed"] and mode in ("news", "knowledge"):  # the notice goes with the take
-                        take.notice = "not verified: " + "; ".join(check["failing"][:3])
-                    tries.append({"take": take.id, "seed": s, **check})
-                    made[take.id] = output.frames[0]
-                    if check["passed"]:
-                        break
-                best = next((x for x in tries if x["passed"]), None)
-                if best is None:
-                    best = max(tries, key=lambda x: x["scores"].get("overall", 0.0))
-                shot.active = best["take"]
+                with part(ps.number - 1, len(plan.shots) + 1, f"shot {ps.number}/{len(plan.shots)}"):
+                    shot, result, frames = _film_shot(p, gen, ps, len(plan.shots), mode, max_tries, image, say)
                 p.doc.shots.append(shot)
-                actives.append(made[best["take"]])
-                results.append({"shot": ps.number, "project_shot": shot.id, "active": best["take"],
-                                "passed": best["passed"], "tries": tries, "regenerations": len(tries) - 1,
-                                "flag": None if best["passed"] else
-                                f"failed verification after {len(tries)} take(s): " + "; ".join(best["failing"][:3]),
-                                "notice_in_film": bool(shot.active_take().notice)})
+                actives.append(frames)
+                results.append(result)
             p.save(f"film of {len(plan.shots)} shot(s) from the text ({mode} mode)",
                    shots=[s.id for s in p.doc.shots])
         timings["generate_and_verify_s"] = time.perf_counter() - t
+        report(len(plan.shots) / (len(plan.shots) + 1), "render")
         t = time.perf_counter()
         film = render(project_dir, tmp / "film.mp4").path
         otio = export_otio(project_dir, tmp / "film.otio")
         timings["render_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        board = Storyboard(plan, board_frames or [keyframes(f) for f in actives],
-                           source="previs (simulator)" if board_frames else "generated takes", verification=results)
+        keys = board_frames or [keyframes(f) for f in actives]
+        board = Storyboard(plan, keys, source="previs (simulator)" if board_frames else "generated takes",
+                           verification=results)
+        write_keyframes(tmp, keys)
         board.write(tmp / "storyboard.html")
         board.write(tmp / "storyboard.pdf")
         timings["storyboard_s"] = time.perf_counter() - t
@@ -312,6 +344,43 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
     return FilmResult(folder=out, plan=plan, storyboard_html=out / "storyboard.html",
                       storyboard_pdf=out / "storyboard.pdf", provenance=out / "provenance.json", film=out / film.name,
                       otio=out / Path(otio).name, project=out / "project", shots=results, timings=timings)
+
+
+def _film_shot(p, gen, ps, count: int, mode: str, max_tries: int, image, say):
+    """Steps 3 and 4 for one planned shot: takes until one passes (or `max_tries`), the best
+    one active; (the project's Shot, its verification result, the active take's frames)."""
+    from kinora.timeline.edits import write_take
+    from kinora.timeline.project import Shot
+
+    fps = gen.pipe.default_fps
+    n = max(1, int(round(ps.seconds * fps)))
+    shot = Shot(id=p.new_shot_id(), prompt=ps.source["text"], seconds=n / fps, spec=ps.spec.to_dict(),
+                source={**ps.source, "scene": ps.scene, "shot": ps.number}, seed=ps.spec.seed)
+    tries, made = [], {}  # made: take id -> its frames, kept so nothing is read back from disk
+    for k in range(max_tries):
+        s = ps.spec.seed + k * SEED_STRIDE
+        say(f"shot {ps.number}/{count}: take {k + 1}" + (f" (seed {s})" if k else ""))
+        with part(k, max_tries, f"take {k + 1}"):
+            output = gen(ps.source["text"], s, spec=ps.spec, num_frames=n, image=image)
+        check = verify(output.frames[0], ps.spec, mode, fps, output.physics_spec)
+        take = write_take(p, shot, output, gen, {"kind": "film", "try": k + 1, "verified": check["passed"]},
+                          parent=shot.takes[-1].id if shot.takes else None)
+        if not check["passed"] and mode in ("news", "knowledge"):  # the notice goes with the take
+            take.notice = "not verified: " + "; ".join(check["failing"][:3])
+        tries.append({"take": take.id, "seed": s, **check})
+        made[take.id] = output.frames[0]
+        if check["passed"]:
+            break
+    best = next((x for x in tries if x["passed"]), None)
+    if best is None:
+        best = max(tries, key=lambda x: x["scores"].get("overall", 0.0))
+    shot.active = best["take"]
+    result = {"shot": ps.number, "project_shot": shot.id, "active": best["take"], "passed": best["passed"],
+              "tries": tries, "regenerations": len(tries) - 1,
+              "flag": None if best["passed"] else
+              f"failed verification after {len(tries)} take(s): " + "; ".join(best["failing"][:3]),
+              "notice_in_film": bool(shot.active_take().notice)}
+    return shot, result, made[best["take"]]
 
 
 def provenance(plan, results: list[dict], gen, timings: dict) -> dict:

@@ -197,9 +197,9 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
     """Step 4 of `generate`: load the pipeline and make the frames; (output, fps, pipe)."""
     import torch
 
-    from kinora.pipelines.kinora import KinoraPipeline
+    from kinora.pipelines.kinora import load_pipeline
 
-    pipe = KinoraPipeline.from_pretrained(req.model, precision=req.precision)
+    pipe = load_pipeline(req.model, precision=req.precision)
     width, height = req.size or (pipe.default_width, pipe.default_height)
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.

@@ -64,6 +64,7 @@ from kinora.errors import KinoraError
 from kinora.io.hashing import sha256_file
 from kinora.models.vae import latent_id
 from kinora.pipelines.output import GenerationOutput
+from kinora.progress import part, report
 
 MAX_SIDE = 512  # the largest frame side the pipeline accepts (the model was trained at 64)
 
@@ -154,6 +155,21 @@ class _Sampling:
     strength: float = 1.0  # restyle: the noise level it is noised to (0 keeps it, 1 is a new clip)
     progress: Path | None = None  # where a long clip keeps its finished windows (resumable after a kill)
     fingerprint: str = ""  # what the call depends on: a progress file of another call is not resumed
+
+
+_LOADED: dict[tuple, "KinoraPipeline"] = {}  # the last pipeline loaded in this process, by what it was loaded from
+
+
+def load_pipeline(path: str | Path | None = None, precision: str = "auto") -> "KinoraPipeline":
+    """`KinoraPipeline.from_pretrained(path, precision=...)`, loaded once per process: a
+    long-lived caller (the studio's workers, a project's edits) pays the load once, not per
+    call. One model is kept at a time; weights replaced on disk are loaded afresh."""
+    dit = find_dit(Path(path) if path else SHIPPED_DIT)
+    key = (str(dit.resolve()), dit.stat().st_mtime_ns, precision)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = KinoraPipeline.from_pretrained(path, precision=precision)
+    return _LOADED[key]
 
 
 class KinoraPipeline:
@@ -336,7 +352,10 @@ class KinoraPipeline:
             z0 = self.vae.encode(to_model_range(init))  # (1, C, F, h, w)
             x = (1 - sigmas[0]) * z0 + sigmas[0] * x
 
+        n_steps = len(sigmas) - 1
+
         def callback(info):
+            report((info["i"] + 1) / n_steps, "sampling")  # a watching caller may stop the call here
             if s.callback is not None:
                 s.callback(self, info["i"], float(info["sigma"]), {"latents": info["x"]})
 
@@ -361,14 +380,16 @@ class KinoraPipeline:
 
             key = hashlib.sha256(s.fingerprint.encode() + known.tobytes() + kmask.tobytes()).hexdigest()
             done = load_progress(s.progress, key, out, s.generator)
-        for start, end in window_spans(T, self.window, context):
+        spans = window_spans(T, self.window, context)
+        for k, (start, end) in enumerate(spans):
             if end <= done:
                 continue
             kp, km = known[start:end].copy(), kmask[start:end].copy()
             if done:
                 kp[: done - start] = out[start:done]
                 km[: done - start] = True
-            out[start:end] = self.sample_window(s, kp, km, end - start, start)
+            with part(k, len(spans), f"window {k + 1}/{len(spans)}"):
+                out[start:end] = self.sample_window(s, kp, km, end - start, start)
             done = end
             if s.progress is not None and done < T:
                 save_progress(s.progress, key, out[:done], s.generator)

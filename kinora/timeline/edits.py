@@ -35,9 +35,6 @@ DEFAULT_SETTINGS = {"model": None, "physics": False, "truth_mode": "story", "pre
 # ---------------------------------------------------------------------------------
 
 
-_LOADED: dict[tuple, object] = {}  # (model, precision) -> its pipeline: one load per process, not per edit
-
-
 class Generator:
     """The project's pipeline at the project's settings, loaded when first needed."""
 
@@ -46,13 +43,9 @@ class Generator:
 
     @property
     def pipe(self):
-        key = (self.settings.get("model"), self.settings.get("precision") or "auto")
-        if key not in _LOADED:
-            from kinora.pipelines.kinora import KinoraPipeline
+        from kinora.pipelines.kinora import load_pipeline  # one load per process, not per edit
 
-            _LOADED.clear()  # one model in memory at a time
-            _LOADED[key] = KinoraPipeline.from_pretrained(key[0], precision=key[1])
-        return _LOADED[key]
+        return load_pipeline(self.settings.get("model"), self.settings.get("precision") or "auto")
 
     def __call__(self, prompt: str, seed: int, **kw):  # kw: the pipeline's (num_frames, video, progress_file, ...)
         import torch

@@ -22,8 +22,38 @@ def film(tmp_path_factory, tiny_weights):
 
 def test_every_output_is_written(film):
     names = sorted(p.name for p in film.folder.iterdir())
-    assert names == ["film.mp4", "film.otio", "project", "provenance.json", "storyboard.html", "storyboard.pdf"]
+    assert names == ["film.mp4", "film.otio", "keyframes", "project", "provenance.json", "storyboard.html",
+                     "storyboard.pdf"]
     assert not list(film.folder.parent.glob(".news.partial-*"))
+    # first, middle and last frame of each of the 2 shots' active takes (8 frames at 1 s)
+    assert sorted(p.name for p in (film.folder / "keyframes").iterdir()) == \
+        [f"shot-0{n}-{k}.png" for n in (1, 2) for k in (1, 2, 3)]
+
+
+def test_progress_covers_the_film_in_order(tmp_path, tiny_weights):
+    from kinora.progress import reporting
+
+    seen = []
+    with reporting(lambda f, m: seen.append((f, m))):
+        make_film(TEXT, tmp_path / "f", seconds_per_shot=1, max_tries=1, model=str(tiny_weights), steps=2)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0  # never backwards; render is the last third
+    assert abs(fractions[-1] - 2 / 3) < 1e-9 and seen[-1][1] == "render"
+    assert any(m.startswith("shot 2/2 · take 1 · sampling") for _, m in seen)
+    assert max(f for f, m in seen if m.startswith("shot 1/2")) <= 1 / 3 + 1e-9
+
+
+def test_previs_folder(tmp_path):
+    from kinora.pipelines.film import make_previs
+
+    r = make_previs(TEXT, tmp_path / "board")
+    assert sorted(p.name for p in r.folder.iterdir()) == ["keyframes", "plan.json", "storyboard.html",
+                                                          "storyboard.pdf"]
+    plan = json.loads(r.plan_json.read_text(encoding="utf-8"))
+    assert plan["mode"]["mode"] == "news" and len(plan["shots"]) == 2 == len(r.keyframes)
+    assert all((r.folder / k).exists() for keys in r.keyframes for k in keys)
+    with pytest.raises(KinoraError, match="already exists"):
+        make_previs(TEXT, tmp_path / "board")
 
 
 def test_provenance_traces_every_element_and_every_take(film):
