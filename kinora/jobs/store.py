@@ -138,8 +138,9 @@ class JobStore:
     def update(self, job: Job, progress: float, message: str) -> None:
         """A running job's progress (the worker's own copy, written atomically)."""
         job.progress, job.message = progress, message
-        if message and (not job.log or job.log[-1] != message.split(" · sampling")[0]):
-            job.log.append(message.split(" · sampling")[0])
+        head = message.split(" · ")[0]  # "shot 3/10" of "shot 3/10 · take 1 · sampling": the log keeps the stages
+        if head and (not job.log or job.log[-1] != head):
+            job.log.append(head)
             del job.log[:-50]
         self.write(job)
 
