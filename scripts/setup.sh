@@ -12,7 +12,7 @@ fi
 python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 python -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null \
   || python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[text,test,bench]"
+python -m pip install --quiet -e ".[text,test,bench,studio]"
 # The storyboard PDF embeds Noto Sans CJK (Debian fonts-noto-cjk) so Chinese renders; the HTML needs no font.
 if [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then

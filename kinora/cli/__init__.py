@@ -17,6 +17,7 @@ from kinora.errors import KinoraError
 
 # Command modules, in the order they appear in `kinora --help`.
 COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.project", "kinora.cli.film",
+                   "kinora.cli.studio",
                    "kinora.cli.world",
                    "kinora.cli.inspect",
                    "kinora.cli.train", "kinora.cli.eval", "kinora.cli.bench", "kinora.cli.results",

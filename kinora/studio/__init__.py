@@ -1,0 +1,1 @@
+"""Kinora Studio: the browser surface (Gradio) over the library; `kinora studio` starts it (kinora.studio.app)."""
