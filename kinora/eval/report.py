@@ -116,6 +116,17 @@ def bench_markdown(r: dict) -> str:
                      f"{fm['previs_storyboard_s']} s | < 10 s |")
         lines.append(f"| story -> film: the whole film with verification ({fm['takes']} takes, {fm['verified']} "
                      f"verified, {fm['flagged']} flagged) | {fm['film_wall_s']} s | goal <= 60 s |")
+    sd = r.get("studio")
+    if sd:
+        if sd.get("first_screen_after_address_s") is not None:
+            lines.append(f"| studio: first screen interactive after `kinora studio` prints its address (Chromium) | "
+                         f"{sd['first_screen_after_address_s']} s | < 3 s |")
+            lines.append(f"| studio: first progress of a {sd['shot_seconds']:g} s shot after the click | "
+                         f"{sd['first_progress_s']} s | < 1 s |")
+        lines.append(f"| studio: {sd['jobs']} queued shot jobs from {sd['owners']} tab(s) on {sd['workers']} "
+                     f"worker(s) | {sd['done']} done, {sd['intact']} intact (labeled, every frame) in "
+                     f"{sd['soak_wall_s']} s; worker RSS {sd['worker_rss_early_mb']} -> {sd['worker_rss_end_mb']} MB "
+                     f"(peak {sd['worker_peak_rss_mb']} MB) | all intact, memory flat |")
     lv = r["long_video"]
     base = lv.get(str(min(int(k) for k in lv if k.isdigit()))) if any(k.isdigit() for k in lv) else None
     for k in sorted((k for k in lv if k.isdigit()), key=int):

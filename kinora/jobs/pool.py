@@ -16,6 +16,7 @@ worker whose cancelled job has not stopped after `CANCEL_GRACE_S`.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -30,6 +31,9 @@ POLL_S = 0.05  # how often an idle worker looks for a job
 WRITE_EVERY_S = 0.2  # progress is written at most this often (and always at the end)
 CANCEL_GRACE_S = 10.0  # a cancelled job that has not stopped by then has its worker killed
 WATCH_S = 0.25
+WARM_PROMPT = "a red ball"
+WORKER_NICE = 5
+MAX_FAILED_STARTS = 3  # workers that die before they are ready: then the pool stops starting them
 
 
 def run_job(store: JobStore, job: Job) -> Job:
@@ -39,14 +43,14 @@ def run_job(store: JobStore, job: Job) -> Job:
 
     folder = store.output(job.id)
     folder.mkdir(parents=True, exist_ok=True)
-    last = [0.0]
+    last = [0.0, 0.0]  # when progress was last written, and what it was
 
     def reporter(fraction: float, message: str) -> None:
         if store.cancel_requested(job.id):
             raise Cancelled("cancelled")
         now = time.monotonic()
-        if now - last[0] >= WRITE_EVERY_S:
-            last[0] = now
+        if now - last[0] >= WRITE_EVERY_S or (last[1] == 0.0 and fraction > 0.0):  # the first step shows at once
+            last[0], last[1] = now, fraction
             store.update(job, fraction, message)
 
     try:
@@ -70,12 +74,17 @@ def worker_main(folder: str, model: str | None, threads: int, stop, ready) -> No
     """A worker process: load the model, then run jobs until `stop` is set."""
     import torch
 
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)  # a page being served stays responsive while workers load and generate
     torch.set_num_threads(threads)
     store = JobStore(folder)
     try:
         from kinora.pipelines.kinora import load_pipeline
 
-        load_pipeline(model)  # warm: the first job does not pay the load
+        # Warm: load the model and make one frame, so the text encoder and the kernels are
+        # ready too and a job's first step comes within a second of its click.
+        load_pipeline(model)(WARM_PROMPT, num_frames=1, num_inference_steps=1,
+                             generator=torch.Generator().manual_seed(0))
     except KinoraError:
         pass  # no weights here: the first job that needs them says so in its own error
     ready.set()
@@ -100,6 +109,7 @@ class WorkerPool:
         self.procs: list = []
         self.readies: list = []
         self.restarts = 0
+        self.failed_starts = 0  # workers that died before they were ready
         self._watcher: threading.Thread | None = None
         self._stopping = False
 
@@ -125,10 +135,15 @@ class WorkerPool:
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Block until every worker has loaded its model (or `timeout`)."""
         end = time.monotonic() + timeout
-        return all(r.wait(max(0.0, end - time.monotonic())) for r in self.readies)
+        return all(r.wait(max(0.0, end - time.monotonic())) for r in self.readies)  # False once broken
 
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs if p.pid is not None]
+        return [p.pid for p in self.procs if p is not None and p.pid is not None]
+
+    @property
+    def broken(self) -> bool:
+        """Every worker failed to start (a broken install): nothing will run."""
+        return all(p is None for p in self.procs)
 
     def _watch(self) -> None:
         while not self._stopping:
@@ -137,16 +152,21 @@ class WorkerPool:
                 break
             self._kill_stuck_cancels()
             for i, p in enumerate(self.procs):
-                if p.is_alive() or self._stopping:
+                if p is None or p.is_alive() or self._stopping:
                     continue
                 dead = p.pid
                 self.store.recover(lambda pid, dead=dead: pid != dead)
+                if not self.readies[i].is_set():  # it died starting up: a broken setup, not a job
+                    self.failed_starts += 1
+                if self.failed_starts >= MAX_FAILED_STARTS:
+                    self.procs[i] = None  # stop trying: `broken` tells the caller, and queued jobs wait
+                    continue
                 self.procs[i], self.readies[i] = self._spawn()
                 self.restarts += 1
 
     def _kill_stuck_cancels(self) -> None:
         now = time.time()
-        mine = {p.pid: p for p in self.procs}
+        mine = {p.pid: p for p in self.procs if p is not None}
         for job in self.store.jobs():
             flag = self.store.cancel_flag(job.id)
             if job.state != "running" or job.worker not in mine or not flag.exists():
@@ -164,7 +184,7 @@ class WorkerPool:
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True
         self.stop_event.set()
-        for p in self.procs:
+        for p in (p for p in self.procs if p is not None):
             p.join(timeout)
             if p.is_alive():
                 p.kill()

@@ -20,6 +20,7 @@ link, the system's fonts (no web fonts) and no request outside the loopback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ EDIT_FIELDS = ("prompt", "seed", "object", "field", "value", "region", "box", "s
 
 def new_session() -> dict:
     """What one browser follows; kept in its localStorage (gr.BrowserState)."""
-    return {"owner": secrets.token_hex(6), "lang": None, "shot": None, "story": None, "timeline": None,
+    return {"owner": None, "lang": None, "shot": None, "story": None, "timeline": None,
             "project": None}
 
 
@@ -65,6 +66,7 @@ class Studio:
     project: str | None = None  # the project the Timeline opens first
     model: str | None = None
     workers: int = 1
+    pool: object = None  # kinora.jobs.pool.WorkerPool, when this process runs the workers
     labels: list = field(default_factory=list)  # (component, key, attribute, more): redrawn per language
 
     # --- small helpers ----------------------------------------------------------------------
@@ -140,7 +142,7 @@ def build(studio: Studio):
             shot_progress = gr.HTML(views.progress_bar(None, "en"), elem_id="shot-progress")
             with gr.Row():
                 shot_video = L(gr.Video(label=t("video", "en"), elem_id="shot-video", interactive=False,
-                                        autoplay=True, loop=True), "video")
+                                        autoplay=True, loop=True, height=320), "video")
                 with gr.Column():
                     L(gr.Markdown(f"**{t('warnings', 'en')}**"), "warnings", "md_bold")
                     shot_warn = gr.Markdown("", elem_id="shot-warnings")
@@ -168,7 +170,8 @@ def build(studio: Studio):
             story_progress = gr.HTML(views.progress_bar(None, "en"), elem_id="story-progress")
             story_grid = gr.HTML("", elem_id="story-grid")
             with gr.Row():
-                story_video = L(gr.Video(label=t("video", "en"), elem_id="story-video", interactive=False), "video")
+                story_video = L(gr.Video(label=t("video", "en"), elem_id="story-video", interactive=False,
+                                         height=320), "video")
                 story_files = L(gr.File(label=t("downloads", "en"), file_count="multiple", interactive=False,
                                         elem_id="story-files"), "downloads")
             to_timeline = L(gr.Button(t("open_in_timeline", "en"), elem_id="story-to-timeline", visible=False),
@@ -195,7 +198,7 @@ def build(studio: Studio):
                         use_go = L(gr.Button(t("use_take", "en"), elem_id="tl-use"), "use_take", "value")
                         undo_go = L(gr.Button(t("undo", "en"), elem_id="tl-undo"), "undo", "value")
                     tl_video = L(gr.Video(label=t("video", "en"), elem_id="tl-video", interactive=False,
-                                          loop=True), "video")
+                                          loop=True, height=300), "video")
                 with gr.Column(scale=1):
                     L(gr.Markdown(f"**{t('edit', 'en')}**"), "edit", "md_bold")
                     op = L(gr.Dropdown(_op_choices("en"), value="regenerate", label=t("edit_kind", "en"),
@@ -238,7 +241,8 @@ def build(studio: Studio):
                         tl_cancel = L(gr.Button(t("cancel", "en"), elem_id="tl-cancel", scale=0), "cancel", "value")
             tl_progress = gr.HTML(views.progress_bar(None, "en"), elem_id="tl-progress")
             with gr.Row():
-                film_video = L(gr.Video(label=t("video", "en"), elem_id="tl-film", interactive=False), "video")
+                film_video = L(gr.Video(label=t("video", "en"), elem_id="tl-film", interactive=False, height=300),
+                               "video")
                 film_files = L(gr.File(label=t("downloads", "en"), file_count="multiple", interactive=False,
                                        elem_id="tl-files"), "downloads")
 
@@ -464,6 +468,9 @@ def build(studio: Studio):
             def bar(which, component_key):
                 job = st.job(sess.get(which))
                 html_ = views.progress_bar(job, lg, st.store.position(job) if job else 0) if job else None
+                if job is not None and job.state == "queued" and st.pool is not None and st.pool.broken:
+                    html_ = views.error_box("the studio's workers could not start; see the terminal where "
+                                            "'kinora studio' runs", lg)
                 if html_ is None or seen.get(component_key) == html_:
                     return job, gr.skip()
                 seen[component_key] = html_
@@ -553,6 +560,7 @@ def build(studio: Studio):
 
         def on_load(sess, request: gr.Request):
             sess = {**new_session(), **(sess or {})}
+            sess["owner"] = sess.get("owner") or secrets.token_hex(6)  # this browser, from its first visit
             if not sess.get("lang"):
                 sess["lang"] = language_of(request.headers.get("accept-language") if request else None)
             lg = sess["lang"]
@@ -740,6 +748,13 @@ def _edit_args(project: str | None, n, op: str, v: dict) -> dict:
 # ---------------------------------------------------------------------------------
 
 
+def _warm_checks() -> None:
+    from kinora.jobs.kinds import check
+
+    with contextlib.suppress(KinoraError):
+        check("shot", {"prompt": "a red ball bounces"})
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None, workdir: str | os.PathLike =
           "out/studio", workers: int | None = None, model: str | None = None, on_ready=None, block: bool = True):
     """Start the workers and the page; `on_ready(url)` is called once it is served. Returns
@@ -756,7 +771,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None,
     workdir = Path(workdir).resolve()
     store = JobStore(workdir / "jobs")
     pool = WorkerPool(store, workers=workers, model=model).start()
-    studio = Studio(workdir=workdir, store=store, project=project, model=model, workers=pool.size)
+    studio = Studio(workdir=workdir, store=store, project=project, model=model, workers=pool.size, pool=pool)
+    _warm_checks()  # what the first click checks (the reader, torch) is imported before the address is printed
     demo = build(studio)
     demo.queue(default_concurrency_limit=None)
     theme = gr.themes.Default(font=["Noto Sans CJK SC", "Noto Sans", "system-ui", "sans-serif"],
@@ -779,6 +795,6 @@ def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None,
     except KeyboardInterrupt:
         pass
     finally:
-        demo.close()
+        demo.close(verbose=False)
         pool.stop()
     return None

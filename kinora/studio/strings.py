@@ -186,6 +186,7 @@ ERRORS_ZH: list[tuple[str, str]] = [
     (r"^(.+) already holds (files|a project)", r"\1 里已有文件：请为新项目选择一个新文件夹。"),
     (r"^nothing to undo", "没有可撤销的操作：这是项目的第一版。"),
     (r"^cancelled", "已取消。"),
+    (r"^the studio's workers could not start", "工作室的工作进程无法启动，请查看运行 kinora studio 的终端。"),
     (r"^seed '(.*)' is not a whole number", r"随机种子“\1”不是整数；留空则自动选择。"),
     (r"^the worker running this job stopped", "运行此任务的进程意外停止了，请重新运行。"),
     (r"^--physics simulates at the model's", "物理引擎按模型的帧率模拟，请不要更改帧率。"),

@@ -115,7 +115,9 @@ def timeline(doc, lang: str) -> str:
     if doc is None:
         return f"<div class='k-timeline empty'>{e(t('no_project', lang))}</div>"
     rows = []
+    fps = doc.settings.get("fps") or 8
     for n, s in enumerate(doc.shots, 1):
+        seconds = s.active_take().num_frames / fps if s.active else s.seconds  # what the film shows of it
         takes = []
         for tk in s.takes:
             mark = " k-active" if tk.id == s.active else ""
@@ -123,7 +125,7 @@ def timeline(doc, lang: str) -> str:
             takes.append(f"<span class='k-take{mark}' data-take='{e(tk.id)}' title='{e(tk.prompt)}'>{e(tk.id)} · "
                          f"{e(tk.edit.get('kind', ''))} · seed {tk.seed} · {tk.num_frames}f{note}</span>")
         rows.append(f"<div class='k-tshot' data-shot='{n}'><b>{e(t('shot_n', lang, n=n))}</b> "
-                    f"<span class='k-small'>{s.seconds:g} s · {len(s.takes)} {e(t('takes', lang))}</span>"
+                    f"<span class='k-small'>{seconds:g} s · {len(s.takes)} {e(t('takes', lang))}</span>"
                     f"<div class='k-sentence'>{e(s.prompt)}</div><div class='k-takes'>{''.join(takes)}</div></div>")
     head = t("revision", lang, n=doc.revision)
     return f"<div class='k-timeline' data-shots='{len(doc.shots)}'><div class='k-small'>{e(head)}</div>" \

@@ -39,8 +39,11 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
     fm = r["film"]
     assert fm["shots"] == 2 and fm["plan_s"] > 0 and fm["previs_storyboard_s"] > 0 and fm["film_wall_s"] > 0
     assert fm["verified"] + fm["flagged"] == 2 and fm["takes"] >= 2
+    sd = r["studio"]  # tiny: no browser; 4 jobs from 2 owners through the queue
+    assert sd["done"] == sd["intact"] == 4 and sd["failed"] == [] and sd["owners"] == 2 and sd["workers"] >= 1
+    assert all(v > 100 for v in sd["worker_peak_rss_mb"]) and sd["worker_restarts"] == 0
     md = (tmp_path / "bench.md").read_text(encoding="utf-8")
-    assert "story -> film" in md
+    assert "story -> film" in md and "studio: 4 queued shot jobs from 2 tab(s)" in md
     assert "real-time factor" in md and "cores" in md and "fp32 / bf16" in md
     assert "guided by the simulator" in md and "region edit of one" in md and "film render of 2 shots" in md
 

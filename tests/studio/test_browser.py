@@ -45,7 +45,7 @@ def studio(tmp_path_factory):
     assert printed == [url] and url.startswith("http://127.0.0.1:")
     assert pool.wait_ready(120)
     yield {"url": url, "work": work, "pool": pool}
-    demo.close()
+    demo.close(verbose=False)
     pool.stop()
 
 
