@@ -704,6 +704,7 @@ def region_box(editor_value) -> tuple[float, float, float, float] | None:
 
 def _edit_args(project: str | None, n, op: str, v: dict) -> dict:
     """The edit panel's fields as the arguments of an "edit" job (kinora.jobs.kinds.EDITS)."""
+    from kinora.defaults import MAX_SECONDS
     if not project:
         raise KinoraError("no project is open; open a project folder or make a film first")
     if n is None:
@@ -728,10 +729,11 @@ def _edit_args(project: str | None, n, op: str, v: dict) -> dict:
             except ValueError:
                 raise KinoraError(f"the region {v['box']!r} is not x0,y0,x1,y1 (fractions, e.g. 0.5,0,1,1)") from None
         args["box"] = list(box) if box else None
-        if v.get("start") is not None or v.get("end") is not None:
-            args["span"] = [float(v.get("start") or 0.0), float(v["end"]) if v.get("end") is not None else 1e9]
+        start, end = float(v.get("start") or 0.0), float(v.get("end") or 0.0)  # an empty or 0 end: to the end
+        if start or end:
+            args["span"] = [start, end or MAX_SECONDS]
     if op == "trim":
-        args.update(start=float(v.get("start") or 0.0), end=None if v.get("end") is None else float(v["end"]))
+        args.update(start=float(v.get("start") or 0.0), end=float(v["end"]) if v.get("end") else None)
     if op in ("extend", "bridge", "loop", "crossfade"):
         args["seconds"] = float(v.get("seconds") or 0.0)
     if op == "extend":

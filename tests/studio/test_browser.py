@@ -184,6 +184,34 @@ def test_an_edit_makes_a_new_take_and_keeps_the_old_one(browser, studio):
     page.context.close()
 
 
+def test_two_tabs_editing_one_project_at_once_keep_every_take(browser, studio, tmp_path):
+    from kinora.timeline.edits import new_project
+    from kinora.timeline.project import Project
+
+    folder = str(tmp_path / "shared")
+    new_project(folder, ["a yellow cube slides to the right"], seconds=1.0)
+    pages = [open_page(browser, studio) for _ in range(2)]
+    for page in pages:
+        tab(page, "timeline")
+        page.fill("#tl-project input, #tl-project textarea", folder)
+        page.click("#tl-open")
+        page.wait_for_selector("#tl-strip .k-timeline[data-shots='1']")
+    for page in pages:  # both queue a regeneration of shot 1 before either has run
+        page.click("#tl-apply")
+    for page in pages:
+        page.wait_for_selector("#tl-progress .k-progress.done", timeout=60_000)
+    doc = Project.load(folder).doc
+    takes = doc.shots[0].takes
+    assert [t.id for t in takes] == ["t1", "t2", "t3"] and len({t.seed for t in takes}) == 3
+    assert doc.revision == 4 and len(doc.log) == 4  # made, then one revision per edit, none lost
+    pages[0].reload()  # the page reopens the project it followed
+    pages[0].wait_for_selector("#shot-go")
+    tab(pages[0], "timeline")
+    pages[0].wait_for_function("document.querySelectorAll(\"#tl-strip .k-take\").length == 3")
+    for page in pages:
+        page.context.close()
+
+
 def test_bad_input_is_one_readable_line_in_either_language(browser, studio):
     page = open_page(browser, studio)
     page.click("#shot-go")  # no prompt
