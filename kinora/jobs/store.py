@@ -45,7 +45,7 @@ def _now() -> str:
 
 @dataclass
 class Job:
-    id: str  # sortable: submission time, then a random suffix
+    id: str  # sorts in submission order: UTC time to the microsecond, then a random suffix
     kind: str  # a name in kinora.jobs.kinds.KINDS
     args: dict
     state: str = "queued"
@@ -115,11 +115,15 @@ class JobStore:
 
     # --- the life of a job --------------------------------------------------------------------
     def submit(self, kind: str, args: dict, owner: str | None = None, lock: str | None = None) -> Job:
-        stamp = _now()
-        job = Job(id=stamp.replace("-", "").replace(":", "").replace(".", "")[:18] + "-" + secrets.token_hex(3),
-                  kind=kind, args=args, owner=owner, lock=lock, created=stamp, message="queued")
         json.dumps(args)  # refuse what cannot be stored before anything is written
-        with self.locked():
+        with self.locked():  # ids in submission order, even within one microsecond or across processes
+            now = datetime.datetime.now(datetime.timezone.utc)
+            key = now.strftime("%Y%m%dT%H%M%S%f")
+            last = max((p.stem.split("-")[0] for p in self.folder.glob("*.json")), default="")
+            if key <= last:
+                key = last[:9] + f"{int(last[9:]) + 1:012d}"  # YYYYMMDDT + one microsecond after the last
+            job = Job(id=f"{key}-{secrets.token_hex(3)}", kind=kind, args=args, owner=owner, lock=lock,
+                      created=now.isoformat(timespec="milliseconds"), message="queued")
             self.write(job)
         return job
 
@@ -193,4 +197,4 @@ class JobStore:
         """How many queued jobs are ahead of `job` (0 when it is next or not queued)."""
         if job.state != "queued":
             return 0
-        return sum(1 for j in self.jobs() if j.state == "queued" and j.created < job.created)
+        return sum(1 for j in self.jobs() if j.state == "queued" and j.id < job.id)
