@@ -113,11 +113,10 @@ def run_film(args: dict, folder: Path) -> dict:
     r = make_film(_text(args), folder / "film", mode=args.get("mode"), seconds_per_shot=args.get("seconds_per_shot"),
                   seed=int(args.get("seed") or 0), max_tries=args.get("max_tries", 3), model=args.get("model"),
                   previs_board=bool(args.get("previs_board")))
-    n = len(r.plan.shots)
     return {"folder": "film", "film": "film/film.mp4", "otio": "film/film.otio", "pdf": "film/storyboard.pdf",
             "html": "film/storyboard.html", "provenance": "film/provenance.json", "project": "film/project",
-            "keyframes": [[f"film/keyframes/shot-{s:02d}-{k}.png" for k in (1, 2, 3)] for s in range(1, n + 1)],
-            "shots": n, "mode": r.plan.mode.mode, "flagged": [s["shot"] for s in r.shots if not s["passed"]]}
+            "keyframes": [[f"film/{k}" for k in ks] for ks in r.keyframes], "shots": len(r.plan.shots),
+            "mode": r.plan.mode.mode, "flagged": [s["shot"] for s in r.shots if not s["passed"]]}
 
 
 # --- projects -------------------------------------------------------------------------------

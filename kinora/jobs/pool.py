@@ -167,13 +167,13 @@ class WorkerPool:
     def _kill_stuck_cancels(self) -> None:
         now = time.time()
         mine = {p.pid: p for p in self.procs if p is not None}
-        for job in self.store.jobs():
-            flag = self.store.cancel_flag(job.id)
-            if job.state != "running" or job.worker not in mine or not flag.exists():
-                continue
+        for flag in self.store.folder.glob("*.cancel"):  # only jobs someone asked to stop, not the whole queue
             try:
                 asked = flag.stat().st_mtime
-            except FileNotFoundError:
+                job = self.store.get(flag.stem)
+            except (FileNotFoundError, KinoraError):
+                continue
+            if job.state != "running" or job.worker not in mine:
                 continue
             if now - asked > CANCEL_GRACE_S:
                 p = mine[job.worker]

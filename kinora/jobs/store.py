@@ -193,8 +193,9 @@ class JobStore:
                     lost.append(job.id)
         return lost
 
-    def position(self, job: Job) -> int:
-        """How many queued jobs are ahead of `job` (0 when it is next or not queued)."""
+    def position(self, job: Job, jobs: list[Job] | None = None) -> int:
+        """How many queued jobs are ahead of `job` (0 when it is next or not queued); `jobs`: the
+        queue as already read, so a caller that has it does not read every file again."""
         if job.state != "queued":
             return 0
-        return sum(1 for j in self.jobs() if j.state == "queued" and j.id < job.id)
+        return sum(1 for j in (self.jobs() if jobs is None else jobs) if j.state == "queued" and j.id < job.id)

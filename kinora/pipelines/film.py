@@ -59,6 +59,7 @@ class FilmResult:
     project: Path | None = None
     shots: list[dict] = field(default_factory=list)  # per shot: tries, passed, flag
     timings: dict = field(default_factory=dict)  # seconds per step
+    keyframes: list[list[str]] = field(default_factory=list)  # per shot, its keyframe PNGs relative to the folder
 
 
 # ---------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
         keys = board_frames or [keyframes(f) for f in actives]
         board = Storyboard(plan, keys, source="previs (simulator)" if board_frames else "generated takes",
                            verification=results)
-        write_keyframes(tmp, keys)
+        key_names = write_keyframes(tmp, keys)
         board.write(tmp / "storyboard.html")
         board.write(tmp / "storyboard.pdf")
         timings["storyboard_s"] = time.perf_counter() - t
@@ -343,7 +344,8 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
         raise
     return FilmResult(folder=out, plan=plan, storyboard_html=out / "storyboard.html",
                       storyboard_pdf=out / "storyboard.pdf", provenance=out / "provenance.json", film=out / film.name,
-                      otio=out / Path(otio).name, project=out / "project", shots=results, timings=timings)
+                      otio=out / Path(otio).name, project=out / "project", shots=results, timings=timings,
+                      keyframes=key_names)
 
 
 def _film_shot(p, gen, ps, count: int, mode: str, max_tries: int, image, say):

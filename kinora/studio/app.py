@@ -78,10 +78,17 @@ class Studio:
         except KinoraError:
             return None
 
-    def submit(self, kind: str, args: dict, session: dict):
+    def queue(self, kind: str, make_args, session: dict, which: str) -> tuple[dict, str]:
+        """Queue a job from `make_args()` as what this page follows under `which`; (session, the
+        bar to show). Bad input (from the arguments or the job's check) is the bar's one-line error."""
         from kinora.jobs import submit
 
-        return submit(self.store, kind, args, owner=session.get("owner"))
+        lg = _lang(session)
+        try:
+            job = submit(self.store, kind, make_args(), owner=session.get("owner"))
+        except KinoraError as err:
+            return session, views.error_box(str(err), lg)
+        return {**session, which: job.id}, views.progress_bar(job, lg, self.store.position(job))
 
     def out(self, job, rel: str) -> str:
         return str(self.store.output(job.id) / rel)
@@ -263,17 +270,11 @@ def build(studio: Studio):
 
         # --- handlers: each parses, calls the library (or queues a job), and draws ---
         def shot_submit(sess, p, secs, sd, sz, stp, g, phys, strc):
-            lg = _lang(sess)
             w, h = (int(v) for v in sz.split("x"))
             args = {"prompt": p or "", "seconds": float(secs), "seed": int(sd or 0), "size": [w, h],
                     "steps": int(stp) if stp else None, "guidance": float(g) if g else None,  # 0: the model's
                     "physics": bool(phys), "strict": bool(strc), "model": st.model}
-            try:
-                job = st.submit("shot", args, sess)
-            except KinoraError as err:
-                return sess, views.error_box(str(err), lg), None, "", ""
-            sess = {**sess, "shot": job.id}
-            return sess, views.progress_bar(job, lg, st.store.position(job)), None, "", ""
+            return *st.queue("shot", lambda: args, sess, "shot"), None, "", ""
 
         go.click(shot_submit, [session, prompt, seconds, seed, size, steps, guidance, physics, strict],
                  [session, shot_progress, shot_video, shot_warn, shot_label], concurrency_limit=None)
@@ -304,18 +305,13 @@ def build(studio: Studio):
 
         def story_submit(kind):
             def fn(sess, text, m, secs, n):
-                lg = _lang(sess)
                 args = {"text": text or "", "mode": None if m == "auto" else m,
                         "seconds_per_shot": None if secs is None else float(secs), "seed": 0}
                 if kind == "film":
                     args.update(max_tries=int(n or 3), model=st.model)
-                try:
-                    job = st.submit(kind, args, sess)
-                except KinoraError as err:
-                    return sess, views.error_box(str(err), lg), gr.skip(), None, None, gr.update(visible=False)
-                sess = {**sess, "story": job.id}
-                return sess, views.progress_bar(job, lg, st.store.position(job)), "", None, None, \
-                    gr.update(visible=False)
+                new, bar = st.queue(kind, lambda: args, sess, "story")
+                grid = "" if new is not sess else gr.skip()  # a refused text keeps the grid it had
+                return new, bar, grid, None, None, gr.update(visible=False)
             return fn
 
         story_outs = [session, story_progress, story_grid, story_video, story_files, to_timeline]
@@ -413,40 +409,24 @@ def build(studio: Studio):
         op.change(choose_op, op, edit_inputs, concurrency_limit=None, show_progress="hidden")
 
         def apply_edit(sess, n, o, *vals):
-            lg = _lang(sess)
             v = dict(zip(EDIT_FIELDS, vals))
-            try:
-                args = _edit_args(sess.get("project"), n, o, v)
-                job = st.submit("edit", args, sess)
-            except KinoraError as err:
-                return sess, views.error_box(str(err), lg)
-            return {**sess, "timeline": job.id}, views.progress_bar(job, lg, st.store.position(job))
+            return st.queue("edit", lambda: _edit_args(sess.get("project"), n, o, v), sess, "timeline")
 
         apply_go.click(apply_edit, [session, tl_shot, op, *edit_inputs], [session, tl_progress],
                        concurrency_limit=None)
 
         def render_film(sess):
-            lg = _lang(sess)
-            try:
-                job = st.submit("render", {"project": sess.get("project") or ""}, sess)
-            except KinoraError as err:
-                return sess, views.error_box(str(err), lg)
-            return {**sess, "timeline": job.id}, views.progress_bar(job, lg, st.store.position(job))
+            return st.queue("render", lambda: {"project": sess.get("project") or ""}, sess, "timeline")
 
         render_go.click(render_film, [session], [session, tl_progress], concurrency_limit=None)
 
         def new_project(sess, prompts, secs):
-            lg = _lang(sess)
-            lines = [x.strip() for x in (prompts or "").splitlines() if x.strip()]
             from kinora.io.atomic import next_free
 
+            lines = [x.strip() for x in (prompts or "").splitlines() if x.strip()]
             folder = str(next_free(st.workdir / "projects" / "project"))
-            try:
-                job = st.submit("project", {"folder": folder, "prompts": lines, "seconds": secs, "model": st.model},
-                                sess)
-            except KinoraError as err:
-                return sess, views.error_box(str(err), lg)
-            return {**sess, "timeline": job.id}, views.progress_bar(job, lg, st.store.position(job))
+            return st.queue("project", lambda: {"folder": folder, "prompts": lines, "seconds": secs,
+                                                "model": st.model}, sess, "timeline")
 
         new_go.click(new_project, [session, new_prompts, new_seconds], [session, tl_progress], concurrency_limit=None)
 
@@ -463,46 +443,38 @@ def build(studio: Studio):
         def poll(sess, seen):
             lg = _lang(sess)
             seen = dict(seen or {})
+            jobs = st.store.jobs()  # one read of the queue per tick serves every part of the page
+            by_id = {j.id: j for j in jobs}
             out = []
 
-            def bar(which, component_key):
-                job = st.job(sess.get(which))
-                html_ = views.progress_bar(job, lg, st.store.position(job) if job else 0) if job else None
-                if job is not None and job.state == "queued" and st.pool is not None and st.pool.broken:
-                    html_ = views.error_box("the studio's workers could not start; see the terminal where "
-                                            "'kinora studio' runs", lg)
-                if html_ is None or seen.get(component_key) == html_:
-                    return job, gr.skip()
-                seen[component_key] = html_
-                return job, html_
+            def follow(which: str, n: int, draw):
+                """The bar of the job this page follows as `which`, and once it is done (or the
+                language changed) its `n` result outputs from `draw(job)`; the job."""
+                job = by_id.get(sess.get(which) or "")
+                html_ = None
+                if job is not None:
+                    html_ = views.progress_bar(job, lg, st.store.position(job, jobs))
+                    if job.state == "queued" and st.pool is not None and st.pool.broken:
+                        html_ = views.error_box("the studio's workers could not start; see the terminal where "
+                                                "'kinora studio' runs", lg)
+                if html_ is None or seen.get(which + "_bar") == html_:
+                    out.append(gr.skip())
+                else:
+                    seen[which + "_bar"] = html_
+                    out.append(html_)
+                if job is not None and job.state == "done" and seen.get(which + "_done") != (job.id, lg):
+                    seen[which + "_done"] = (job.id, lg)
+                    out.extend(draw(job))
+                else:
+                    out.extend([gr.skip()] * n)
+                return job
 
-            # Shot
-            job, h = bar("shot", "shot_bar")
-            out.append(h)
-            if job is not None and job.state == "done" and seen.get("shot_done") != (job.id, lg):
-                seen["shot_done"] = (job.id, lg)
-                r = job.result
-                out += [st.out(job, r["video"]), views.warnings_md(r["warnings"], lg), views.label_report(r, lg)]
-            else:
-                out += [gr.skip()] * 3
-            # Story
-            job, h = bar("story", "story_bar")
-            out.append(h)
-            if job is not None and job.state == "done" and seen.get("story_done") != (job.id, lg):
-                seen["story_done"] = (job.id, lg)
-                out += _story_result(st, job, lg)
-            else:
-                out += [gr.skip()] * 4
-            # Timeline
-            tl_job, h = bar("timeline", "tl_bar")
-            out.append(h)
-            if tl_job is not None and tl_job.state == "done" and seen.get("tl_done") != (tl_job.id, lg):
-                seen["tl_done"] = (tl_job.id, lg)
-                out += _timeline_result(st, tl_job, lg)
-            else:
-                out += [gr.skip()] * 6
+            follow("shot", 3, lambda j: [st.out(j, j.result["video"]), views.warnings_md(j.result["warnings"], lg),
+                                         views.label_report(j.result, lg)])
+            follow("story", 4, lambda j: _story_result(st, j, lg))
+            tl_job = follow("timeline", 6, lambda j: _timeline_result(st, j, lg))
             # Jobs
-            rows = views.job_rows(st.store.jobs(), lg)
+            rows = views.job_rows(jobs, lg)
             if seen.get("jobs") != rows:
                 seen["jobs"] = rows
                 out.append(rows)

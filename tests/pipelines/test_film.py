@@ -28,6 +28,7 @@ def test_every_output_is_written(film):
     # first, middle and last frame of each of the 2 shots' active takes (8 frames at 1 s)
     assert sorted(p.name for p in (film.folder / "keyframes").iterdir()) == \
         [f"shot-0{n}-{k}.png" for n in (1, 2) for k in (1, 2, 3)]
+    assert film.keyframes == [[f"keyframes/shot-0{n}-{k}.png" for k in (1, 2, 3)] for n in (1, 2)]
 
 
 def test_progress_covers_the_film_in_order(tmp_path, tiny_weights):
