@@ -120,7 +120,9 @@ def build(studio: Studio):
         shown = gr.State({})  # what this page has drawn already, so the poll redraws only what changed
         with gr.Row():
             L(gr.Markdown("## Kinora Studio", elem_id="k-title"), "title", "md_title")
-            lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", show_label=False, elem_id="k-lang",
+            # No value until the page's load has read the browser's language: a checked radio means
+            # the page is ready in the reader's language (the browser tests wait for it).
+            lang = gr.Radio([("English", "en"), ("中文", "zh")], value=None, show_label=False, elem_id="k-lang",
                             scale=0, min_width=180)
         L(gr.Markdown(t("subtitle", "en")), "subtitle", "md")
 

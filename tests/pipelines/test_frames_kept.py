@@ -1,6 +1,11 @@
 """The shipped model makes the same frames for the same seed as before the architecture
 move: every task, recorded at commit 387a04a (one torch thread) into
-tests/data/frames-before-move.npz."""
+tests/data/frames-before-move.npz.
+
+Another CPU (an AMD EPYC against the Intel machine that recorded them) rounds a few fp32 sums
+differently, which turns a handful of uint8 values over by one: up to 9 of 589,824 in `long`.
+So a value may be off by one, and at most one value in 10,000 may be; anything a change of
+code does (a step, a seed, a layer) moves far more."""
 
 from pathlib import Path
 
@@ -60,4 +65,5 @@ def test_same_frames_as_before_the_move(runs, task):
     got = runs[task]
     assert got.shape == want.shape
     diff = np.abs(got.astype(int) - want.astype(int))
-    assert diff.max() == 0, f"{task}: {int((diff > 0).sum())} values differ, max {diff.max()}"
+    n = int((diff > 0).sum())
+    assert diff.max() <= 1 and n <= diff.size // 10_000, f"{task}: {n} of {diff.size} values differ, max {diff.max()}"
