@@ -86,3 +86,16 @@ def edit_region(region: str | None, times: str | None):
     if times is not None and span is None:
         raise KinoraError(f"--edit-time {times!r} is not START:END in seconds (e.g. 1:3)")
     return EditRegion(box, span)
+
+
+def add_backend(p, weights: str, dest: str) -> None:
+    """--backend NAME and --model-dir DIR (the same destination as the command's weights option
+    `weights`, e.g. --model): which generator makes the frames, and from which weights."""
+    from kinora.pipelines.base import backend_names
+
+    p.add_argument("--backend", default="kinora", choices=backend_names(),
+                   help="the generator: kinora (our model, the default) or an open-weight model through diffusers "
+                        "(needs pip install 'kinora[backends]' and --model-dir)")
+    p.add_argument("--model-dir", dest=dest, default=None, metavar="DIR",
+                   help=f"with --backend wan/cogvideox/ltx: its diffusers model folder (the same as {weights}; "
+                        f"'kinora backends make-tiny NAME DIR' writes a tiny random one)")

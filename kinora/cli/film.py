@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from kinora.cli.args import seed
+from kinora.cli.args import add_backend, seed
 
 
 def _common(p) -> None:
@@ -35,6 +35,7 @@ def register(sub) -> None:
     p.add_argument("--previs", action="store_true", help="storyboard keyframes from the simulator (a fast draft)")
     p.add_argument("--max-tries", type=int, default=3, help="takes per shot before it is flagged (default 3)")
     p.add_argument("--weights", default=None, help="DiT checkpoint or weights folder (default: the shipped model)")
+    add_backend(p, "--weights", "weights")
     p.set_defaults(func=run_film)
     p = sub.add_parser("storyboard", help="a text file into a storyboard (PDF or HTML) drawn by the simulator")
     _common(p)
@@ -59,8 +60,8 @@ def run_film(args) -> int:
 
     text = read_text(args.text)
     r = make_film(text, args.out, mode=args.mode, seconds_per_shot=args.seconds_per_shot, previs_board=args.previs,
-                  seed=args.seed, max_tries=args.max_tries, model=args.weights, planner=_planner(args),
-                  force=args.force, progress=lambda m: print(m, file=sys.stderr))
+                  seed=args.seed, max_tries=args.max_tries, model=args.weights, backend=args.backend,
+                  planner=_planner(args), force=args.force, progress=lambda m: print(m, file=sys.stderr))
     m = r.plan.mode
     print(f"mode: {m.mode} ({m.why})")
     for s in r.shots:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from kinora.cli.args import edit_region, seed, size, threads
+from kinora.cli.args import add_backend, edit_region, seed, size, threads
 from kinora.label.config import TRUTH_MODES
 
 
@@ -40,6 +40,7 @@ def register(sub) -> None:
     p.add_argument("--edit-time", default=None, metavar="START:END",
                    help="with --edit-region: only these seconds of the video (default: all of it)")
     p.add_argument("--model", default=None, help="DiT checkpoint or weights folder (default: the shipped model)")
+    add_backend(p, "--model", "model")
     p.add_argument("--truth-mode", default="story", choices=TRUTH_MODES)
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="the DiT's number format (default auto: bf16 on a CPU with bf16 units, AMX or AVX-512 "
@@ -67,9 +68,9 @@ def run(args) -> int:
         prompt=args.prompt, out=args.out, seconds=args.seconds, fps=args.fps, size=args.size, steps=args.steps,
         guidance=args.guidance, seed=args.seed, negative=args.negative, sampler=args.sampler, image=args.image,
         last_image=args.last_image, loop=args.loop, video=args.video, backward=args.backward,
-        edit=edit_region(args.edit_region, args.edit_time), model=args.model, truth_mode=args.truth_mode,
-        strict=args.strict, precision=args.precision, physics=args.physics, spec=args.spec, resume=args.resume,
-        threads=args.threads, force=args.force)
+        edit=edit_region(args.edit_region, args.edit_time), model=args.model, backend=args.backend,
+        truth_mode=args.truth_mode, strict=args.strict, precision=args.precision, physics=args.physics,
+        spec=args.spec, resume=args.resume, threads=args.threads, force=args.force)
     with StepBar("sampling") as bar:
         result = generate(req, progress=bar)
     print_result(result)

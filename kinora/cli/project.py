@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from kinora.cli.args import edit_region, seed, threads
+from kinora.cli.args import add_backend, edit_region, seed, threads
 from kinora.label.config import TRUTH_MODES
 
 
@@ -37,6 +37,7 @@ def register(sub) -> None:
     q.add_argument("--seconds", type=float, default=None, help="each shot's length (default: as its prompt says)")
     q.add_argument("--seed", type=seed, default=0, help="the first shot's seed; the next shots count on from it")
     q.add_argument("--model", default=None, help="DiT checkpoint or folder (default: the shipped model)")
+    add_backend(q, "--model", "model")
     q.add_argument("--physics", action="store_true", help="every take with the simulator in the loop")
     q.add_argument("--truth-mode", default="story", choices=TRUTH_MODES)
     q.add_argument("--steps", type=int, default=None)
@@ -132,8 +133,9 @@ def cmd_new(args) -> int:
     from kinora.timeline.edits import new_project
 
     p = new_project(args.folder, args.prompt, seconds=args.seconds, seed=args.seed, model=args.model,
-                    physics=args.physics, truth_mode=args.truth_mode, steps=args.steps, guidance=args.guidance,
-                    precision=args.precision, threads=args.threads, generate=not args.plan_only)
+                    backend=args.backend, physics=args.physics, truth_mode=args.truth_mode, steps=args.steps,
+                    guidance=args.guidance, precision=args.precision, threads=args.threads,
+                    generate=not args.plan_only)
     print(f"made {p.folder}: {len(p.doc.shots)} shot(s){' (planned)' if args.plan_only else ''}, "
           f"revision {p.doc.revision}")
     return 0

@@ -2,7 +2,8 @@
 studio and the CLI call any of them the same way.
 
 Kinora's own pipeline (`kinora.pipelines.kinora`) is one implementation; adapters to
-open-weight models through diffusers (Wan, CogVideoX, LTX) are to be others. A
+open-weight models through diffusers (Wan, CogVideoX, LTX: `kinora.pipelines.adapters`)
+are the others, and `load_generator` gives any of them by name. A
 generator says which tasks it supports (names of `kinora.diffusion.tasks.TASK_INPUTS`)
 and refuses the rest with a one-line `KinoraError`; its call follows diffusers'
 convention and returns a `GenerationOutput` that keeps the plan with the frames.
@@ -10,6 +11,7 @@ convention and returns a `GenerationOutput` that keeps the plan with the frames.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from kinora.pipelines.output import GenerationOutput
@@ -28,3 +30,25 @@ class Generator(Protocol):
                  width: int | None = None, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, generator=None, **task_inputs) -> GenerationOutput:
         ...
+
+
+KINORA = "kinora"  # the backend name of Kinora's own model
+
+
+def backend_names() -> list[str]:
+    from kinora.pipelines.adapters import BACKENDS
+
+    return [KINORA, *BACKENDS]
+
+
+def load_generator(backend: str = KINORA, model: str | Path | None = None, precision: str = "auto") -> Generator:
+    """The generator `backend` names over the weights `model` (Kinora's: a DiT checkpoint or
+    folder, default the shipped one; an adapter's: a diffusers model folder), loaded once
+    per process."""
+    if backend in (None, KINORA):
+        from kinora.pipelines.kinora import load_pipeline
+
+        return load_pipeline(model, precision=precision)
+    from kinora.pipelines.adapters import load
+
+    return load(backend, model, precision)

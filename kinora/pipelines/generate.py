@@ -12,7 +12,7 @@ edit, an edit region); which task they make is decided once, by
 1. check the request (ranges, options that cannot go together) before anything slow;
 2. claim the output (not a folder, not an existing file without `force`, one writer);
 3. read the inputs;
-4. load the pipeline and generate;
+4. load the generator (Kinora's model, or an open-weight one through its adapter) and generate;
 5. write the labeled MP4 with its provenance (the only writer is `kinora.label`).
 """
 
@@ -62,7 +62,9 @@ class GenerateRequest:
     video: str | Path | None = None  # a video to extend, or to edit with `edit`
     backward: bool = False  # extend before the video instead of after it
     edit: EditRegion | None = None  # regenerate this box over this span of `video`
-    model: str | Path | None = None  # a DiT checkpoint or weights folder (default: the shipped one)
+    model: str | Path | None = None  # the weights: a DiT checkpoint or folder (default: the shipped one) or,
+    # with another backend, its diffusers model folder
+    backend: str = "kinora"  # kinora (our model) or an open-weight one: wan, cogvideox, ltx (kinora.pipelines.adapters)
     truth_mode: str = "story"
     precision: str = "auto"  # the DiT's number format: auto (bf16 where the CPU has bf16 units), fp32, bf16
     strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
@@ -103,7 +105,20 @@ def check_request(req: GenerateRequest) -> None:
         raise KinoraError(f"--seconds {req.seconds:g} is out of range; use more than 0 and at most {MAX_SECONDS:g}")
     if req.fps is not None and not 1 <= req.fps <= MAX_FPS:
         raise KinoraError(f"--fps {req.fps} is out of range; use 1 to {MAX_FPS}")
-    if req.size is not None and any(v < 16 or v % 16 for v in req.size):
+    from kinora.pipelines.base import KINORA, backend_names
+
+    if req.backend not in backend_names():
+        raise KinoraError(f"unknown backend {req.backend!r}; use one of {', '.join(backend_names())}")
+    if req.backend != KINORA:
+        for flag, given in (("--physics", req.physics), ("--strict", req.strict), ("--sampler", req.sampler),
+                            ("--resume", req.resume)):
+            if given:
+                raise KinoraError(f"{flag} works with Kinora's own model, not the {req.backend} backend; drop it "
+                                  f"(or use --backend kinora)")
+        if req.model is None:
+            raise KinoraError(f"the {req.backend} backend needs its weights: --model-dir DIR (a diffusers model "
+                              f"folder; 'kinora backends make-tiny {req.backend} DIR' writes a tiny random one)")
+    elif req.size is not None and any(v < 16 or v % 16 for v in req.size):
         raise KinoraError(f"--size {req.size[0]}x{req.size[1]} is not supported; use multiples of 16, "
                           f"at least 16 (the model was trained at 64x64)")
     if req.steps is not None and not 1 <= req.steps <= MAX_STEPS:
@@ -197,9 +212,9 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
     """Step 4 of `generate`: load the pipeline and make the frames; (output, fps, pipe)."""
     import torch
 
-    from kinora.pipelines.kinora import load_pipeline
+    from kinora.pipelines.base import load_generator
 
-    pipe = load_pipeline(req.model, precision=req.precision)
+    pipe = load_generator(req.backend, req.model, precision=req.precision)
     width, height = req.size or (pipe.default_width, pipe.default_height)
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.

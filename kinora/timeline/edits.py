@@ -26,8 +26,8 @@ import numpy as np
 from kinora.errors import KinoraError
 from kinora.timeline.project import Project, Shot, Take, now
 
-DEFAULT_SETTINGS = {"model": None, "physics": False, "truth_mode": "story", "precision": "auto", "threads": None,
-                    "steps": None, "guidance": None}
+DEFAULT_SETTINGS = {"backend": "kinora", "model": None, "physics": False, "truth_mode": "story", "precision": "auto",
+                    "threads": None, "steps": None, "guidance": None}
 
 
 # ---------------------------------------------------------------------------------
@@ -36,16 +36,18 @@ DEFAULT_SETTINGS = {"model": None, "physics": False, "truth_mode": "story", "pre
 
 
 class Generator:
-    """The project's pipeline at the project's settings, loaded when first needed."""
+    """The project's generator (kinora.pipelines.base: Kinora's model or an adapter) at the
+    project's settings, loaded when first needed."""
 
     def __init__(self, settings: dict):
         self.settings = settings
 
     @property
     def pipe(self):
-        from kinora.pipelines.kinora import load_pipeline  # one load per process, not per edit
+        from kinora.pipelines.base import load_generator  # one load per process, not per edit
 
-        return load_pipeline(self.settings.get("model"), self.settings.get("precision") or "auto")
+        return load_generator(self.settings.get("backend") or "kinora", self.settings.get("model"),
+                              self.settings.get("precision") or "auto")
 
     def __call__(self, prompt: str, seed: int, **kw):  # kw: the pipeline's (num_frames, video, progress_file, ...)
         import torch
