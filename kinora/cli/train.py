@@ -63,6 +63,9 @@ def add_dit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--fsdp", action="store_true",
+                   help="shard weights, EMA and optimizer over the torchrun ranks (FSDP2; gloo on cpu, nccl on "
+                        "cuda); checkpoints stay full, so any rank count resumes them")
     p.add_argument("--ship-fp16", action="store_true", help="store the EMA weights as float16")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--decay-steps", type=int, default=0, metavar="N",
@@ -85,7 +88,7 @@ def dit_settings(args: argparse.Namespace):
         args.preset, args.out, data=args.data, data_csv=args.data_csv, generate=args.generate,
         synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, init=args.init,
         allow_new_vae=args.allow_new_vae, seed=args.seed,
-        threads=args.threads, device=args.device, ship_fp16=args.ship_fp16, quiet=args.quiet,
+        threads=args.threads, device=args.device, fsdp=args.fsdp, ship_fp16=args.ship_fp16, quiet=args.quiet,
         decay_steps=args.decay_steps, decay_to=args.decay_to, **overrides)
 
 

@@ -10,13 +10,18 @@
     kinora train --preset small --data-csv videos.csv --out runs/real
     # data-parallel: gloo on CPU, nccl on GPUs (one process per GPU)
     torchrun --nproc_per_node 2 -m kinora.train --preset tiny --synthetic --out /tmp/dit-ddp
+    # sharded data-parallel (FSDP2): each rank holds 1/N of the weights, EMA and AdamW moments
+    torchrun --nproc_per_node 2 -m kinora.train --preset tiny --synthetic --out /tmp/dit-fsdp --fsdp
+    # ...and resume it on any number of processes (one here, plain): train_state.pt is full tensors
+    kinora train --preset tiny --synthetic --out /tmp/dit-fsdp --steps 40 --resume
     # a smoke test in seconds (random latents, random text states, no VAE needed)
     kinora train --preset tiny --synthetic --out /tmp/dit-tiny
 
 What it follows: nanoGPT (one loop, DDP inline; settings in one record), with the data and
 its caches in kinora.train.data, EMA, learning rate, per-step seeding and the log in
-kinora.train.common, and the command line (`kinora train`) in kinora.cli.train, which
-turns its options into a TrainSettings.
+kinora.train.common, FSDP2 and its full-state checkpoints in kinora.train.distributed
+(PyTorch's FSDP2 tutorial, torchtitan), and the command line (`kinora train`) in
+kinora.cli.train, which turns its options into a TrainSettings.
 
 How it works, top to bottom:
 1. Data is prepared once (kinora.train.data) and cached under --cache (default OUT/cache/VAEHASH): every clip
@@ -30,15 +35,22 @@ How it works, top to bottom:
    text_dropout (for classifier-free guidance), one task mask per clip (kinora.diffusion.flow.TASKS),
    logit-normal timesteps shifted for the bucket's size, and takes the flow loss on the
    unknown positions. AdamW, linear warm-up, gradient clipping, EMA weights.
-3. Every step's random draws come from a generator seeded by (seed, rank, step), so a
-   resumed run continues exactly as an uninterrupted one would.
+3. Every step's random draws come from a generator seeded by (seed, step): the whole
+   batch is drawn the same way on every rank and each rank trains its slice of it, so a
+   resumed run continues exactly as an uninterrupted one would, and N ranks see the
+   batches one process sees. Under torchrun (DDP, or FSDP with --fsdp) each rank's loss
+   is weighted by its share of the batch's learnt positions, so the averaged gradient and
+   the logged loss are those of the whole batch (the same as one process, up to float
+   rounding). --fsdp without torchrun trains on a one-rank process group (same code,
+   nothing to shard).
 4. Before anything is written, the settings (TrainSettings.validate) and the files they
    name (check_inputs) are checked; a run that fails on them leaves no --out folder behind.
 
 Outputs in --out: dit-PRESET.safetensors (weights) and dit-PRESET-ema.safetensors (EMA
 weights, what generation loads; --ship-fp16 stores them as float16), each with the preset,
 DiTConfig, VAE config and hash, and training args as JSON metadata; train_state.pt (model,
-EMA, optimizer, step, RNG; for --resume); log.jsonl (loss per log interval, by task) and
+EMA, optimizer, step, RNG; for --resume; full tensors in the same format with or without
+--fsdp, so any rank count resumes any run); log.jsonl (loss per log interval, by task) and
 loss.png.
 """
 
@@ -119,6 +131,7 @@ class TrainSettings:
     device: str | None = None
     ship_fp16: bool = False
     quiet: bool = False
+    fsdp: bool = False  # shard weights, EMA and optimizer over the ranks (FSDP2; kinora.train.distributed)
     decay_steps: int = 0  # linear cool-down to lr * decay_to over the last this many steps (0: none)
     decay_to: float = 0.1
     # Filled from the preset, then from the flags:
@@ -167,6 +180,9 @@ class TrainSettings:
         check_number("--signal-dropout", self.signal_dropout, 0, 1)
         check_seed(self.seed)
         check_threads(self.threads)
+        if self.fsdp and (self.device or "").startswith("mps"):
+            raise KinoraError(f"--fsdp shards over gloo (cpu) or nccl (cuda) ranks; --device {self.device} has no "
+                              f"such backend: use --device cpu, or drop --fsdp")
         check_device(self.device)
         check_number("--decay-steps", self.decay_steps, 0)
         if self.decay_steps > self.steps:
@@ -254,16 +270,41 @@ def checkpoint_meta(s: TrainSettings, preset: Preset, vae: dict, step: int, ema:
             "vae_path": vae.get("path"), "train_args": dataclasses.asdict(s), "step": step, "ema": ema}
 
 
-def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model, ema, opt, step: int, vae: dict) -> None:
-    """train_state.pt for resuming (everything), then the safetensors exports."""
-    state = {"preset": preset.name, "model": model.state_dict(), "ema": ema.state_dict(),
-             "optimizer": opt.state_dict(), "step": step, "rng": torch.get_rng_state(), "vae_hash": vae["hash"],
-             "settings": dataclasses.asdict(s)}
+def plain_dit(cfg, sd: dict) -> DiT:
+    """A plain DiT around the tensors of a full state dict (shared, not copied)."""
+    with torch.device("meta"):  # no initialisation, so no draw from the global generator
+        model = DiT(cfg)
+    model.load_state_dict(sd, assign=True)
+    return model
+
+
+def save_checkpoint(out: Path, s: TrainSettings, preset: Preset, model: dict, ema: dict, opt: dict, step: int,
+                    vae: dict) -> None:
+    """train_state.pt for resuming (everything), then the safetensors exports; `model`, `ema`
+    and `opt` are full state dicts (a plain run's own, or FSDP's gathered ones)."""
+    state = {"preset": preset.name, "model": model, "ema": ema, "optimizer": opt, "step": step,
+             "rng": torch.get_rng_state(), "vae_hash": vae["hash"], "settings": dataclasses.asdict(s)}
     with atomic_path(out / "train_state.pt") as tmp:
         torch.save(state, tmp)
-    save_dit(out / dit_filename(preset.name, ema=False), model, checkpoint_meta(s, preset, vae, step, ema=False))
-    save_dit(out / dit_filename(preset.name), ema, checkpoint_meta(s, preset, vae, step, ema=True),
-             dtype=torch.float16 if s.ship_fp16 else None)
+    save_dit(out / dit_filename(preset.name, ema=False), plain_dit(preset.dit, model),
+             checkpoint_meta(s, preset, vae, step, ema=False))
+    save_dit(out / dit_filename(preset.name), plain_dit(preset.dit, ema),
+             checkpoint_meta(s, preset, vae, step, ema=True), dtype=torch.float16 if s.ship_fp16 else None)
+
+
+def read_state(path: Path, preset: Preset, vae_hash: str, model: DiT) -> dict:
+    """train_state.pt of the run to resume, checked against this one (preset, VAE, model)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)  # RNG state must stay on CPU
+    if state["preset"] != preset.name:
+        raise KinoraError(f"{path} is a {state['preset']!r} run, not {preset.name!r}")
+    if state.get("vae_hash", vae_hash) != vae_hash:
+        raise KinoraError(f"{path} was trained on latents of VAE {state['vae_hash']}, "
+                          f"not {vae_hash}; start a new run for the new VAE")
+    if any(k.startswith("signal_embed.") for k in model.state_dict()) and \
+            not any(k.startswith("signal_embed.") for k in state["model"]):
+        raise KinoraError(f"{path} is a run from before the physics signal; it cannot resume with "
+                          f"it: start a new run with --init {path.parent} (its exported weights)")
+    return state
 
 
 # ---------------------------------------------------------------------------------
@@ -345,15 +386,19 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
     s.validate()
     preset = get_preset(s.preset)
     check_inputs(s, preset, data_given=data is not None)  # every rank, before anything is written
-    ddp = int(os.environ.get("RANK", -1)) != -1
+    torchrun = int(os.environ.get("RANK", -1)) != -1
+    ddp = torchrun and not s.fsdp
     use_cuda = (s.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    if ddp:
-        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(hours=2))
+    backend = "nccl" if use_cuda else "gloo"
+    if torchrun:
+        dist.init_process_group(backend, timeout=timedelta(hours=2))
         rank, world, local_rank = dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0))
         device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
     else:
         rank, world = 0, 1
         device = torch.device(s.device or ("cuda" if use_cuda else "cpu"))
+        if s.fsdp:  # no torchrun: a process group of one rank, so --fsdp runs the same code (nothing to shard)
+            dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
     if use_cuda:
         torch.cuda.set_device(device)
     if s.threads:
@@ -361,6 +406,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
     if s.batch_size % world:
         raise KinoraError(f"--batch-size {s.batch_size} is not divisible by the {world} ranks")
     local_batch = s.batch_size // world
+    mine = slice(rank * local_batch, (rank + 1) * local_batch)  # this rank's clips of each batch
     master = rank == 0
     say = (lambda *a: print(*a, flush=True)) if master and not s.quiet else (lambda *a: None)
     out = Path(s.out)
@@ -379,28 +425,9 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
         torch.manual_seed(s.seed)  # the same initial weights on every rank
         model = DiT(preset.dit).to(device)
         ema = copy.deepcopy(model).requires_grad_(False)
-        opt = torch.optim.AdamW(model.parameters(), lr=s.lr, betas=(0.9, 0.99), weight_decay=s.weight_decay)
         step = 0
-        if s.resume and state_path.exists():
-            state = torch.load(state_path, map_location="cpu", weights_only=False)  # RNG state must stay on CPU
-            if state["preset"] != preset.name:
-                raise KinoraError(f"{state_path} is a {state['preset']!r} run, not {preset.name!r}")
-            if state.get("vae_hash", vae_info["hash"]) != vae_info["hash"]:
-                raise KinoraError(f"{state_path} was trained on latents of VAE {state['vae_hash']}, "
-                                  f"not {vae_info['hash']}; start a new run for the new VAE")
-            if any(k.startswith("signal_embed.") for k in model.state_dict()) and \
-                    not any(k.startswith("signal_embed.") for k in state["model"]):
-                raise KinoraError(f"{state_path} is a run from before the physics signal; it cannot resume with "
-                                  f"it: start a new run with --init {out} (its exported weights)")
-            model.load_state_dict(state["model"])
-            ema.load_state_dict(state["ema"])
-            opt.load_state_dict(state["optimizer"])
-            step = state["step"]
-            torch.set_rng_state(state["rng"])
-            if master:  # drop log lines written after the last checkpoint: they are redone now
-                keep_log_until(out / "log.jsonl", step)
-            say(f"resumed at step {step}")
-        elif s.init:
+        state = read_state(state_path, preset, vae_info["hash"], model) if s.resume and state_path.exists() else None
+        if state is None and s.init:
             # Warm start from exported weights when the full train_state.pt (optimizer
             # included, several times the model's size) was not kept: the step count and
             # the EMA carry on, AdamW's moments start afresh.
@@ -416,29 +443,55 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             load_warm(ema, load_dit(ema_path)[0] if ema_path.exists() else raw)
             step = int(meta.get("step", 0))
             say(f"warm start from {folder} at step {step} (fresh optimizer)")
-        say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}")
+        if s.fsdp:  # before the optimizer is made: it must hold the sharded parameters
+            from kinora.train.distributed import full_state, gather_model, load_full_state, shard
+
+            shard([model, ema], device, world)
+        opt = torch.optim.AdamW(model.parameters(), lr=s.lr, betas=(0.9, 0.99), weight_decay=s.weight_decay)
+        if state is not None:
+            if s.fsdp:
+                load_full_state(model, ema, opt, state)
+            else:
+                model.load_state_dict(state["model"])
+                ema.load_state_dict(state["ema"])
+                opt.load_state_dict(state["optimizer"])
+            step = state["step"]
+            torch.set_rng_state(state["rng"])
+            if master:  # drop log lines written after the last checkpoint: they are redone now
+                keep_log_until(out / "log.jsonl", step)
+            say(f"resumed at step {step}")
+        say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}"
+            + (" (FSDP)" if s.fsdp else ""))
         train_model = DDP(model, device_ids=[device.index] if use_cuda else None) if ddp else model
 
         log_path = out / "log.jsonl"
         interval: dict[str, list[float]] = {"loss": []}
         t_last = time.perf_counter()
         while step < s.steps:
-            g = step_generator(s.seed, rank, step)
-            x0, text, text_mask, _, signal = data.batch(local_batch, g, s.text_dropout, s.signal_dropout)
+            # The whole batch, drawn alike on every rank (rank 0's generator); each trains its slice.
+            g = step_generator(s.seed, 0, step)
+            x0, text, text_mask, _, signal = data.batch(s.batch_size, g, s.text_dropout, s.signal_dropout)
             B, _, Fr, h, w = x0.shape
             masks, tasks = sample_masks(B, Fr, h, w, s.task_probs, g)  # (B, 1, F, h, w)
             t = sample_t(B, resolution_shift(Fr, h, w, scale=s.shift_scale), g)  # (B,)
             noise = torch.randn(x0.shape, generator=g)
-            cond = {"text": text.to(device), "text_mask": text_mask.to(device), "mask": masks.to(device)}
+            cond = {"text": text[mine].to(device), "text_mask": text_mask[mine].to(device),
+                    "mask": masks[mine].to(device)}
             if preset.dit.signal_channels:
                 # Always a tensor (zeros: no signal), so every rank's graph uses the same
                 # parameters, as DDP's gradient buckets require.
                 k = preset.dit.signal_scale
                 if signal is None:
                     signal = x0.new_zeros(B, preset.dit.signal_channels, Fr, k * h, k * w)
-                cond["signal"] = signal.to(device)
-            loss, per_item = flow_loss(train_model, x0.to(device), cond, t.to(device), noise.to(device),
-                                       per_sample=True)
+                cond["signal"] = signal[mine].to(device)
+            loss, per_item = flow_loss(train_model, x0[mine].to(device), cond, t[mine].to(device),
+                                       noise[mine].to(device), per_sample=True)
+            if world > 1:
+                # DDP and FSDP average the ranks' gradients: weigh this rank's loss by its share of
+                # the batch's learnt (unknown) positions, so that the average is the gradient of
+                # the whole batch's loss, as one process takes it.
+                learnt = (1 - masks).flatten(1).sum(1)  # (B,)
+                loss = loss * (world * learnt[mine].sum() / learnt.sum().clamp(min=1)).to(device)
 
             for pg in opt.param_groups:
                 pg["lr"] = s.lr_at(step)
@@ -450,18 +503,21 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             ema_update(ema, model, ema_decay_at(step, s.ema_decay))
             step += 1
 
-            interval["loss"].append(loss.item())
+            interval["loss"].append(loss.item() / world)  # this rank's part: the ranks' parts add up
+            if world > 1:  # every clip's own loss, for the log by task
+                parts = [torch.empty_like(per_item) for _ in range(world)]
+                dist.all_gather(parts, per_item)
+                per_item = torch.cat(parts)  # (B,) in the batch's order
             for name, l in zip(tasks, per_item.tolist()):
                 interval.setdefault(name, []).append(l)
-            if "signal" in cond:  # the same loss, split by whether the clip saw its physics signal
-                seen = cond["signal"].flatten(1).abs().sum(1) > 0  # (B,)
+            if preset.dit.signal_channels:  # the same loss, split by whether the clip saw its physics signal
+                seen = signal.flatten(1).abs().sum(1) > 0  # (B,)
                 for guided, l in zip(seen.tolist(), per_item.tolist()):
                     interval.setdefault("~guided" if guided else "~free", []).append(l)
             if step % s.log_every == 0 or step == s.steps:
                 mean = torch.tensor(sum(interval["loss"]) / len(interval["loss"]), device=device)
-                if ddp:
-                    dist.all_reduce(mean)
-                    mean /= world
+                if world > 1:
+                    dist.all_reduce(mean)  # the whole batch's loss
                 dt = (time.perf_counter() - t_last) / len(interval["loss"])
                 rec = {"step": step, "loss": round(mean.item(), 6), "lr": s.lr_at(step - 1),
                        "sec_per_step": round(dt, 4), "clips_per_s": round(s.batch_size / dt, 2),
@@ -474,15 +530,19 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                     say(f"step {step}/{s.steps} loss {rec['loss']:.4f} {dt:.2f} s/step")
                 interval = {"loss": []}
                 t_last = time.perf_counter()
-            if master and (step % s.ckpt_every == 0 or step == s.steps):
-                save_checkpoint(out, s, preset, model, ema, opt, step, vae_info)
-                plot_log(read_log(log_path), out / "loss.png", PLOT)
+            if step % s.ckpt_every == 0 or step == s.steps:
+                # FSDP: every rank gathers its shards to rank 0, which writes the full tensors.
+                states = full_state(model, ema, opt) if s.fsdp else \
+                    (model.state_dict(), ema.state_dict(), opt.state_dict())
+                if master:
+                    save_checkpoint(out, s, preset, *states, step, vae_info)
+                    plot_log(read_log(log_path), out / "loss.png", PLOT)
         if master:
             say(f"done: {out / dit_filename(preset.name)}")
-        return model
+        return gather_model(model) if s.fsdp else model
     except BaseException:
         remove_empty(made)  # a run that failed on its inputs leaves no empty folder behind
         raise
     finally:
-        if ddp and dist.is_initialized():
+        if (torchrun or s.fsdp) and dist.is_initialized():
             dist.destroy_process_group()
