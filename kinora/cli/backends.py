@@ -16,6 +16,8 @@ def register(sub) -> None:
     q.add_argument("name", choices=sorted(BACKENDS))
     q.add_argument("folder", metavar="DIR", help="the model folder to write (must be new, or --force)")
     q.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    q.add_argument("--i2v", action="store_true",
+                   help="the image-to-video model (Wan, CogVideoX: separate weights; LTX's one folder does both)")
     q.set_defaults(func=cmd_make_tiny)
 
 
@@ -32,7 +34,7 @@ def cmd_list(args) -> int:
 def cmd_make_tiny(args) -> int:
     from kinora.pipelines.adapters import make_tiny
 
-    folder = make_tiny(args.name, args.folder, force=args.force)
+    folder = make_tiny(args.name, args.folder, force=args.force, i2v=args.i2v)
     print(f"wrote {folder} (a tiny {args.name} model with random weights); try: kinora generate --backend "
           f"{args.name} --model-dir {folder} \"a red ball bounces\" -o out/{args.name}-tiny.mp4")
     return 0

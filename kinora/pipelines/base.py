@@ -25,6 +25,7 @@ class Generator(Protocol):
     default_fps: int
     default_height: int
     default_width: int
+    has_physics: bool  # whether physics=True (the simulator in the loop) can run
 
     def __call__(self, prompt: str, *, num_frames: int | None = None, height: int | None = None,
                  width: int | None = None, num_inference_steps: int | None = None,

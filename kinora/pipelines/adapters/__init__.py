@@ -48,12 +48,13 @@ def load(name: str, folder: str | Path | None, precision: str = "auto"):
     return _LOADED[key]
 
 
-def make_tiny(name: str, folder: str | Path, force: bool = False) -> Path:
-    """Write a tiny random model folder of backend `name` (a few hundred kB, no network)."""
+def make_tiny(name: str, folder: str | Path, force: bool = False, i2v: bool = False) -> Path:
+    """Write a tiny random model folder of backend `name` (under 1 MB, no network); i2v: the
+    family's image-to-video weights (Wan and CogVideoX release them separately)."""
     from kinora.pipelines.adapters.common import write_tiny
 
     module = backend_module(name)
-    return write_tiny(folder, name, module.build_tiny, module.TINY_SETTINGS, force=force)
+    return write_tiny(folder, name, lambda: module.build_tiny(i2v=i2v), module.TINY_SETTINGS, force=force)
 
 
 def describe() -> list[dict]:

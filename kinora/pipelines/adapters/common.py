@@ -118,6 +118,8 @@ def read_model_index(folder: Path, info: BackendInfo) -> str:
 class DiffusersGenerator:
     """A Kinora Generator (kinora.pipelines.base) over one diffusers pipeline loaded from a folder."""
 
+    has_physics = False  # the simulator's signal guides Kinora's own model only
+
     def __init__(self, info: BackendInfo, folder: str | Path, precision: str = "auto"):
         import torch
 

@@ -23,7 +23,7 @@ INFO = BackendInfo(
 TINY_SETTINGS = {"size": [64, 64], "fps": 24, "steps": 2, "max_frames": 33, "max_sequence_length": 64}
 
 
-def build_tiny():
+def build_tiny(i2v: bool = False):  # one folder does both: i2v is accepted and changes nothing
     """An LTXPipeline with random weights."""
     from diffusers import (
         AutoencoderKLLTXVideo,

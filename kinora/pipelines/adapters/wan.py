@@ -7,9 +7,12 @@ image latents as extra channels and a CLIP image embedding). Wan's UMT5 reads En
 Chinese, so a Chinese prompt is given to it as written. 16 fps, 1 + 4k frames, sizes in
 multiples of 16 (the VAE's 8 times the transformer's 2x2 patches).
 
-The tiny folder (`kinora backends make-tiny wan DIR`) follows the sizes of diffusers' own
-pipeline tests: a 3-channel-base VAE, a two-layer transformer of width 24 and a one-layer
-UMT5 of width 32, random weights, a tokenizer built in code.
+The tiny folder (`kinora backends make-tiny wan DIR`, with --i2v the image-to-video one)
+follows the sizes of diffusers' own pipeline tests: a 3-channel-base VAE, a two-layer
+transformer of width 24 and a one-layer UMT5 of width 32 (the image model adds a tiny
+CLIP image encoder), random weights, a tokenizer built in code. Wan's first-and-last-frame
+model (bridging) is not driven: diffusers' call for it fails on the tiny configuration, so
+it is refused like any task a folder does not do.
 """
 
 from __future__ import annotations
@@ -25,16 +28,34 @@ INFO = BackendInfo(
 TINY_SETTINGS = {"size": [64, 64], "fps": 16, "steps": 2, "max_frames": 33, "max_sequence_length": 64}
 
 
-def build_tiny():
-    """A WanPipeline with random weights, a few hundred kB."""
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+def build_tiny(i2v: bool = False):
+    """A WanPipeline (or, i2v=True, a WanImageToVideoPipeline) with random weights, under 1 MB."""
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
 
     tokenizer = tiny_tokenizer()
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])
+    # The image model reads the noisy latents with the image's latents and mask stacked on
+    # them (16 + 20 channels) and a CLIP embedding of the image beside the text.
     transformer = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
-                                        in_channels=16, out_channels=16, text_dim=TINY_TEXT_DIM, freq_dim=256,
-                                        ffn_dim=32, num_layers=2, cross_attn_norm=True,
-                                        qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
-    return WanPipeline(tokenizer=tokenizer, text_encoder=tiny_t5(len(tokenizer), umt5=True), vae=vae,
-                       scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), transformer=transformer)
+                                        in_channels=36 if i2v else 16, out_channels=16, text_dim=TINY_TEXT_DIM,
+                                        freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+                                        qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+                                        image_dim=4 if i2v else None)
+    common = dict(tokenizer=tokenizer, text_encoder=tiny_t5(len(tokenizer), umt5=True), vae=vae,
+                  scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), transformer=transformer)
+    if not i2v:
+        return WanPipeline(**common)
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=4, projection_dim=4, num_hidden_layers=2,
+                                                             num_attention_heads=2, image_size=32,
+                                                             intermediate_size=16, patch_size=1))
+    return WanImageToVideoPipeline(**common, image_encoder=encoder,
+                                   image_processor=CLIPImageProcessor(crop_size=32, size=32))
