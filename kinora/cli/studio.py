@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kinora.cli.args import at_least
+from kinora.cli.args import add_backend, at_least
 
 
 def register(sub) -> None:
@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=at_least(1), default=None,
                    help="generations at once (default and at most: one per CPU core)")
     p.add_argument("--weights", default=None, help="DiT checkpoint or weights folder (default: the shipped model)")
+    add_backend(p, "--weights", "weights")
     p.set_defaults(func=run)
 
 
@@ -23,5 +24,6 @@ def run(args) -> int:
     from kinora.studio.app import serve
 
     serve(host=args.host, port=args.port, project=args.project, workdir=args.workdir, workers=args.workers,
-          model=args.weights, on_ready=lambda url: print(f"Kinora Studio: {url} (press Ctrl+C to stop)", flush=True))
+          model=args.weights, backend=args.backend,
+          on_ready=lambda url: print(f"Kinora Studio: {url} (press Ctrl+C to stop)", flush=True))
     return 0

@@ -20,7 +20,7 @@ from typing import Callable
 from kinora.errors import KinoraError
 
 SHOT_FIELDS = ("prompt", "seconds", "fps", "size", "steps", "guidance", "seed", "negative", "physics", "strict",
-               "truth_mode", "precision", "model", "threads")
+               "truth_mode", "precision", "model", "backend", "threads")
 
 
 def _fields(args: dict, allowed: tuple[str, ...], kind: str) -> None:
@@ -69,7 +69,7 @@ def run_shot(args: dict, folder: Path) -> dict:
 
 
 STORY_FIELDS = ("text", "mode", "seconds_per_shot", "seed")
-FILM_FIELDS = STORY_FIELDS + ("max_tries", "model", "previs_board")
+FILM_FIELDS = STORY_FIELDS + ("max_tries", "model", "backend", "previs_board")
 
 
 def _text(args: dict) -> str:
@@ -112,7 +112,7 @@ def run_film(args: dict, folder: Path) -> dict:
 
     r = make_film(_text(args), folder / "film", mode=args.get("mode"), seconds_per_shot=args.get("seconds_per_shot"),
                   seed=int(args.get("seed") or 0), max_tries=args.get("max_tries", 3), model=args.get("model"),
-                  previs_board=bool(args.get("previs_board")))
+                  backend=args.get("backend") or "kinora", previs_board=bool(args.get("previs_board")))
     return {"folder": "film", "film": "film/film.mp4", "otio": "film/film.otio", "pdf": "film/storyboard.pdf",
             "html": "film/storyboard.html", "provenance": "film/provenance.json", "project": "film/project",
             "keyframes": [[f"film/{k}" for k in ks] for ks in r.keyframes], "shots": len(r.plan.shots),
@@ -135,7 +135,7 @@ def _project(args: dict) -> str:
 def check_project(args: dict) -> None:
     from kinora.timeline.edits import _check_seconds
 
-    _fields(args, ("folder", "prompts", "seconds", "seed", "model"), "project")
+    _fields(args, ("folder", "prompts", "seconds", "seed", "model", "backend"), "project")
     prompts = args.get("prompts") or []
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
         raise KinoraError("a project needs at least one shot: write one prompt per line")
@@ -149,7 +149,7 @@ def run_project(args: dict, folder: Path) -> dict:
 
     prompts = [p.strip() for p in args["prompts"]]
     p = new_project(args["folder"], prompts, seconds=args.get("seconds"), seed=int(args.get("seed") or 0),
-                    model=args.get("model"))
+                    model=args.get("model"), backend=args.get("backend") or "kinora")
     return {"project": str(p.folder), "shots": len(p.doc.shots), "revision": p.doc.revision}
 
 

@@ -70,7 +70,7 @@ def run_job(store: JobStore, job: Job) -> Job:
                                                  f"{log}")
 
 
-def worker_main(folder: str, model: str | None, threads: int, stop, ready) -> None:
+def worker_main(folder: str, model: str | None, threads: int, stop, ready, backend: str = "kinora") -> None:
     """A worker process: load the model, then run jobs until `stop` is set."""
     import torch
 
@@ -79,12 +79,12 @@ def worker_main(folder: str, model: str | None, threads: int, stop, ready) -> No
     torch.set_num_threads(threads)
     store = JobStore(folder)
     try:
-        from kinora.pipelines.kinora import load_pipeline
+        from kinora.pipelines.base import load_generator
 
         # Warm: load the model and make one frame, so the text encoder and the kernels are
         # ready too and a job's first step comes within a second of its click.
-        load_pipeline(model)(WARM_PROMPT, num_frames=1, num_inference_steps=1,
-                             generator=torch.Generator().manual_seed(0))
+        load_generator(backend, model)(WARM_PROMPT, num_frames=1, num_inference_steps=1,
+                                       generator=torch.Generator().manual_seed(0))
     except KinoraError:
         pass  # no weights here: the first job that needs them says so in its own error
     ready.set()
@@ -97,10 +97,12 @@ def worker_main(folder: str, model: str | None, threads: int, stop, ready) -> No
 
 
 class WorkerPool:
-    def __init__(self, store: JobStore, workers: int | None = None, model: str | None = None, threads: int = 1):
+    def __init__(self, store: JobStore, workers: int | None = None, model: str | None = None, threads: int = 1,
+                 backend: str = "kinora"):
         cores = os.cpu_count() or 1
         self.store = store
         self.model = model
+        self.backend = backend  # the generator the workers load (kinora.pipelines.base.load_generator)
         self.threads = max(1, threads)
         # One generation per core: a worker uses `threads` cores.
         self.size = max(1, min(workers or cores, max(1, cores // self.threads)))
@@ -116,7 +118,8 @@ class WorkerPool:
     def _spawn(self):
         ready = self.ctx.Event()
         p = self.ctx.Process(target=worker_main, args=(str(self.store.folder), self.model, self.threads,
-                                                       self.stop_event, ready), daemon=True, name="kinora-worker")
+                                                       self.stop_event, ready, self.backend), daemon=True,
+                             name="kinora-worker")
         p.start()
         return p, ready
 

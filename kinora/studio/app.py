@@ -65,6 +65,7 @@ class Studio:
     store: object  # kinora.jobs.JobStore
     project: str | None = None  # the project the Timeline opens first
     model: str | None = None
+    backend: str = "kinora"  # the generator every job uses (kinora.pipelines.base)
     workers: int = 1
     pool: object = None  # kinora.jobs.pool.WorkerPool, when this process runs the workers
     labels: list = field(default_factory=list)  # (component, key, attribute, more): redrawn per language
@@ -276,6 +277,8 @@ def build(studio: Studio):
             args = {"prompt": p or "", "seconds": float(secs), "seed": int(sd or 0), "size": [w, h],
                     "steps": int(stp) if stp else None, "guidance": float(g) if g else None,  # 0: the model's
                     "physics": bool(phys), "strict": bool(strc), "model": st.model}
+            if st.backend != "kinora":
+                args["backend"] = st.backend
             return *st.queue("shot", lambda: args, sess, "shot"), None, "", ""
 
         go.click(shot_submit, [session, prompt, seconds, seed, size, steps, guidance, physics, strict],
@@ -310,7 +313,7 @@ def build(studio: Studio):
                 args = {"text": text or "", "mode": None if m == "auto" else m,
                         "seconds_per_shot": None if secs is None else float(secs), "seed": 0}
                 if kind == "film":
-                    args.update(max_tries=int(n or 3), model=st.model)
+                    args.update(max_tries=int(n or 3), model=st.model, backend=st.backend)
                 new, bar = st.queue(kind, lambda: args, sess, "story")
                 grid = "" if new is not sess else gr.skip()  # a refused text keeps the grid it had
                 return new, bar, grid, None, None, gr.update(visible=False)
@@ -428,7 +431,7 @@ def build(studio: Studio):
             lines = [x.strip() for x in (prompts or "").splitlines() if x.strip()]
             folder = str(next_free(st.workdir / "projects" / "project"))
             return st.queue("project", lambda: {"folder": folder, "prompts": lines, "seconds": secs,
-                                                "model": st.model}, sess, "timeline")
+                                                "model": st.model, "backend": st.backend}, sess, "timeline")
 
         new_go.click(new_project, [session, new_prompts, new_seconds], [session, tl_progress], concurrency_limit=None)
 
@@ -732,7 +735,8 @@ def _warm_checks() -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None, workdir: str | os.PathLike =
-          "out/studio", workers: int | None = None, model: str | None = None, on_ready=None, block: bool = True):
+          "out/studio", workers: int | None = None, model: str | None = None, on_ready=None, block: bool = True,
+          backend: str = "kinora"):
     """Start the workers and the page; `on_ready(url)` is called once it is served. Returns
     (demo, pool, url) when `block` is False; else serves until interrupted."""
     from kinora.jobs import JobStore
@@ -746,8 +750,13 @@ def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None,
         raise KinoraError(f"--port {port} is out of range; use 1 to 65535")
     workdir = Path(workdir).resolve()
     store = JobStore(workdir / "jobs")
-    pool = WorkerPool(store, workers=workers, model=model).start()
-    studio = Studio(workdir=workdir, store=store, project=project, model=model, workers=pool.size, pool=pool)
+    if backend != "kinora":
+        from kinora.pipelines.base import load_generator
+
+        load_generator(backend, model)  # a bad --backend / --model-dir fails before anything starts
+    pool = WorkerPool(store, workers=workers, model=model, backend=backend).start()
+    studio = Studio(workdir=workdir, store=store, project=project, model=model, backend=backend, workers=pool.size,
+                    pool=pool)
     _warm_checks()  # what the first click checks (the reader, torch) is imported before the address is printed
     demo = build(studio)
     demo.queue(default_concurrency_limit=None)

@@ -199,3 +199,14 @@ def test_image_to_video_weights_continue_an_image_and_a_video(tmp_path, name):
     assert ext.shape[0] == 14 and np.array_equal(ext[:9], out.frames[0])
     with pytest.raises(KinoraError, match="does not do t2v; it does extend, i2v"):
         gen("a red ball", num_frames=5)
+
+
+def test_a_studio_shot_job_runs_on_a_backend(folders, tmp_path):
+    from kinora.jobs.kinds import check_shot, run_shot
+
+    args = {"prompt": "a red ball bounces", "seconds": 0.5, "seed": 2, "backend": "wan", "model": str(folders["wan"])}
+    check_shot(args)
+    r = run_shot(args, tmp_path)
+    assert r["settings"]["backend"] == "wan" and r["frames"] == 8 and r["fps"] == 16 and r["label"]["ok"]
+    with pytest.raises(KinoraError, match="--physics works with Kinora's own model"):
+        check_shot({**args, "physics": True})
