@@ -18,6 +18,7 @@ from kinora.errors import KinoraError
 # Command modules, in the order they appear in `kinora --help`.
 COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.backends", "kinora.cli.project",
                    "kinora.cli.film",
+                   "kinora.cli.batch",
                    "kinora.cli.studio",
                    "kinora.cli.world",
                    "kinora.cli.inspect",
