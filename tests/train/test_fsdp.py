@@ -81,9 +81,9 @@ def _worker(rank: int, world: int, ports: list[int], root: str) -> None:
     torch.set_num_threads(1)
     root = os.path.abspath(root)
 
-    def launch(k: int, name: str, **kw) -> torch.nn.Module:
+    def launch(k: int, name: str, fsdp: bool = True, **kw) -> torch.nn.Module:
         os.environ["MASTER_PORT"] = str(ports[k])
-        return run(settings(os.path.join(root, name), fsdp=True, **kw))
+        return run(settings(os.path.join(root, name), fsdp=fsdp, **kw))
 
     # 1. Six steps straight; each rank keeps the model run() returned.
     model = launch(0, "fsdp6")
@@ -95,8 +95,10 @@ def _worker(rank: int, world: int, ports: list[int], root: str) -> None:
     launch(2, "fsdp3", resume=True)
     # 3. A one-process run's checkpoint (step 3), resumed on two ranks.
     launch(3, "plain3", resume=True)
-    # 4. The same checkpoint loaded into two shards and gathered back, nothing trained.
-    os.environ["MASTER_PORT"] = str(ports[4])
+    # 4. DDP, which draws and weighs the batch as FSDP does.
+    launch(4, "ddp6", fsdp=False)
+    # 5. The one-process checkpoint loaded into two shards and gathered back, nothing trained.
+    os.environ["MASTER_PORT"] = str(ports[5])
     dist.init_process_group("gloo")
     try:
         preset = get_preset("tiny")
@@ -115,7 +117,8 @@ def _worker(rank: int, world: int, ports: list[int], root: str) -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The folders of every run: one process (plain6, plain3-kept) and two ranks (the rest)."""
+    """The folders of every run: one process (plain6, plain3-kept) and two ranks (the rest);
+    plain3 is resumed on two ranks to step 6."""
     import time
 
     root = tmp_path_factory.mktemp("fsdp")
@@ -123,7 +126,7 @@ def runs(tmp_path_factory):
     run(settings(root / "plain3", steps=HALF))
     shutil.copytree(root / "plain3", root / "plain3-kept")
     t0 = time.perf_counter()
-    mp.spawn(_worker, args=(2, free_ports(5), str(root)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_ports(6), str(root)), nprocs=2, join=True)
     print(f"two-rank runs: {time.perf_counter() - t0:.1f} s")
     return root
 
@@ -139,6 +142,11 @@ def test_two_ranks_match_one_process_at_every_step(runs):
     assert [sorted(b) for b in by_task] == [sorted(b) for b in plain]
     for b, p in zip(by_task, plain):
         assert b == pytest.approx(p, abs=LOSS_TOL)
+
+
+def test_ddp_matches_one_process_too(runs):
+    assert losses(runs / "ddp6") == pytest.approx(losses(runs / "plain6"), abs=LOSS_TOL)
+    assert max_difference(load(runs / "ddp6"), load(runs / "fsdp6")) < 1e-4
 
 
 def test_every_rank_returns_the_full_trained_model(runs):
