@@ -22,7 +22,8 @@ COMMAND_MODULES = ["kinora.cli.demo", "kinora.cli.generate", "kinora.cli.backend
                    "kinora.cli.studio",
                    "kinora.cli.world",
                    "kinora.cli.inspect",
-                   "kinora.cli.train", "kinora.cli.eval", "kinora.cli.bench", "kinora.cli.results",
+                   "kinora.cli.train", "kinora.cli.captions", "kinora.cli.eval", "kinora.cli.bench",
+                   "kinora.cli.results",
                    "kinora.cli.presets"]
 
 
