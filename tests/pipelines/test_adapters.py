@@ -119,7 +119,8 @@ def test_folders_are_checked_before_anything_loads(folders, tmp_path):
         load("wan", tmp_path / "missing")
     with pytest.raises(KinoraError, match="no model_index.json"):
         load("wan", tmp_path)
-    with pytest.raises(KinoraError, match=r"holds a LTXPipeline, not a Wan .*choose the backend"):
+    with pytest.raises(KinoraError, match=r"holds a LTXPipeline, which the wan backend does not drive \(it drives WanPipeline, "
+                                          r"WanImageToVideoPipeline\); choose the backend"):
         load("wan", folders["ltx"])
     with pytest.raises(KinoraError, match="unknown backend 'sora'"):
         load_generator("sora", folders["ltx"])

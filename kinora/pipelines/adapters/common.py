@@ -110,8 +110,8 @@ def read_model_index(folder: Path, info: BackendInfo) -> str:
     except (ValueError, KeyError, TypeError):
         raise KinoraError(f"{index} is not a diffusers model index (no _class_name)") from None
     if name not in info.pipelines:
-        raise KinoraError(f"{folder} holds a {name}, not a {info.title} model ({', '.join(info.pipelines)}); "
-                          f"choose the backend that matches it")
+        raise KinoraError(f"{folder} holds a {name}, which the {info.name} backend does not drive (it drives "
+                          f"{', '.join(info.pipelines)}); choose the backend that matches it")
     return name
 
 
