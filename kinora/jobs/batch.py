@@ -456,19 +456,27 @@ def warm(backend: str, model, precision: str, threads: int) -> None:
 # ---------------------------------------------------------------------------------
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # unwinds the job: its temporary files and its output's lock are removed
+
+
 def _local_worker(conn, backend, model, precision, threads, runner) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle: it stops the workers
-    warm(backend, model, precision, threads)
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:  # the batch is over (or its process died)
-            return
-        if task is None:
-            return
-        conn.send(execute(task, runner))
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        warm(backend, model, precision, threads)
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:  # the batch is over (or its process died)
+                return
+            if task is None:
+                return
+            conn.send(execute(task, runner))
+    except KeyboardInterrupt:
+        return
 
 
 class LocalPool:
@@ -538,7 +546,7 @@ class LocalPool:
                 pass
         for p, conn in workers:
             if (p, conn) not in self.idle:
-                p.kill()  # busy when the batch stops (Ctrl-C): its output was never published
+                p.terminate()  # busy when the batch stops (Ctrl-C): its job unwinds, publishing nothing
             p.join(10)
             if p.is_alive():
                 p.kill()
@@ -563,7 +571,7 @@ class RayPool:
         # Before the import: no usage reports leave the machine, and a local Ray listens on the
         # loopback only (Ray's single-machine mode; otherwise it binds every interface).
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-        if address == "local":
+        if address == "local" or address.split(":")[0] in ("127.0.0.1", "localhost"):
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         try:
             import ray
@@ -726,14 +734,17 @@ def run_batch(jobs_file: str | os.PathLike, out: str | os.PathLike, *, ray: str 
         if summary_path.exists() and not (resume or force):
             raise KinoraError(f"{summary_path} exists (an earlier batch); add --resume to continue it or --force to "
                               f"run every job again")
-        todo, existing = [], []
+        todo, existing, ours = [], [], set()
         for job, rec in zip(jobs, records):
             before = previous.get(job.out)
-            if before and before.get("status") in ("ok", "skipped") and before.get("input") == job.input \
-                    and labeled(folder / job.out):
-                rec.status, rec.result = "skipped", before.get("result") or {}
-                continue
-            if _exists(folder / job.out) and not force:
+            if before and before.get("input") == job.input:
+                if before.get("status") in ("ok", "skipped") and labeled(folder / job.out):
+                    rec.status, rec.result = "skipped", before.get("result") or {}
+                    continue
+                # The same job in the earlier run (failed, or interrupted, maybe after it wrote its
+                # output): what it left is this batch's to replace.
+                ours.add(job.index)
+            if _exists(folder / job.out) and not force and job.index not in ours:
                 existing.append(job.out)
             todo.append(job)
         if existing:
@@ -758,7 +769,11 @@ def run_batch(jobs_file: str | os.PathLike, out: str | os.PathLike, *, ray: str 
             write_json_atomic(summary_path, summary.to_dict())
 
             # 3. Feed jobs to free workers; retry what failed and may pass next time.
-            queue = deque(Task(j.index, j.kind, j.args, folder / j.out, force=force, resume=resume) for j in todo)
+            def task(job: BatchJob, attempt: int = 1) -> Task:
+                return Task(job.index, job.kind, job.args, folder / job.out, force=force or job.index in ours,
+                            resume=resume, attempt=attempt)
+
+            queue = deque(task(j) for j in todo)
             while queue or (pool is not None and pool.busy):
                 while queue and pool.free:
                     pool.submit(queue.popleft())
@@ -771,9 +786,7 @@ def run_batch(jobs_file: str | os.PathLike, out: str | os.PathLike, *, ray: str 
                     if o.ok:
                         rec.status, rec.result = "ok", o.result
                     elif o.retry and rec.attempts <= retries:
-                        job = jobs[o.index - 1]
-                        queue.append(Task(job.index, job.kind, job.args, folder / job.out, force=force,
-                                          resume=resume, attempt=rec.attempts + 1))
+                        queue.append(task(jobs[o.index - 1], rec.attempts + 1))
                     else:
                         rec.status = "failed"
                     summary.seconds = time.perf_counter() - t0
