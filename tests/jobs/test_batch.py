@@ -200,6 +200,13 @@ def test_an_existing_output_is_refused_before_anything_runs_unless_forced(tmp_pa
         run_batch(jobs, tmp_path / "out", resume=True)
     s = run_batch(jobs, tmp_path / "out", workers=1, force=True)
     assert s.ok and inspect_video(tmp_path / "out" / "b.mp4")["ok"]
+    # A batch stopped after a job wrote its output but before it was recorded: --resume
+    # replaces what the same job left (same line in the summary) instead of refusing it.
+    summary = json.loads((tmp_path / "out" / SUMMARY).read_text(encoding="utf-8"))
+    summary["jobs"][1]["status"] = "interrupted"
+    (tmp_path / "out" / SUMMARY).write_text(json.dumps(summary), encoding="utf-8")
+    r = run_batch(jobs, tmp_path / "out", workers=1, resume=True)
+    assert [(j.status, j.attempts) for j in r.jobs] == [("skipped", 0), ("ok", 1)]
 
 
 def test_the_cli_prints_a_line_per_job_and_exits_1_when_one_failed(tmp_path, tiny_weights, capsys):
