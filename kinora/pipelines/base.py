@@ -53,3 +53,16 @@ def load_generator(backend: str = KINORA, model: str | Path | None = None, preci
     from kinora.pipelines.adapters import load
 
     return load(backend, model, precision)
+
+
+def require_task(gen: Generator, task: str) -> None:
+    """Refuse, in one line, a task (a key of TASK_INPUTS) the generator cannot do, before any
+    work that assumes it can (a window's arithmetic, a take's frames)."""
+    if task in gen.supported_tasks:
+        return
+    check = getattr(gen, "check_task", None)
+    if check is not None:
+        check(task)  # the generator's own message: what it does instead
+    from kinora.errors import KinoraError
+
+    raise KinoraError(f"{gen.model_name} does not do {task}; it does {', '.join(sorted(gen.supported_tasks))}")

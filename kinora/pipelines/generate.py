@@ -219,6 +219,9 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.
     fps = req.fps or (max(1, min(MAX_FPS, round(video_fps))) if video is not None else pipe.default_fps)
+    if req.backend != "kinora" and req.fps is not None and req.fps != pipe.default_fps:
+        raise KinoraError(f"the {req.backend} model makes motion at its own {pipe.default_fps} fps; drop --fps "
+                          f"(another rate would play its motion too fast or too slow)")
     if req.physics and fps != pipe.default_fps:
         raise KinoraError(f"--physics simulates at the model's {pipe.default_fps} fps, but this clip plays at {fps} "
                           f"fps; drop --fps (or give a video at {pipe.default_fps} fps)")
@@ -233,6 +236,9 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
                   loop=req.loop, video=video, extend="backward" if req.backward else "forward",
                   edit_mask=edit_mask, sampler=req.sampler, callback_on_step_end=progress, strict=req.strict,
                   physics=req.physics, spec=spec, progress_file=partial)
+    if req.backend != "kinora" and fps != pipe.default_fps:
+        output.warnings.append(f"the video plays at {fps} fps but the {req.backend} model makes {pipe.default_fps} fps "
+                               f"motion: the new frames play {fps / pipe.default_fps:.2g}x as fast as it made them")
     return output, fps, pipe
 
 

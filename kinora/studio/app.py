@@ -277,8 +277,8 @@ def build(studio: Studio):
             args = {"prompt": p or "", "seconds": float(secs), "seed": int(sd or 0), "size": [w, h],
                     "steps": int(stp) if stp else None, "guidance": float(g) if g else None,  # 0: the model's
                     "physics": bool(phys), "strict": bool(strc), "model": st.model}
-            if st.backend != "kinora":
-                args["backend"] = st.backend
+            if st.backend != "kinora":  # the size list is Kinora's: another model makes its own size
+                args.update(backend=st.backend, size=None)
             return *st.queue("shot", lambda: args, sess, "shot"), None, "", ""
 
         go.click(shot_submit, [session, prompt, seconds, seed, size, steps, guidance, physics, strict],
@@ -751,9 +751,9 @@ def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None,
     workdir = Path(workdir).resolve()
     store = JobStore(workdir / "jobs")
     if backend != "kinora":
-        from kinora.pipelines.base import load_generator
+        from kinora.pipelines.adapters import check_folder
 
-        load_generator(backend, model)  # a bad --backend / --model-dir fails before anything starts
+        check_folder(backend, model)  # a bad --backend / --model-dir fails before anything starts (not loaded here)
     pool = WorkerPool(store, workers=workers, model=model, backend=backend).start()
     studio = Studio(workdir=workdir, store=store, project=project, model=model, backend=backend, workers=pool.size,
                     pool=pool)

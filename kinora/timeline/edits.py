@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kinora.errors import KinoraError
+from kinora.pipelines.base import require_task
 from kinora.timeline.project import Project, Shot, Take, now
 
 DEFAULT_SETTINGS = {"backend": "kinora", "model": None, "physics": False, "truth_mode": "story", "precision": "auto",
@@ -487,6 +488,7 @@ def extend(folder: str | os.PathLike, shot: int, seconds: float, backward: bool 
         s = p.shot(shot)
         t = s.active_take()
         gen = Generator(p.doc.settings)
+        require_task(gen.pipe, "extend_backward" if backward else "extend")
         fps = gen.pipe.default_fps
         seed = t.seed if seed is None else seed
         n = max(1, int(round(seconds * fps)))
@@ -515,6 +517,7 @@ def extend(folder: str | os.PathLike, shot: int, seconds: float, backward: bool 
 
 def _in_between(gen: Generator, prompt: str, seed: int, first: np.ndarray, last: np.ndarray, n: int):
     """n generated frames that lead from frame `first` to frame `last` (neither included); the output."""
+    require_task(gen.pipe, "bridge")
     if n + 2 > gen.pipe.window:
         raise KinoraError(f"an in-between makes at most {gen.pipe.window - 2} frames "
                           f"({(gen.pipe.window - 2) / gen.pipe.default_fps:g} s) at a time")

@@ -17,7 +17,7 @@ comes from a .txt like any other clip's.)
 Paths in the CSV are relative to the CSV's folder, so the folder can move. The CSV is
 written atomically and never replaces an existing one without `force`. Every video is
 opened once to check that it decodes, so a broken file fails here, by name, not an hour
-into training.
+into training (a file cut short is caught too: every frame is decoded).
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ def _sidecar(video: Path) -> str | None:
     text = video.with_suffix(".txt")
     if not text.is_file():
         return None
-    for line in text.read_text(encoding="utf-8", errors="replace").splitlines():
+    try:
+        content = text.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the caption
+    except UnicodeDecodeError:
+        raise KinoraError(f"{text} is not UTF-8 text (GBK? saved by an older editor); save it as UTF-8 and run "
+                          f"again") from None
+    for line in content.splitlines():
         if line.strip():
             return " ".join(line.split())
     return None
@@ -57,16 +62,15 @@ def _name_caption(video: Path) -> str:
 
 
 def _decodes(video: Path) -> str | None:
-    """None when the first frame decodes; else why not, in a few words."""
+    """None when every frame decodes (none is kept); else why not, in a few words."""
     try:
         import av
 
         with av.open(str(video)) as c:
             if not c.streams.video:
                 return "no video stream"
-            next(c.decode(video=0))
-    except StopIteration:
-        return "no frames"
+            if not sum(1 for _ in c.decode(video=0)):
+                return "no frames"
     except Exception as e:  # noqa: BLE001 - report any decoder error by file name
         return " ".join(str(e).split())[:120] or type(e).__name__
     return None

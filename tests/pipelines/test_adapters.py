@@ -119,8 +119,8 @@ def test_folders_are_checked_before_anything_loads(folders, tmp_path):
         load("wan", tmp_path / "missing")
     with pytest.raises(KinoraError, match="no model_index.json"):
         load("wan", tmp_path)
-    with pytest.raises(KinoraError, match=r"holds a LTXPipeline, which the wan backend does not drive \(it drives WanPipeline, "
-                                          r"WanImageToVideoPipeline\); choose the backend"):
+    with pytest.raises(KinoraError, match=r"holds a LTXPipeline, which the wan backend does not drive "
+                                          r"\(it drives WanPipeline, WanImageToVideoPipeline\); choose the backend"):
         load("wan", folders["ltx"])
     with pytest.raises(KinoraError, match="unknown backend 'sora'"):
         load_generator("sora", folders["ltx"])
@@ -211,3 +211,60 @@ def test_a_studio_shot_job_runs_on_a_backend(folders, tmp_path):
     assert r["settings"]["backend"] == "wan" and r["frames"] == 8 and r["fps"] == 16 and r["label"]["ok"]
     with pytest.raises(KinoraError, match="--physics works with Kinora's own model"):
         check_shot({**args, "physics": True})
+
+
+def test_edits_a_backend_cannot_make_are_refused_before_any_work(folders, tmp_path):
+    from kinora.timeline import edits
+
+    edits.new_project(tmp_path / "p", ["a red ball rolls left"], seconds=0.5, backend="ltx", model=str(folders["ltx"]))
+    for call, task in ((lambda: edits.loop(tmp_path / "p", 1, 0.5), "bridge"),
+                       (lambda: edits.extend(tmp_path / "p", 1, 0.5, backward=True), "extend_backward")):
+        with pytest.raises(KinoraError, match=f"does not do {task}; it does extend, i2v, t2v"):
+            call()
+
+
+def test_a_chinese_prompt_for_an_english_only_model(folders):
+    from kinora.plan.parse import parse
+
+    ltx = load("ltx", folders["ltx"])
+    with pytest.raises(KinoraError, match="reads English only, and Kinora's reader found no shot .* write the prompt "
+                                          "in English"):
+        ltx("今天天气很好我们去公园散步吧", num_frames=5)
+    out = ltx("一个橙色的球", num_frames=5, generator=g(0))  # the world has no orange: the reader says what it used
+    assert any("橙色" in w and "yellow" in w for w in out.warnings)
+    assert out.warnings[-1].startswith("LTX-Video (diffusers")
+    spec = parse("a red ball bounces").spec
+    out = ltx("红色的球在地板上弹跳", spec=spec, num_frames=5, generator=g(0))
+    assert out.canonical.startswith("a small red ball") and "spec's English caption" in out.warnings[0]
+
+
+def test_a_resized_input_is_warned_about_and_fps_is_the_models(folders, tmp_path):
+    from kinora.pipelines.generate import GenerateRequest, generate
+
+    ltx = load("ltx", folders["ltx"])
+    out = ltx("a red ball", image=np.zeros((50, 70, 3), np.uint8), num_frames=5, height=64, width=64, generator=g(0))
+    assert any("image (70x50) was resized to 64x64" in w for w in out.warnings)
+    with pytest.raises(KinoraError, match="makes motion at its own 16 fps; drop --fps"):
+        generate(GenerateRequest("a red ball", out=tmp_path / "a.mp4", fps=8, backend="wan", model=folders["wan"]))
+    assert not (tmp_path / "a.mp4").exists()
+
+
+def test_a_changed_folder_is_loaded_afresh_and_tiny_folders_are_readable(folders, tmp_path):
+    import os
+    import shutil
+
+    copy = tmp_path / "wan-copy"
+    shutil.copytree(folders["wan"], copy)
+    first = load("wan", copy)
+    weights = next(copy.glob("transformer/*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of the weights
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    second = load("wan", copy)
+    assert second is not first and second.checkpoint_sha256 != first.checkpoint_sha256
+    assert folders["wan"].stat().st_mode & 0o055 == 0o055  # group and others can read the model
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(KinoraError, match="is a file, not a folder"):
+        make_tiny("wan", afile, force=True)

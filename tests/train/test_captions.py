@@ -73,3 +73,21 @@ def test_names_as_captions_and_refusals(tmp_path):
         caption_folder(tmp_path / "empty")
     with pytest.raises(KinoraError, match="is not a folder"):
         caption_folder(tmp_path / "missing")
+
+
+def test_a_cut_short_video_and_a_non_utf8_caption_are_caught(tmp_path):
+    rng = np.random.default_rng(0)
+    write_mp4(rng.integers(0, 255, (24, 64, 64, 3), dtype=np.uint8), tmp_path / "a.mp4", fps=8)
+    (tmp_path / "a.txt").write_bytes("\ufeffa red ball bounces\n".encode("utf-8"))  # a byte-order mark
+    r = caption_folder(tmp_path, tmp_path / "ok.csv")
+    assert _rows(tmp_path / "ok.csv") == [{"path": "a.mp4", "text": "a red ball bounces"}] and r.rows == 1
+    half = (tmp_path / "a.mp4").read_bytes()
+    (tmp_path / "half.mp4").write_bytes(half[: len(half) // 2])
+    (tmp_path / "half.txt").write_text("half a clip", encoding="utf-8")
+    with pytest.raises(KinoraError, match="do not decode: half.mp4"):
+        caption_folder(tmp_path, tmp_path / "x.csv")
+    (tmp_path / "half.mp4").unlink()
+    (tmp_path / "a.txt").write_bytes("红色的球".encode("gbk"))
+    with pytest.raises(KinoraError, match="a.txt is not UTF-8 text"):
+        caption_folder(tmp_path, tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()

@@ -39,13 +39,25 @@ def load(name: str, folder: str | Path | None, precision: str = "auto"):
     if folder is None:
         raise KinoraError(f"the {name} backend needs its weights: --model-dir DIR (a diffusers folder of "
                           f"{info.title}, or 'kinora backends make-tiny {name} DIR' for a tiny random one)")
+    from kinora.pipelines.adapters.common import folder_files
+
     folder = Path(folder).expanduser().resolve()
-    index = folder / "model_index.json"
-    key = (name, str(folder), index.stat().st_mtime_ns if index.exists() else 0, precision)
+    key = (name, str(folder), folder_files(folder) if folder.is_dir() else (), precision)
     if key not in _LOADED:
         _LOADED.clear()
         _LOADED[key] = DiffusersGenerator(info, folder, precision)
     return _LOADED[key]
+
+
+def check_folder(name: str, folder: str | Path | None) -> None:
+    """Refuse a backend whose extra is missing or a folder that is not its model, without loading it."""
+    from kinora.pipelines.adapters.common import need_diffusers, read_model_index
+
+    info = backend_module(name).INFO
+    if folder is None:
+        raise KinoraError(f"the {name} backend needs its weights: --model-dir DIR")
+    need_diffusers(name)
+    read_model_index(Path(folder).expanduser().resolve(), info)
 
 
 def make_tiny(name: str, folder: str | Path, force: bool = False, i2v: bool = False) -> Path:

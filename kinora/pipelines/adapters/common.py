@@ -15,7 +15,8 @@ generator, output_type="np", callback_on_step_end). What Kinora adds around it:
   Chinese prompt, with a warning);
 * frame counts: each family makes 1 + k * step frames; Kinora asks for any number and cuts;
 * conditioned frames come back exactly (the first image of i2v, the video an extension
-  continues), as with Kinora's own model;
+  continues), as with Kinora's own model, when they are at the output size (else they are
+  resized, with a warning);
 * extension forward (and clips longer than one call) by image-to-video from the last frame;
 * progress through kinora.progress, so the studio's bar moves and a job can be cancelled;
 * identity: the weights' SHA-256 (over every file of the folder) in the provenance.
@@ -64,16 +65,27 @@ class BackendInfo:
     extra_call: dict = field(default_factory=dict)  # fixed keyword arguments of this family's call
 
 
+def folder_files(folder: Path) -> tuple:
+    """(relative path, size, mtime) of every file of a model folder: cheap, and changes with any file."""
+    return tuple((p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns)
+                 for p in sorted(folder.rglob("*")) if p.is_file() and (st := p.stat()))
+
+
+_HASHES: dict[tuple, str] = {}  # (folder, folder_files) -> its SHA-256: a folder is read once per process
+
+
 def folder_sha256(folder: Path) -> str:
     """One SHA-256 over every file of a model folder (relative path and content), in sorted order."""
     from kinora.io.hashing import sha256_file
 
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.name == SETTINGS_FILE:
-            continue
-        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + sha256_file(path).encode() + b"\n")
-    return h.hexdigest()
+    key = (str(folder), folder_files(folder))
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        for rel, _, _ in key[1]:
+            if rel != SETTINGS_FILE:
+                h.update(rel.encode() + b"\0" + sha256_file(folder / rel).encode() + b"\n")
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
 
 
 def need_diffusers(backend: str):
@@ -164,14 +176,27 @@ class DiffusersGenerator:
         return parse(prompt, duration=seconds, fps=fps or self.default_fps, width=width or self.default_width,
                      height=height or self.default_height, strict=strict)
 
-    def _conditioning_text(self, prompt: str, plan) -> tuple[str, list[str]]:
-        """What the model reads: the prompt as written, or the reader's English caption for an English-only model."""
+    def _conditioning_text(self, prompt: str, plan, spec=None) -> tuple[str, list[str]]:
+        """What the model reads: the prompt as written, or, for a model that does not read the
+        prompt's language, the English caption of the plan (the reader's, or the given spec's)."""
         from kinora.plan.parse import detect_language
 
-        if detect_language(prompt) in self.info.languages or plan is None:
+        if detect_language(prompt) in self.info.languages:
             return prompt.strip(), []
-        return plan.canonical, [f"{self.info.title} reads English only: it was conditioned on the reader's English "
-                                f"caption {plan.canonical!r}"]
+        if spec is not None:
+            from kinora.world.captions import canonical_caption
+
+            caption = canonical_caption(spec)
+            return caption, [f"{self.info.title} reads English only: it was conditioned on the spec's English "
+                             f"caption {caption!r}"]
+        if plan is None:  # raw_prompt: the text as it is, though the model cannot read it
+            return prompt.strip(), [f"{self.info.title} reads English only; the prompt was given to it as written"]
+        if not plan.spec.objects:
+            raise KinoraError(f"{self.info.title} reads English only, and Kinora's reader found no shot it can put "
+                              f"into English in this prompt ({'; '.join(plan.warnings) or 'no object named'}); "
+                              f"write the prompt in English")
+        return plan.canonical, [*plan.warnings, f"{self.info.title} reads English only: it was conditioned on the "
+                                f"reader's English caption {plan.canonical!r}"]
 
     # --- the call ----------------------------------------------------------------------
     def __call__(self, prompt: str, negative_prompt: str | None = None, num_frames: int | None = None,
@@ -219,13 +244,17 @@ class DiffusersGenerator:
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or \
                 not 1 <= num_frames <= int(MAX_SECONDS * 60):
             raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {int(MAX_SECONDS * 60)}")
-        text, warnings = self._conditioning_text(prompt, plan)
+        text, warnings = self._conditioning_text(prompt, plan, spec)
 
         # 3. Sample: one call, or a chain of image-to-video calls for an extension or a long clip.
         g = generator if generator is not None else torch.Generator().manual_seed(0)
         seed = g.initial_seed()
         call = {"negative_prompt": negative_prompt, "height": height, "width": width, "num_inference_steps": steps,
                 **({} if guidance_scale is None else {"guidance_scale": float(guidance_scale)})}
+        for name, given in (("video", video), ("image", None if image is None else image[None])):
+            if given is not None and tuple(given.shape[1:3]) != (height, width):
+                warnings.append(f"the {name} ({given.shape[2]}x{given.shape[1]}) was resized to {width}x{height}, "
+                                f"so its frames come back resized, not as given")
         if task.name == "extend":
             video = self._fit(video, height, width)
             frames = np.concatenate([video, self._continue(text, video[-1], num_frames, call, g,
@@ -245,6 +274,10 @@ class DiffusersGenerator:
         return GenerationOutput(frames=[frames if output_type == "np" else torch.from_numpy(frames)], prompt=prompt,
                                 canonical=text, warnings=warnings, spec=the_spec, task=task.name, seed=seed,
                                 settings=settings)
+
+    def check_task(self, task: str) -> None:
+        """Refuse, in one line, a task these weights cannot do (kinora.pipelines.base.require_task)."""
+        self._refuse(task, sampler=None, physics=False, strict=False)
 
     def _refuse(self, task: str, sampler, physics: bool, strict: bool) -> None:
         if task not in self.supported_tasks:
@@ -304,8 +337,11 @@ class DiffusersGenerator:
             extra["max_sequence_length"] = int(self.max_sequence_length)
         if "frame_rate" in extra:
             extra["frame_rate"] = self.default_fps
-        out = pipe(num_frames=self._length(n), generator=g, output_type="np", callback_on_step_end=on_step,
-                   **call, **extra, **more).frames[0]  # (T, H, W, 3) float in [0, 1]
+        try:
+            out = pipe(num_frames=self._length(n), generator=g, output_type="np", callback_on_step_end=on_step,
+                       **call, **extra, **more).frames[0]  # (T, H, W, 3) float in [0, 1]
+        except ValueError as e:  # the pipeline's own input checks (a size its embeddings do not cover, ...)
+            raise KinoraError(f"{self.pipeline_class} refused the call: {' '.join(str(e).split())[:300]}") from None
         return (np.clip(np.asarray(out, np.float32), 0, 1) * 255).round().astype(np.uint8)[:n]
 
     def _t2v(self, text: str, n: int, call: dict, g, callback) -> np.ndarray:
@@ -407,7 +443,9 @@ def write_tiny(folder: str | Path, backend: str, build: Callable[[], object], se
 
     need_diffusers(backend)
     folder = Path(folder).expanduser()
-    if folder.exists() and not force and (not folder.is_dir() or any(folder.iterdir())):
+    if folder.exists() and not folder.is_dir():
+        raise KinoraError(f"{folder} is a file, not a folder; choose a folder for the model")
+    if folder.exists() and not force and any(folder.iterdir()):
         raise KinoraError(f"{folder} exists; choose a new folder or pass --force to replace it")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -415,6 +453,9 @@ def write_tiny(folder: str | Path, backend: str, build: Callable[[], object], se
         torch.manual_seed(0)
         build().save_pretrained(tmp, safe_serialization=True)
         (tmp / SETTINGS_FILE).write_text(json.dumps({"backend": backend, "tiny": True, **settings}, indent=1) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the model private to this user
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)

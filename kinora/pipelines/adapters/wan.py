@@ -1,4 +1,5 @@
-"""Wan 2.1 / 2.2 through diffusers: `WanPipeline` (text-to-video) and
+"""Wan 2.1 through diffusers (Wan 2.2's TI2V-5B, at 24 fps with a 16x VAE, needs its own
+settings in the folder's kinora.json: fps, size): `WanPipeline` (text-to-video) and
 `WanImageToVideoPipeline` (image-to-video, and so extension from a clip's last frame).
 
 Which one a model folder holds is read from its model_index.json: Wan's text-to-video and
