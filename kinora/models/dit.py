@@ -267,10 +267,16 @@ class DiT(nn.Module):
         matmul casts its weights per call. The time embedding, the modulation vectors, the
         text pooling and the final layer stay fp32 (the flow's time variable and the
         velocity the sampler integrates keep their precision). Training keeps fp32 weights.
-        The cast is one way: setting fp32 again afterwards runs fp32 maths on the rounded weights."""
+        The cast is one way: setting fp32 again afterwards runs fp32 maths on the rounded weights.
+
+        In bf16 the MLP's tanh-form GELU is computed as the erf form: the two differ by at most
+        4.7e-4, under bf16's own rounding of the tanh form (7.8e-3 at the outputs' scale), and
+        torch's erf kernel is 5x faster on CPU (39 vs 210 us for a (2, 144, 1024) tensor here:
+        12 ms of a 4 s clip's 10 guided steps). fp32 keeps the tanh form, bit for bit."""
         self.compute = dtype
         for block in self.blocks:
             block.to(dtype)
+            block.mlp[1] = nn.GELU(approximate="none" if dtype == torch.bfloat16 else "tanh")
         return self
 
     def initialize_weights(self):

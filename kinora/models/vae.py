@@ -298,7 +298,19 @@ class VideoVAE(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        self.decode_dtype = torch.float32  # the decoder's number format at inference (set_decode_dtype)
         self.initialize_weights()
+
+    def set_decode_dtype(self, dtype: torch.dtype) -> "VideoVAE":
+        """Run the decoder in `dtype` (bf16 on CPUs with bf16 units: kinora.models.precision).
+        For sampling: the decoder's weights are cast once; its input and output stay fp32.
+        Measured on the shipped VAE: 34.5 -> 21.5 ms for 8 latent frames at 64x64, 65.7 dB PSNR
+        against fp32 (under half a grey level). The encoder, whose latents condition the
+        DiT on known frames, stays fp32. One way, like DiT.set_compute_dtype: fp32 again
+        afterwards runs fp32 maths on the rounded weights."""
+        self.decode_dtype = dtype
+        self.decoder.to(dtype)
+        return self
 
     def initialize_weights(self):
         # Zero the last conv of every residual block: each block starts as the
@@ -342,7 +354,7 @@ class VideoVAE(nn.Module):
         self._check(z, "decode")
         if z.shape[1] != self.cfg.latent_channels:
             raise KinoraError(f"VAE decode expects {self.cfg.latent_channels} latent channels, got {z.shape[1]}")
-        return self.decoder(self.denormalize(z)).clamp(-1.0, 1.0)
+        return self.decoder(self.denormalize(z).to(self.decode_dtype)).float().clamp(-1.0, 1.0)
 
     def forward(self, x: Tensor, sample: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         """Training pass: returns (unclamped reconstruction, mean, logvar) of raw latents."""

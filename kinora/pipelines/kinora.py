@@ -219,6 +219,7 @@ class KinoraPipeline:
         check_vae(vae_path, meta, path)
         vae = load_vae(vae_path, device=device)
         dit.set_compute_dtype(dtype)
+        vae.set_decode_dtype(dtype)
         pipe = cls(dit, vae, TextEncoder(device=device), meta, dit_path=path, vae_path=vae_path.resolve())
         companion = path.parent / physics_filename(meta.get("preset", "small"))
         if not dit.cfg.signal_channels and companion.exists():

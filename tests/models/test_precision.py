@@ -37,6 +37,8 @@ def test_bf16_blocks_stay_close_to_fp32_and_return_fp32():
     b.load_state_dict(a.state_dict())
     b.set_compute_dtype(torch.bfloat16)
     assert b.blocks[0].attn.qkv.weight.dtype == torch.bfloat16 and b.final_proj.weight.dtype == torch.float32
+    # bf16 computes the MLP's GELU in the (faster) erf form, fp32 keeps the tanh form it was trained with.
+    assert b.blocks[0].mlp[1].approximate == "none" and a.blocks[0].mlp[1].approximate == "tanh"
     x = torch.randn(2, cfg.latent_channels, 3, 4, 4)
     cond = {"text": torch.randn(2, 5, cfg.text_dim), "text_mask": torch.ones(2, 5, dtype=torch.bool)}
     t = torch.tensor([0.3, 0.9])
@@ -45,3 +47,26 @@ def test_bf16_blocks_stay_close_to_fp32_and_return_fp32():
     assert yb.dtype == torch.float32 and yb.shape == ya.shape
     rel = ((yb - ya).norm() / ya.norm()).item()
     assert 0 < rel < 0.03  # bf16 differs, by about its 8-bit mantissa, no more
+
+
+def test_a_bf16_decoder_returns_fp32_frames_within_rounding_of_fp32():
+    from kinora.models.presets import VAE_PRESETS
+    from kinora.models.vae import VideoVAE
+
+    torch.manual_seed(0)
+    a = VideoVAE(VAE_PRESETS["tiny"]).eval()
+    for p in a.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    b = VideoVAE(VAE_PRESETS["tiny"]).eval()
+    b.load_state_dict(a.state_dict())
+    b.set_decode_dtype(torch.bfloat16)
+    assert next(b.decoder.parameters()).dtype == torch.bfloat16
+    assert next(b.encoder.parameters()).dtype == torch.float32  # encoded (known) frames stay fp32
+    x = torch.rand(1, 3, 5, 16, 16) * 2 - 1
+    with torch.no_grad():
+        z = a.encode(x)
+        assert torch.equal(b.encode(x), z)
+        da, db = a.decode(z), b.decode(z)
+    assert db.dtype == torch.float32 and db.shape == da.shape
+    err = (db - da).abs()
+    assert 0 < err.mean().item() < 0.01 and db.abs().max() <= 1
