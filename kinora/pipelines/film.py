@@ -296,6 +296,11 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                      pipe.default_height)
     timings["plan_s"] = time.perf_counter() - t0
     mode = plan.mode.mode
+    _check_generator(pipe, plan)  # what the generator cannot make is refused before the folder is claimed
+    # Weights without image-to-video (an open-weight t2v model) start every shot afresh.
+    continues = "i2v" in pipe.supported_tasks
+    if not continues and any(ps.continues for ps in plan.shots):
+        say(f"{pipe.model_name} does not do image-to-video: shots that continue the one before start afresh")
     out = Path(out)
     tmp = _claim(out, force)
     try:
@@ -313,7 +318,7 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
         results, actives = [], []  # per shot: its check, and the frames of its active take
         with Project.open(project_dir, write=True) as p:
             for ps in plan.shots:
-                image = actives[-1][-1] if ps.continues and actives else None
+                image = actives[-1][-1] if ps.continues and actives and continues else None
                 with part(ps.number - 1, len(plan.shots) + 1, f"shot {ps.number}/{len(plan.shots)}"):
                     shot, result, frames = _film_shot(p, gen, ps, len(plan.shots), mode, max_tries, image, say)
                 p.doc.shots.append(shot)
@@ -346,6 +351,20 @@ def make_film(text: str, out: str | os.PathLike, mode: str | None = None, second
                       storyboard_pdf=out / "storyboard.pdf", provenance=out / "provenance.json", film=out / film.name,
                       otio=out / Path(otio).name, project=out / "project", shots=results, timings=timings,
                       keyframes=key_names)
+
+
+def _check_generator(pipe, plan) -> None:
+    """Refuse a plan with a shot longer than the generator makes, where it cannot continue a clip."""
+    limit = getattr(pipe, "max_frames", None)  # an adapter's one-call length (Kinora's own has windows)
+    if limit is None or "extend" in pipe.supported_tasks:
+        return
+    for ps in plan.shots:
+        n = max(1, int(round(ps.seconds * pipe.default_fps)))
+        if n > limit:
+            raise KinoraError(f"shot {ps.number} lasts {ps.seconds:g} s, but {pipe.model_name} makes at most "
+                              f"{limit / pipe.default_fps:.1f} s in one call and cannot continue a clip; use "
+                              f"--seconds-per-shot {limit / pipe.default_fps:.1f} or less, or weights that do "
+                              f"image-to-video")
 
 
 def _film_shot(p, gen, ps, count: int, mode: str, max_tries: int, image, say):

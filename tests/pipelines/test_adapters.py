@@ -268,3 +268,17 @@ def test_a_changed_folder_is_loaded_afresh_and_tiny_folders_are_readable(folders
     afile.write_text("x")
     with pytest.raises(KinoraError, match="is a file, not a folder"):
         make_tiny("wan", afile, force=True)
+
+
+def test_a_film_on_text_to_video_weights(folders, tmp_path):
+    from kinora.pipelines.film import make_film
+
+    text = "A red ball rolls to the left. Then it hits a blue cube."
+    with pytest.raises(KinoraError, match=r"shot 1 lasts 4 s, but wan:wan-tiny makes at most 2.1 s in one call"):
+        make_film(text, tmp_path / "long", seconds_per_shot=4, backend="wan", model=str(folders["wan"]))
+    assert not (tmp_path / "long").exists()
+    said = []
+    r = make_film(text, tmp_path / "film", seconds_per_shot=1, max_tries=1, backend="wan", model=str(folders["wan"]),
+                  progress=said.append)
+    assert len(r.shots) == 2 and (tmp_path / "film" / "film.mp4").exists()
+    assert any("does not do image-to-video: shots that continue the one before start afresh" in m for m in said)
