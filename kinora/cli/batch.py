@@ -19,9 +19,10 @@ def register(sub) -> None:
     p = sub.add_parser("batch", help="many shots or films from a JSONL file, with retries and a summary")
     p.add_argument("jobs", metavar="JOBS_JSONL", help="one job per line: a prompt string or a JSON object")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (with batch-summary.json)")
-    p.add_argument("--ray", default=None, metavar="ADDRESS|local",
-                   help="run on a Ray cluster (its address), or 'local' for a Ray on this machine "
-                        "(pip install 'kinora[ray]'); default: local worker processes")
+    p.add_argument("--ray", default=None, metavar="ADDRESS|auto|local",
+                   help="run on a Ray cluster: its address, 'auto' for the one 'ray start' joined this machine "
+                        "to, or 'local' for a new Ray on this machine (pip install 'kinora[ray]'); default: local "
+                        "worker processes")
     p.add_argument("--workers", type=count, default=None,
                    help="worker processes (or Ray actors), each with one model (default: one per CPU)")
     p.add_argument("--retries", type=at_least(0), default=2,
