@@ -539,10 +539,16 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                     plot_log(read_log(log_path), out / "loss.png", PLOT)
         if master:
             say(f"done: {out / dit_filename(preset.name)}")
+        if (torchrun or s.fsdp) and dist.is_initialized():
+            dist.barrier()  # every rank's last collective is done before the group is taken down
         return gather_model(model) if s.fsdp else model
     except BaseException:
         remove_empty(made)  # a run that failed on its inputs leaves no empty folder behind
         raise
     finally:
+        # Drop the DDP wrapper while the group still lives: freed later, its Reducer would free
+        # the group on the main thread holding the GIL while a gloo thread waits for the GIL to
+        # free a finished work's tensors (a deadlock seen in the two-rank tests).
+        train_model = None  # noqa: F841
         if (torchrun or s.fsdp) and dist.is_initialized():
             dist.destroy_process_group()
