@@ -1,1 +1,1 @@
-"""Files: video (PyAV), still images, atomic writes and output claims, hashing."""
+"""Files: video (PyAV), still images, user text files, atomic writes and output claims, hashing."""

@@ -338,15 +338,10 @@ def parse_jobs(text: str, base: str | os.PathLike = ".", name: str = "jobs") -> 
 
 def read_jobs(path: str | os.PathLike) -> list[BatchJob]:
     """parse_jobs of a file, paths in it read relative to its folder."""
+    from kinora.io.text import read_text_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise KinoraError(f"jobs file not found: {path}") from None
-    except IsADirectoryError:
-        raise KinoraError(f"{path} is a folder; give the JSONL file of jobs") from None
-    except UnicodeDecodeError:
-        raise KinoraError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    text = read_text_file(path, "jobs file", "the JSONL file of jobs")
     jobs = parse_jobs(text, path.parent, path.name)
     if not jobs:
         raise KinoraError(f"{path} has no jobs; write one JSON object (or a quoted prompt) per line")

@@ -177,17 +177,10 @@ def _publish(tmp: Path, out: Path) -> None:
 
 def read_text(path: str | os.PathLike) -> str:
     """The text file a film is made from (UTF-8), refused in one line when it cannot be."""
+    from kinora.io.text import read_text_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise KinoraError(f"text file not found: {path}") from None
-    except IsADirectoryError:
-        raise KinoraError(f"{path} is a folder; give the text file (UTF-8) to plan") from None
-    except UnicodeDecodeError:
-        raise KinoraError(f"{path} is not UTF-8 text; save it as UTF-8") from None
-    except OSError as e:
-        raise KinoraError(f"cannot read {path}: {e.strerror or e}") from None
+    text = read_text_file(path, "text file", "the text file (UTF-8) to plan")
     if not text.strip():
         raise KinoraError(f"{path} is empty; write a story, a news item or an explanation to film")
     return text

@@ -43,15 +43,12 @@ class CaptionReport:
 
 
 def _sidecar(video: Path) -> str | None:
+    from kinora.io.text import read_text_file
+
     text = video.with_suffix(".txt")
     if not text.is_file():
         return None
-    try:
-        content = text.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the caption
-    except UnicodeDecodeError:
-        raise KinoraError(f"{text} is not UTF-8 text (GBK? saved by an older editor); save it as UTF-8 and run "
-                          f"again") from None
-    for line in content.splitlines():
+    for line in read_text_file(text, "caption file", "a caption file").splitlines():
         if line.strip():
             return " ".join(line.split())
     return None
