@@ -38,6 +38,25 @@ from kinora.studio import views  # noqa: E402
 from kinora.studio.strings import language_of, t  # noqa: E402
 
 POLL_S = 0.4  # how often a page reads its jobs
+# Gradio keeps its own words in its front end's i18n store; its `changeLocale` lives in the
+# module the page has already loaded (assets/core-*.js), which an import of the same URL shares.
+# Words Gradio's own Chinese lacks (it shows the English, or the key itself): the status
+# tracker's and the image editor's, which the region edit draws in.
+_EDITOR_ZH = {"add_layer": "添加图层", "brush": "画笔", "brush_size": "画笔大小", "clear_canvas": "清空画布",
+              "color": "颜色", "confirm_crop": "确认裁剪", "crop": "裁剪", "erase": "橡皮擦",
+              "eraser_size": "橡皮擦大小", "fit_to_screen": "适应屏幕", "layer": "图层", "layers": "图层",
+              "pan": "平移", "paste": "粘贴", "redo": "重做", "resize": "调整大小", "save_changes": "保存更改",
+              "select_draw_tool": "选择画笔工具后开始绘制", "show_layers": "显示图层", "upload": "上传",
+              "upload_image": "上传图片", "webcam": "摄像头", "zoom_in": "放大", "zoom_out": "缩小"}
+GRADIO_WORDS = {"zh-CN": {"common.complete": "完成", **{f"image_editor.{k}": v for k, v in _EDITOR_ZH.items()}}}
+GRADIO_LOCALE_JS = """async (lg) => {
+  if (!lg) return;
+  const src = performance.getEntriesByType("resource").map((r) => r.name)
+    .find((n) => /\\/assets\\/core-[\\w-]+\\.js$/.test(n));
+  if (!src) return;
+  try { const m = await import(src); if (m.changeLocale) m.changeLocale(lg === "zh" ? "zh-CN" : "en"); }
+  catch (e) { console.warn("Kinora: Gradio's locale stays", e); }
+}"""
 SIZES = ("64x64", "128x64", "64x128", "128x128")
 STORIES = Path(__file__).resolve().parents[1] / "stories"
 EXAMPLES = {"example_pip": "pip.txt", "example_doudou": "豆豆.txt", "example_news": "news.txt"}
@@ -123,7 +142,8 @@ def build(studio: Studio):
             L(gr.Markdown("## Kinora Studio", elem_id="k-title"), "title", "md_title")
             # No value until the page's load has read the browser's language: a checked radio means
             # the page is ready in the reader's language (the browser tests wait for it).
-            lang = gr.Radio([("English", "en"), ("中文", "zh")], value=None, show_label=False, elem_id="k-lang",
+            lang = gr.Radio([("English", "en"), ("中文", "zh")], value=None, label="Language · 语言",
+                            show_label=False, elem_id="k-lang",
                             scale=0, min_width=180)
         L(gr.Markdown(t("subtitle", "en")), "subtitle", "md")
 
@@ -221,11 +241,11 @@ def build(studio: Studio):
                     with gr.Row():
                         f["object"] = L(gr.Textbox("1", label=t("object", "en"), elem_id="tl-f-object",
                                                    visible=False), "object")
-                        f["field"] = L(gr.Dropdown(["color", "shape", "size", "material", "motion", "direction",
-                                                    "speed"], value="color", label=t("field", "en"),
-                                                   elem_id="tl-f-field", visible=False), "field")
-                        f["value"] = L(gr.Textbox("green", label=t("value", "en"), elem_id="tl-f-value",
-                                                  visible=False), "value")
+                        f["field"] = L(gr.Dropdown(_field_choices("en"), value="color", label=t("field", "en"),
+                                                   elem_id="tl-f-field", visible=False), "field", "field_choices")
+                        f["value"] = L(gr.Dropdown(_value_choices("color", "en"), value="green",
+                                                   label=t("value", "en"), elem_id="tl-f-value", visible=False),
+                                       "value")
                     f["region"] = L(gr.ImageEditor(label=t("region", "en"), type="numpy", sources=(),
                                                    elem_id="tl-f-region", visible=False, height=300,
                                                    brush=gr.Brush(colors=["#ff00ff"], default_size=8)), "region")
@@ -413,6 +433,12 @@ def build(studio: Studio):
 
         op.change(choose_op, op, edit_inputs, concurrency_limit=None, show_progress="hidden")
 
+        def values_of(sess, field):  # the values an attribute can take, in the page's language
+            choices = _value_choices(field, _lang(sess))
+            return gr.update(choices=choices, value=choices[0][1]) if choices else gr.skip()
+
+        f["field"].input(values_of, [session, f["field"]], f["value"], concurrency_limit=None)
+
         def apply_edit(sess, n, o, *vals):
             v = dict(zip(EDIT_FIELDS, vals))
             return st.queue("edit", lambda: _edit_args(sess.get("project"), n, o, v), sess, "timeline")
@@ -524,16 +550,36 @@ def build(studio: Studio):
                     ups.append(gr.update(value=f"## {text}"))
                 elif attr == "mode_choices":
                     ups.append(gr.update(label=text, choices=_mode_choices(lg)))
+                elif attr == "field_choices":
+                    ups.append(gr.update(label=text, choices=_field_choices(lg)))
                 elif attr == "op_choices":
                     ups.append(gr.update(label=text, choices=_op_choices(lg)))
             return ups
 
         def set_lang(sess, lg, seen):
-            sess = {**sess, "lang": lg}
-            return [sess, {}, gr.update(headers=_job_headers(lg)), t("workers", lg, n=st.workers), *relabel(lg)]
+            from kinora.timeline.project import Project
 
-        lang.input(set_lang, [session, lang, shown], [session, shown, jobs_table, workers_md, *components],
-                   concurrency_limit=None)
+            sess = {**sess, "lang": lg}
+            try:
+                strip = views.timeline(Project.load(sess["project"]).doc if sess.get("project") else None, lg)
+            except KinoraError:
+                strip = gr.skip()  # the project's own error stays where it is
+            jobs = gr.update(headers=_job_headers(lg), value=views.job_rows(st.store.jobs(), lg))
+            # a bar with no job behind it says "Nothing running." in the new language; the poll
+            # redraws the others (`shown` is emptied)
+            idle = [gr.skip() if sess.get(which) else views.progress_bar(None, lg)
+                    for which in ("shot", "story", "timeline")]
+            return [sess, {}, jobs, t("workers", lg, n=st.workers), strip, *idle, *relabel(lg)]
+
+        def value_names(sess, field, value):  # the attribute's values named in the page's language
+            return gr.update(choices=_value_choices(field, _lang(sess)), value=value)
+
+        lang.input(set_lang, [session, lang, shown], [session, shown, jobs_table, workers_md, tl_html, shot_progress,
+                                                      story_progress, tl_progress, *components],
+                   concurrency_limit=None).then(value_names, [session, f["field"], f["value"]], f["value"],
+                                                concurrency_limit=None)
+        # Gradio's own words (upload hints, status words) follow its locale: set it with ours.
+        lang.change(None, [lang], None, js=GRADIO_LOCALE_JS, queue=False)
 
         def on_load(sess, request: gr.Request):
             sess = {**new_session(), **(sess or {})}
@@ -548,7 +594,8 @@ def build(studio: Studio):
                     *opened[1:], *relabel(lg)]
 
         demo.load(on_load, [session], [session, shown, lang, project, jobs_table, workers_md, tl_html, tl_shot,
-                                       tl_take, tl_video, *components], concurrency_limit=None)
+                                       tl_take, tl_video, *components], concurrency_limit=None).then(
+            value_names, [session, f["field"], f["value"]], f["value"], concurrency_limit=None)
         to_timeline.click(_open_film_project(st, open_project), [session],
                           [project, session, tl_html, tl_shot, tl_take, tl_video, tabs], concurrency_limit=None)
     return demo
@@ -619,6 +666,20 @@ def _allow(demo, folder: str) -> None:
 
 def _mode_choices(lg: str) -> list[tuple[str, str]]:
     return [(t(f"mode_{m}", lg), m) for m in ("auto", "news", "knowledge", "story")]
+
+
+def _field_choices(lg: str) -> list[tuple[str, str]]:
+    from kinora.timeline.edits import OBJECT_FIELDS
+
+    return [(t(f"field_{k}", lg), k) for k in OBJECT_FIELDS]
+
+
+def _value_choices(field: str, lg: str) -> list[tuple[str, str]]:
+    from kinora.plan.messages import word
+    from kinora.world.spec import COLORS, MATERIALS, SHAPES, SIZES
+
+    values = {"color": COLORS, "shape": SHAPES, "size": SIZES, "material": MATERIALS}.get(field, {})
+    return [(word(v, lg) if lg == "zh" else {"sphere": "ball"}.get(v, v), v) for v in values]
 
 
 def _op_choices(lg: str) -> list[tuple[str, str]]:
@@ -766,7 +827,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, project: str | None = None,
     try:
         _, url, _ = demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=True,
                                 quiet=True, theme=theme, css=views.CSS, allowed_paths=allowed, footer_links=[],
-                                show_error=False, ssr_mode=False, mcp_server=False, pwa=False)
+                                show_error=False, ssr_mode=False, mcp_server=False, pwa=False,
+                                i18n=gr.I18n(**GRADIO_WORDS))
     except OSError as err:
         pool.stop()
         raise KinoraError(f"cannot serve on {host}:{port} ({err}); choose another --port") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from kinora.plan.messages import in_chinese
+
 LANGS = ("en", "zh")
 
 S: dict[str, tuple[str, str]] = {
@@ -106,6 +108,10 @@ S: dict[str, tuple[str, str]] = {
     "object": ("Object (number or id)", "对象（序号或编号）"),
     "field": ("Attribute", "属性"),
     "value": ("New value", "新值"),
+    "field_color": ("colour", "颜色"),
+    "field_shape": ("shape", "形状"),
+    "field_size": ("size", "大小"),
+    "field_material": ("material", "材质"),
     "region": ("Draw the region on the frame", "在画面上画出区域"),
     "box": ("or the box as x0,y0,x1,y1 (fractions)", "或以 x0,y0,x1,y1（比例）给出区域"),
     "start": ("From (s)", "起点（秒）"),
@@ -216,4 +222,7 @@ def error_text(message: str, lang: str) -> str:
             m = re.search(pattern, message)
             if m:
                 return m.expand(zh)
+        zh = in_chinese(message)  # an error that carries one of the reader's notes (strict, a story's sentence)
+        if zh is not None:
+            return t("error", lang, msg=zh)
     return t("error", lang, msg=message)

@@ -9,6 +9,7 @@ import base64
 import html
 from pathlib import Path
 
+from kinora.plan.messages import say, word
 from kinora.studio.strings import CORNERS_ZH, S, error_text, t
 
 e = html.escape
@@ -40,7 +41,7 @@ def error_box(message: str, lang: str) -> str:
 def warnings_md(warnings: list[str], lang: str) -> str:
     if not warnings:
         return t("no_warnings", lang)
-    return "\n".join(f"- {w}" for w in warnings)
+    return "\n".join(f"- {say(w, lang)}" for w in warnings)
 
 
 def label_report(result: dict, lang: str) -> str:
@@ -48,7 +49,8 @@ def label_report(result: dict, lang: str) -> str:
     lab = result["label"]
     v = lab["visible"]
     items = []
-    items.append(t("label_ok", lang) if lab["ok"] else t("label_bad", lang, p="; ".join(lab["problems"])))
+    problems = "; ".join(say(x, lang) for x in lab["problems"])
+    items.append(t("label_ok", lang) if lab["ok"] else t("label_bad", lang, p=problems))
     if v.get("found"):
         corner = CORNERS_ZH.get(v["corner"], v["corner"]) if lang == "zh" else v["corner"]
         items.append(t("label_visible", lang, text=v["text"], corner=corner, pct=100 * v["text_height_fraction"],
@@ -95,9 +97,9 @@ def storyboard_grid(plan: dict, keyframes: list[list[Path]], lang: str, verifica
             badge, cls = t("verified", lang), "verified"
         else:
             badge, cls = t("flagged", lang), "flagged"
-        camera = shot["spec"]["camera"]["motion"]
+        camera = word(shot["spec"]["camera"]["motion"], lang)
         cont = f" · {t('continues', lang)}" if shot.get("continues") else ""
-        flag = f"<div class='k-flag'>{e(res['flag'])}</div>" if res and res.get("flag") else ""
+        flag = f"<div class='k-flag'>{e(say(res['flag'], lang))}</div>" if res and res.get("flag") else ""
         cards.append(
             f"<div class='k-card {cls}' data-shot='{shot['number']}'>"
             f"<div class='k-keys'>{''.join(_img(k) for k in keys if k.exists())}</div>"

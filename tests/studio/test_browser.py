@@ -232,6 +232,26 @@ def test_bad_input_is_one_readable_line_in_either_language(browser, studio):
     page.context.close()
 
 
+def test_switching_to_chinese_redraws_the_page_and_gradios_own_words(browser, studio):
+    page = open_page(browser, studio)  # English first
+    tab(page, "timeline")
+    assert "No project is open" in page.inner_text("#tl-strip")
+    page.locator("#k-lang").get_by_text("中文").click()
+    page.wait_for_function("document.querySelector('#tl-strip').innerText.includes('尚未打开项目')")
+    pick(page, "#tl-op", "局部与时段")  # the region edit: Gradio's image editor
+    page.wait_for_function("(document.querySelector('#tl-f-region')?.innerText || '')"
+                           ".includes('选择画笔工具后开始绘制')")
+    assert "select the draw tool" not in page.inner_text("#tl-f-region")
+    pick(page, "#tl-op", "修改属性")
+    page.locator("#tl-f-field input").click()
+    assert page.locator("#tl-f-field li[role=option]").all_inner_texts()[-1].strip() == "材质"
+    page.locator("#tl-f-field li[role=option]", has_text="形状").click()
+    page.wait_for_function("document.querySelector('#tl-f-value input')?.value == '球'")
+    tab(page, "jobs")
+    assert "任务" in page.inner_text("#jobs-table")
+    page.context.close()
+
+
 def test_no_request_leaves_the_loopback(browser, studio):
     page = open_page(browser, studio)
     for name in ("story", "timeline", "jobs", "shot"):
