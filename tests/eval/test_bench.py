@@ -24,6 +24,10 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
     assert r["machine"]["cores"] >= 1 and r["machine"]["torch"]
     if importlib.util.find_spec("diffusers") is not None:
         assert r["dit_step_ratio_vs_diffusers"] > 0
+        from kinora.models.precision import bf16_units
+
+        if bf16_units():  # the bf16 row: both models' steps timed in bf16
+            assert r["dit_step_ratio_vs_diffusers_bf16"] > 0 and r["dit"]["wan_bf16_ms"] > 0
     else:
         assert r["dit_step_ratio_vs_diffusers"] is None and "diffusers" in r["dit"]["note"]
     pk = r["matmul_peak"]
