@@ -329,9 +329,11 @@ def bench_dit(preset: str, size: int, seconds: float, reps: int) -> dict:
     out["ours_gflops"] = round(out["ours_flops"] / out["ours_ms"] / 1e6, 3)  # FLOPs per ms / 1e6 = GFLOP/s
     from kinora.models.precision import bf16_units
 
-    if bf16_units():  # the same step in bf16, each model as its own code runs it (our blocks; Wan cast whole)
-        ours.set_compute_dtype(torch.bfloat16)
-        wan = wan.to(torch.bfloat16)
+    if bf16_units():  # the same step in bf16, each model as its own code runs it
+        ours.set_compute_dtype(torch.bfloat16)  # our blocks in bf16
+        keep = tuple(getattr(wan, "_keep_in_fp32_modules", None) or ())
+        for name, p in wan.named_parameters():  # Wan as from_pretrained(torch_dtype=bf16) loads it
+            p.data = p.data.to(torch.float32 if any(k in name.split(".") for k in keep) else torch.bfloat16)
         xb, textb = xw.to(torch.bfloat16), text.to(torch.bfloat16)
         with torch.inference_mode():
             out["ours_bf16_ms"], out["wan_bf16_ms"] = _best_ms(
