@@ -399,7 +399,8 @@ def matmul_kernels(threads: int) -> dict:
     return out
 
 
-def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, folder: Path) -> dict:
+def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, folder: Path,
+                precision: str = "fp32") -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -424,7 +425,7 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
                               source="bench")], bank)
     s = TrainSettings.from_preset(preset, str(folder), synthetic=True, quiet=True, batch_size=batch, steps=steps,
                                   log_every=1, ckpt_every=10**9, warmup_steps=0, max_frames=1 + 4 * (F - 1),
-                                  width=size, height=size)
+                                  width=size, height=size, precision=precision)
     t0 = time.perf_counter()
     run(s, data=data)
     total = time.perf_counter() - t0
@@ -443,7 +444,8 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
         loss.backward()
     flops = fc.get_total_flops()
     pt, ph, pw = cfg.patch
-    return {"preset": preset, "batch": batch, "steps": steps, "tokens": (F // pt) * (h // ph) * (h // pw),
+    return {"preset": preset, "precision": precision, "batch": batch, "steps": steps,
+            "tokens": (F // pt) * (h // ph) * (h // pw),
             "sec_per_step": round(sec, 4), "samples_per_s": round(batch / sec, 3),
             "flops_per_step": int(flops), "achieved_gflops": round(flops / sec / 1e9, 3),
             "run_s": round(total, 2)}
@@ -607,6 +609,14 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
         result["train_fraction_of_bf16_peak"] = round(tr["achieved_gflops"] / peak["bf16_gflops"], 4)
         result["sampling_fraction_of_fp32_peak"] = round(d["ours_gflops"] / peak["fp32_gflops"], 4)
         result["sampling_fraction_of_bf16_peak"] = round(d["ours_gflops"] / peak["bf16_gflops"], 4)
+        from kinora.models.precision import bf16_units
+
+        if bf16_units():  # the same run with `kinora train --precision bf16`, beside fp32
+            tb = bench_train(m["preset"], m["size"], m["realtime_s"], m["train_batch"], m["train_steps"],
+                             tmp / "train-bf16", precision="bf16")
+            result["train_bf16"] = tb
+            result["train_bf16_speedup"] = round(tb["samples_per_s"] / tr["samples_per_s"], 3)
+            result["train_bf16_fraction_of_bf16_peak"] = round(tb["achieved_gflops"] / peak["bf16_gflops"], 4)
         bar.update(1)
         bar.set_postfix_str("timeline")
         tl_shots, tl_seconds = (2, 1.0) if mode == "tiny" else (12, 5.0)
@@ -630,6 +640,7 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
                          "long_video_time_ratio": "<= 6.6 (60 s / 10 s)",
                          "long_video_memory_ratio": "<= 1.15", "dit_step_ratio_vs_diffusers": "<= 0.8",
                          "dit_step_ratio_vs_diffusers_bf16": "<= 0.8",
+                         "train_bf16_speedup": ">= 3 (or train_bf16_fraction_of_bf16_peak >= 0.25)",
                          "world_clips_per_s": ">= 20", "edit_vs_fresh": "<= 1.5",
                          "render_and_otio_s": "<= 5 (60 s film of 12 shots)",
                          "film_plan_s": "< 1", "film_previs_storyboard_s": "< 10",

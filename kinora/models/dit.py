@@ -35,6 +35,7 @@ Size presets live in kinora/models/presets.py; checkpoints are safetensors with 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -157,6 +158,25 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
+# Scores per head up to which explicit attention beats torch's CPU flash kernel in bf16
+# training (its backward runs 2-7x slower than explicit bf16 matmuls at 144-576 tokens,
+# measured on AMX; beyond, the (N, L) score matrix costs more than it saves).
+EXPLICIT_ATTENTION_MAX_SCORES = 576 * 576
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """scaled_dot_product_attention, except for bf16 training on CPU at small sizes: there
+    the two matmuls run on the matrix units and the softmax is computed in fp32."""
+    # q (B, H, N, hd), k and v (B, H, L, hd), attn_mask broadcastable to (B, H, N, L), True = attend
+    small = q.shape[-2] * k.shape[-2] <= EXPLICIT_ATTENTION_MAX_SCORES
+    if q.dtype == torch.bfloat16 and q.device.type == "cpu" and q.requires_grad and small:
+        scores = (q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5  # (B, H, N, L)
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        return scores.softmax(dim=-1).to(v.dtype) @ v  # (B, H, N, hd)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale[:, None]) + shift[:, None]  # x (B, N, D), shift/scale (B, D)
 
@@ -166,14 +186,25 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 # ---------------------------------------------------------------------------------
 
 
+class QKNorm(nn.RMSNorm):
+    """RMSNorm computed in its input's format. Under bf16 autocast (training with
+    set_train_dtype) its input is bf16 and its weight the fp32 master copy; torch's fused
+    kernel refuses the mix and falls back to several unfused ops, so the weight (head_dim
+    numbers) is cast per call instead. The fused kernel keeps the statistics in fp32; in
+    fp32 and in bf16 sampling the cast is a no-op and the result is nn.RMSNorm's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         self.heads = cfg.heads
         self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
         # QK-norm (Open-Sora, Wan, SD3) keeps attention logits bounded as training runs long.
-        self.q_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
-        self.k_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
+        self.q_norm = QKNorm(cfg.head_dim, eps=1e-6)
+        self.k_norm = QKNorm(cfg.head_dim, eps=1e-6)
         self.proj = nn.Linear(cfg.width, cfg.width)
 
     def forward(self, x, cos, sin):
@@ -182,7 +213,7 @@ class SelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, N, hd)
         q = apply_rope(self.q_norm(q), cos, sin)
         k = apply_rope(self.k_norm(k), cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, H, N, hd)
+        out = attention(q, k, v)  # (B, H, N, hd)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
 
 
@@ -192,8 +223,8 @@ class CrossAttention(nn.Module):
         self.heads = cfg.heads
         self.q = nn.Linear(cfg.width, cfg.width)
         self.kv = nn.Linear(cfg.width, 2 * cfg.width)
-        self.q_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
-        self.k_norm = nn.RMSNorm(cfg.head_dim, eps=1e-6)
+        self.q_norm = QKNorm(cfg.head_dim, eps=1e-6)
+        self.k_norm = QKNorm(cfg.head_dim, eps=1e-6)
         self.proj = nn.Linear(cfg.width, cfg.width)
 
     def forward(self, x, y, y_mask):
@@ -203,7 +234,7 @@ class CrossAttention(nn.Module):
         kv = self.kv(y).view(B, L, 2, self.heads, D // self.heads)  # (B, L, 2, H, hd)
         k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, H, L, hd)
         attn_mask = y_mask[:, None, None, :]  # (B, 1, 1, L) True = attend
-        out = F.scaled_dot_product_attention(self.q_norm(q), self.k_norm(k), v, attn_mask=attn_mask)
+        out = attention(self.q_norm(q), self.k_norm(k), v, attn_mask=attn_mask)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
 
 
@@ -259,6 +290,7 @@ class DiT(nn.Module):
         self.final_proj = nn.Linear(D, cfg.latent_channels * pt * ph * pw)
         self._rope_cache: dict = {}
         self.compute = torch.float32  # the blocks' number format (set_compute_dtype); the rest is fp32
+        self.train_compute = torch.float32  # the blocks' format in training (set_train_dtype): autocast
         self.initialize_weights()
 
     def set_compute_dtype(self, dtype: torch.dtype) -> "DiT":
@@ -277,6 +309,17 @@ class DiT(nn.Module):
         for block in self.blocks:
             block.to(dtype)
             block.mlp[1] = nn.GELU(approximate="none" if dtype == torch.bfloat16 else "tanh")
+        return self
+
+    def set_train_dtype(self, dtype: torch.dtype) -> "DiT":
+        """Train the transformer blocks in `dtype` (bf16: `kinora train --precision bf16`) by
+        autocast over fp32 weights: AdamW, the EMA and the checkpoints keep the fp32 master
+        copy, and the residual stream stays fp32 (each block's matmuls and attention take bf16
+        inputs and add their bf16 outputs back into it). The embeddings, the time variable, the
+        modulation, the text pooling and the final layer run in fp32 as in sampling; the norms
+        compute their statistics in fp32 (torch's bf16 norm kernels accumulate in fp32). Only
+        in training mode: eval() samples as set_compute_dtype says."""
+        self.train_compute = dtype
         return self
 
     def initialize_weights(self):
@@ -375,12 +418,16 @@ class DiT(nn.Module):
             dt = self.compute
             tokens, mod, y, cos, sin = tokens.to(dt), mod.to(dt), y.to(dt), cos.to(dt), sin.to(dt)
 
-        for block in self.blocks:
-            if self.cfg.grad_checkpoint and self.training:
-                tokens = torch.utils.checkpoint.checkpoint(block, tokens, mod, y, text_mask, cos, sin,
-                                                           use_reentrant=False)
-            else:
-                tokens = block(tokens, mod, y, text_mask, cos, sin)  # (B, N, D)
+        mixed = self.training and self.train_compute != torch.float32
+        if mixed:  # the rotation in the blocks' format, as in bf16 sampling (no fp32 promotion of q, k)
+            cos, sin = cos.to(self.train_compute), sin.to(self.train_compute)
+        with torch.autocast(x.device.type, dtype=self.train_compute) if mixed else contextlib.nullcontext():
+            for block in self.blocks:
+                if self.cfg.grad_checkpoint and self.training:
+                    tokens = torch.utils.checkpoint.checkpoint(block, tokens, mod, y, text_mask, cos, sin,
+                                                               use_reentrant=False)
+                else:
+                    tokens = block(tokens, mod, y, text_mask, cos, sin)  # (B, N, D)
 
         tokens = tokens.to(x.dtype)
         shift, scale = self.final_mod(c).chunk(2, dim=-1)  # 2 x (B, D)

@@ -61,3 +61,24 @@ def compute_dtype(precision: str) -> torch.dtype:
                    "so the DiT runs in fp32")
         return torch.float32
     return torch.bfloat16
+
+
+TRAIN_PRECISIONS = ("fp32", "bf16")
+DEFAULT_TRAIN_PRECISION = "fp32"  # bf16 training stays behind its flag until a model trained so evals as well
+
+
+def train_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """The format the DiT's blocks train in (DiT.set_train_dtype): fp32, or bf16 autocast over
+    fp32 weights. Where bf16 would not pay (a CPU without bf16 units, a GPU without bf16, any
+    other device) asking for it warns once and trains fp32."""
+    if precision not in TRAIN_PRECISIONS:
+        raise KinoraError(f"unknown training precision {precision!r}; use one of {', '.join(TRAIN_PRECISIONS)}")
+    if precision == "fp32":
+        return torch.float32
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return compute_dtype("bf16")
+    if kind == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    _warn_once(f"bf16 training is not supported on {kind} here; the DiT trains in fp32")
+    return torch.float32

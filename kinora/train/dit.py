@@ -71,6 +71,7 @@ from kinora.diffusion.flow import TASKS, flow_loss, resolution_shift, sample_mas
 from kinora.errors import KinoraError
 from kinora.io.atomic import atomic_path, make_folders, remove_empty
 from kinora.models.dit import DiT, save_dit
+from kinora.models.precision import DEFAULT_TRAIN_PRECISION, TRAIN_PRECISIONS, train_dtype
 from kinora.models.presets import Preset, get_preset
 from kinora.train.common import (
     Panel,
@@ -134,6 +135,7 @@ class TrainSettings:
     fsdp: bool = False  # shard weights, EMA and optimizer over the ranks (FSDP2; kinora.train.distributed)
     decay_steps: int = 0  # linear cool-down to lr * decay_to over the last this many steps (0: none)
     decay_to: float = 0.1
+    precision: str = DEFAULT_TRAIN_PRECISION  # bf16: the blocks by autocast over fp32 weights (DiT.set_train_dtype)
     # Filled from the preset, then from the flags:
     batch_size: int = 0
     lr: float = 0.0
@@ -188,6 +190,8 @@ class TrainSettings:
         if self.decay_steps > self.steps:
             raise KinoraError(f"--decay-steps must be in [0, --steps={self.steps}], got {self.decay_steps}")
         check_number("--decay-to", self.decay_to, 0, 1)
+        if self.precision not in TRAIN_PRECISIONS:
+            raise KinoraError(f"--precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {self.precision!r}")
         if (self.max_frames - 1) % 4:
             raise KinoraError(f"--max-frames must be 1 + 4k (the VAE's frame rule), got {self.max_frames}")
         unknown = set(self.task_probs or {}) - set(TASKS)
@@ -460,8 +464,10 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             if master:  # drop log lines written after the last checkpoint: they are redone now
                 keep_log_until(out / "log.jsonl", step)
             say(f"resumed at step {step}")
+        model.set_train_dtype(train_dtype(s.precision, device))
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}"
-            + (" (FSDP)" if s.fsdp else ""))
+            + (" (FSDP)" if s.fsdp else "")
+            + (", bf16 blocks over fp32 weights" if model.train_compute == torch.bfloat16 else ""))
         train_model = DDP(model, device_ids=[device.index] if use_cuda else None) if ddp else model
 
         log_path = out / "log.jsonl"

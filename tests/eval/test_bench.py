@@ -36,6 +36,16 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
     for k in ("train_fraction_of_bf16_peak", "sampling_fraction_of_fp32_peak", "sampling_fraction_of_bf16_peak"):
         assert 0 < r[k] < 1.5, k
     assert r["dit"]["ours_flops"] > 0 and r["dit"]["ours_gflops"] > 0
+    assert r["train"]["precision"] == "fp32"
+    from kinora.models.precision import bf16_units
+
+    if bf16_units():  # training timed again with bf16 blocks: the same FLOPs, its own time
+        tb = r["train_bf16"]
+        assert tb["precision"] == "bf16" and tb["flops_per_step"] == r["train"]["flops_per_step"]
+        assert r["train_bf16_speedup"] > 0 and 0 < r["train_bf16_fraction_of_bf16_peak"] < 1.5
+        assert "--precision bf16" in (tmp_path / "bench.md").read_text(encoding="utf-8")
+    else:
+        assert "train_bf16" not in r
     rt = r["realtime"]  # the tiny preset has the physics signal: the guided clip is timed too
     assert rt["guided_wall_s"] > 0 and rt["guided_realtime_factor"] > 0 and rt["guided_simulation_s"] > 0
     tl = r["timeline"]

@@ -70,3 +70,87 @@ def test_a_bf16_decoder_returns_fp32_frames_within_rounding_of_fp32():
     assert db.dtype == torch.float32 and db.shape == da.shape
     err = (db - da).abs()
     assert 0 < err.mean().item() < 0.01 and db.abs().max() <= 1
+
+
+def test_train_dtype_is_fp32_unless_asked_and_falls_back_with_one_warning(monkeypatch):
+    monkeypatch.setattr(P, "bf16_units", lambda: True)
+    assert P.train_dtype("fp32") == torch.float32 and P.train_dtype("bf16", "cpu") == torch.bfloat16
+    monkeypatch.setattr(P, "bf16_units", lambda: False)
+    P._warn_once.cache_clear()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert P.train_dtype("bf16", "cpu") == torch.float32
+        assert P.train_dtype("bf16", "mps") == torch.float32
+    assert len([x for x in w if "no bf16 matrix units" in str(x.message)]) == 1
+    assert len([x for x in w if "not supported on mps" in str(x.message)]) == 1
+    with pytest.raises(KinoraError, match="unknown training precision 'auto'"):
+        P.train_dtype("auto")
+
+
+def test_qk_norm_is_rms_norm_and_runs_fused_on_bf16_inputs():
+    from kinora.models.dit import QKNorm
+
+    torch.manual_seed(0)
+    norm, ref = QKNorm(8, eps=1e-6), torch.nn.RMSNorm(8, eps=1e-6)
+    torch.nn.init.normal_(norm.weight, 1.0, 0.2)
+    ref.load_state_dict(norm.state_dict())  # the same key, so checkpoints load unchanged
+    x = torch.randn(2, 3, 5, 8)
+    assert torch.equal(norm(x), ref(x))
+    with warnings.catch_warnings(record=True) as w:  # bf16 input, fp32 weight: no "cannot dispatch to fused"
+        warnings.simplefilter("always")
+        y = norm(x.bfloat16())
+    assert not w and y.dtype == torch.bfloat16
+    assert (y.float() - ref(x)).abs().max().item() < 0.03  # bf16 rounding of outputs of size ~2
+
+
+def test_bf16_training_keeps_fp32_weights_and_gradients_and_stays_close_to_fp32():
+    from kinora.diffusion.flow import flow_loss
+
+    torch.manual_seed(0)
+    cfg = get_preset("tiny").dit
+    a = DiT(cfg).train()
+    for p in a.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    b = DiT(cfg).train()
+    b.load_state_dict(a.state_dict())
+    b.set_train_dtype(torch.bfloat16)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(4, cfg.latent_channels, 3, 4, 4, generator=g)
+    cond = {"text": torch.randn(4, 5, cfg.text_dim, generator=g), "text_mask": torch.ones(4, 5, dtype=torch.bool),
+            "mask": torch.zeros(4, 1, 3, 4, 4)}
+    t, noise = torch.rand(4, generator=g), torch.randn(x0.shape, generator=g)
+    la, lb = flow_loss(a, x0, cond, t, noise), flow_loss(b, x0, cond, t, noise)
+    la.backward()
+    lb.backward()
+    assert lb.dtype == torch.float32 and 0 < abs(lb.item() - la.item()) / la.item() < 0.02
+    used = [(pa, pb) for pa, pb in zip(a.parameters(), b.parameters()) if pa.grad is not None]
+    assert len(used) > 20 and all(pb.grad is not None for _, pb in used)
+    ga = torch.cat([pa.grad.flatten() for pa, _ in used])
+    gb = torch.cat([pb.grad.flatten() for _, pb in used])
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for _, p in used)
+    assert torch.nn.functional.cosine_similarity(ga, gb, dim=0).item() > 0.99 and not torch.equal(ga, gb)
+    with torch.no_grad():  # out of training mode nothing is autocast: sampling is set_compute_dtype's
+        free = {"text": cond["text"], "text_mask": cond["text_mask"]}
+        assert torch.equal(a.eval()(x0, t, free), b.eval()(x0, t, free))
+
+
+def test_explicit_bf16_training_attention_matches_sdpa_with_mask_and_gradients():
+    from kinora.models.dit import attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 18, 16, generator=g) for _ in range(3))
+    mask = torch.ones(2, 1, 1, 18, dtype=torch.bool)
+    mask[1, ..., 11:] = False  # a shorter second prompt
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    qb, kb, vb = (x.bfloat16().requires_grad_() for x in (q, k, v))
+    out = attention(qb, kb, vb, attn_mask=mask)  # the explicit path: bf16, CPU, needs grad, small
+    assert out.dtype == torch.bfloat16
+    assert (out.float() - ref).abs().max().item() < 0.03
+    out.float().square().sum().backward()
+    qf, kf, vf = (x.clone().requires_grad_() for x in (q, k, v))
+    torch.nn.functional.scaled_dot_product_attention(qf, kf, vf, attn_mask=mask).square().sum().backward()
+    for got, want in ((qb, qf), (kb, kf), (vb, vf)):
+        cos = torch.nn.functional.cosine_similarity(got.grad.float().flatten(), want.grad.flatten(), dim=0)
+        assert cos.item() > 0.99
+    # masked keys get no gradient: they were never attended to
+    assert kb.grad[1, :, 11:].abs().max().item() == 0.0

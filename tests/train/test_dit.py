@@ -166,3 +166,20 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path):
     init = DiT(get_preset("tiny").dit).state_dict()
     assert not states_equal(a, init)  # two steps really changed the weights
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2  # only rank 0 writes
+
+
+def test_bf16_training_run_trains_fp32_weights_and_records_its_precision(tmp_path, monkeypatch):
+    from kinora.models import precision
+
+    monkeypatch.setattr(precision, "bf16_units", lambda: True)  # the autocast path on any CPU
+    fp32 = run(settings(tmp_path / "a", steps=2))
+    bf16 = run(settings(tmp_path / "b", steps=2, precision="bf16"))
+    assert bf16.train_compute == torch.bfloat16 and fp32.train_compute == torch.float32
+    assert all(p.dtype == torch.float32 for p in bf16.parameters())
+    meta = read_dit_metadata(tmp_path / "b" / "dit-tiny-ema.safetensors")
+    assert meta["train_args"]["precision"] == "bf16"
+    la, lb = ([json.loads(line)["loss"] for line in (tmp_path / r / "log.jsonl").read_text().splitlines()]
+              for r in "ab")
+    assert lb != la and all(abs(x - y) / x < 0.02 for x, y in zip(la, lb))  # same batches, bf16 rounding apart
+    with pytest.raises(KinoraError, match="--precision must be one of fp32, bf16"):
+        settings(tmp_path / "c", precision="fp16")
