@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kinora.errors import KinoraError
 from kinora.models.presets import DEFAULT_VAE_PRESET, PRESETS, VAE_PRESETS, get_vae_train_defaults
+from kinora.models.precision import DEFAULT_TRAIN_PRECISION, TRAIN_PRECISIONS
 
 
 def register(sub) -> None:
@@ -67,10 +68,10 @@ def add_dit_arguments(p: argparse.ArgumentParser) -> None:
                    help="shard weights, EMA and optimizer over the torchrun ranks (FSDP2; gloo on cpu, nccl on "
                         "cuda); checkpoints stay full, so any rank count resumes them")
     p.add_argument("--ship-fp16", action="store_true", help="store the EMA weights as float16")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                   help="the transformer blocks' number format in training (default fp32; bf16: autocast over "
-                        "fp32 weights, 1.6-1.8x the samples/s of fp32 on a CPU with AMX; fp32 with a warning where "
-                        "bf16 is not supported)")
+    p.add_argument("--precision", default=DEFAULT_TRAIN_PRECISION, choices=TRAIN_PRECISIONS,
+                   help="the transformer blocks' number format in training (default auto: bf16 where the CPU or "
+                        "GPU has bf16 units, else fp32; bf16 is autocast over fp32 weights, 1.4-1.8x the samples/s "
+                        "of fp32 on a CPU with AMX; asking for bf16 where it is not supported warns and trains fp32)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--decay-steps", type=int, default=0, metavar="N",
                    help="cool the learning rate down linearly over the last N steps (default: none)")

@@ -34,7 +34,10 @@ How it works, top to bottom:
    per clip (English captions and the canonical one), replaced by "" with probability
    text_dropout (for classifier-free guidance), one task mask per clip (kinora.diffusion.flow.TASKS),
    logit-normal timesteps shifted for the bucket's size, and takes the flow loss on the
-   unknown positions. AdamW, linear warm-up, gradient clipping, EMA weights.
+   unknown positions. AdamW, linear warm-up, gradient clipping, EMA weights. With
+   --precision bf16 the transformer blocks run under bf16 autocast (DiT.set_train_dtype:
+   mixed precision as in Micikevicius et al., without loss scaling, which bf16's range
+   does not need); weights, gradients, AdamW, EMA and checkpoints stay fp32.
 3. Every step's random draws come from a generator seeded by (seed, step): the whole
    batch is drawn the same way on every rank and each rank trains its slice of it, so a
    resumed run continues exactly as an uninterrupted one would, and N ranks see the
@@ -465,6 +468,8 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
                 keep_log_until(out / "log.jsonl", step)
             say(f"resumed at step {step}")
         model.set_train_dtype(train_dtype(s.precision, device))
+        # checkpoints record the format that ran, not "auto" (which differs between machines)
+        s = dataclasses.replace(s, precision="bf16" if model.train_compute == torch.bfloat16 else "fp32")
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}"
             + (" (FSDP)" if s.fsdp else "")
             + (", bf16 blocks over fp32 weights" if model.train_compute == torch.bfloat16 else ""))

@@ -72,7 +72,7 @@ def test_a_bf16_decoder_returns_fp32_frames_within_rounding_of_fp32():
     assert 0 < err.mean().item() < 0.01 and db.abs().max() <= 1
 
 
-def test_train_dtype_is_fp32_unless_asked_and_falls_back_with_one_warning(monkeypatch):
+def test_train_dtype_auto_follows_the_units_and_bf16_falls_back_with_one_warning(monkeypatch):
     monkeypatch.setattr(P, "bf16_units", lambda: True)
     assert P.train_dtype("fp32") == torch.float32 and P.train_dtype("bf16", "cpu") == torch.bfloat16
     monkeypatch.setattr(P, "bf16_units", lambda: False)
@@ -83,8 +83,16 @@ def test_train_dtype_is_fp32_unless_asked_and_falls_back_with_one_warning(monkey
         assert P.train_dtype("bf16", "mps") == torch.float32
     assert len([x for x in w if "no bf16 matrix units" in str(x.message)]) == 1
     assert len([x for x in w if "not supported on mps" in str(x.message)]) == 1
-    with pytest.raises(KinoraError, match="unknown training precision 'auto'"):
-        P.train_dtype("auto")
+    P._warn_once.cache_clear()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert P.train_dtype("auto", "cpu") == torch.float32  # auto falls back without a word
+        assert P.train_dtype("auto", "mps") == torch.float32
+    assert w == []
+    monkeypatch.setattr(P, "bf16_units", lambda: True)
+    assert P.train_dtype("auto", "cpu") == torch.bfloat16
+    with pytest.raises(KinoraError, match="unknown training precision 'fp16'"):
+        P.train_dtype("fp16")
 
 
 def test_qk_norm_is_rms_norm_and_runs_fused_on_bf16_inputs():

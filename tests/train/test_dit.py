@@ -172,8 +172,8 @@ def test_bf16_training_run_trains_fp32_weights_and_records_its_precision(tmp_pat
     from kinora.models import precision
 
     monkeypatch.setattr(precision, "bf16_units", lambda: True)  # the autocast path on any CPU
-    fp32 = run(settings(tmp_path / "a", steps=2))
-    bf16 = run(settings(tmp_path / "b", steps=2, precision="bf16"))
+    fp32 = run(settings(tmp_path / "a", steps=2, precision="fp32"))
+    bf16 = run(settings(tmp_path / "b", steps=2))  # auto: bf16 where the units are
     assert bf16.train_compute == torch.bfloat16 and fp32.train_compute == torch.float32
     assert all(p.dtype == torch.float32 for p in bf16.parameters())
     meta = read_dit_metadata(tmp_path / "b" / "dit-tiny-ema.safetensors")
@@ -181,5 +181,5 @@ def test_bf16_training_run_trains_fp32_weights_and_records_its_precision(tmp_pat
     la, lb = ([json.loads(line)["loss"] for line in (tmp_path / r / "log.jsonl").read_text().splitlines()]
               for r in "ab")
     assert lb != la and all(abs(x - y) / x < 0.02 for x, y in zip(la, lb))  # same batches, bf16 rounding apart
-    with pytest.raises(KinoraError, match="--precision must be one of fp32, bf16"):
+    with pytest.raises(KinoraError, match="--precision must be one of auto, fp32, bf16"):
         settings(tmp_path / "c", precision="fp16")

@@ -3,9 +3,10 @@
 The VAE's numbers were recorded at commit 0d0388b (before kinora/train was split into data,
 common, dit and vae); the DiT's were recorded again when the DiT gained its physics-signal
 input (session 6: a new embedding and the signal-dropout draws change the seeded run), one
-torch thread, from the runs' log.jsonl:
+torch thread, fp32 (the default `auto` trains bf16 on CPUs with bf16 units), from the runs'
+log.jsonl:
 
-    kinora train --preset tiny --synthetic --steps 3 --seed 0 --threads 1 --out DIR
+    kinora train --preset tiny --synthetic --steps 3 --seed 0 --threads 1 --precision fp32 --out DIR
     python -m kinora.train.vae --preset tiny --steps 3 --pool 3 --eval-clips 1 --eval-every 3 \\
         --seed 0 --threads 1 --out DIR
 """
@@ -48,7 +49,7 @@ def test_dit_tiny_synthetic_losses_are_unchanged(tmp_path):
 
     out = tmp_path / "dit"
     assert main(["train", "--preset", "tiny", "--synthetic", "--steps", "3", "--seed", "0", "--threads", "1",
-                 "--quiet", "--out", str(out)]) == 0
+                 "--precision", "fp32", "--quiet", "--out", str(out)]) == 0
     log = read_log(out / "log.jsonl")
     assert [r["step"] for r in log] == [1, 2, 3]
     assert [r["loss"] for r in log] == pytest.approx(DIT_LOSS, abs=1e-6)
