@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 from kinora.errors import KinoraError
-from kinora.models.presets import DEFAULT_VAE_PRESET, PRESETS, VAE_PRESETS, get_vae_train_defaults
 from kinora.models.precision import DEFAULT_TRAIN_PRECISION, TRAIN_PRECISIONS
+from kinora.models.presets import DEFAULT_VAE_PRESET, PRESETS, VAE_PRESETS, get_vae_train_defaults
 
 
 def register(sub) -> None:
