@@ -68,6 +68,10 @@ def add_dit_arguments(p: argparse.ArgumentParser) -> None:
                    help="shard weights, EMA and optimizer over the torchrun ranks (FSDP2; gloo on cpu, nccl on "
                         "cuda); checkpoints stay full, so any rank count resumes them")
     p.add_argument("--ship-fp16", action="store_true", help="store the EMA weights as float16")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile each transformer block: about 1.45x faster steps on top of bf16 on 2 CPU "
+                        "cores, after 20-35 s of compiling per clip shape; needs a C++ compiler (g++) on CPU, "
+                        "and trains uncompiled with a warning without one; not with --fsdp")
     p.add_argument("--precision", default=DEFAULT_TRAIN_PRECISION, choices=TRAIN_PRECISIONS,
                    help="the transformer blocks' number format in training (default auto: bf16 where the CPU or "
                         "GPU has bf16 units, else fp32; bf16 is autocast over fp32 weights, 1.4-1.8x the samples/s "
@@ -92,8 +96,8 @@ def dit_settings(args: argparse.Namespace):
     return TrainSettings.from_preset(
         args.preset, args.out, data=args.data, data_csv=args.data_csv, generate=args.generate,
         synthetic=args.synthetic, vae=args.vae, cache=args.cache, resume=args.resume, init=args.init,
-        allow_new_vae=args.allow_new_vae, seed=args.seed,
-        threads=args.threads, device=args.device, fsdp=args.fsdp, ship_fp16=args.ship_fp16, quiet=args.quiet,
+        allow_new_vae=args.allow_new_vae, seed=args.seed, threads=args.threads, device=args.device,
+        fsdp=args.fsdp, compile=args.compile, ship_fp16=args.ship_fp16, quiet=args.quiet,
         decay_steps=args.decay_steps, decay_to=args.decay_to, precision=args.precision, **overrides)
 
 

@@ -400,7 +400,7 @@ def matmul_kernels(threads: int) -> dict:
 
 
 def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, folder: Path,
-                precision: str = "fp32") -> dict:
+                precision: str = "fp32", compile: bool = False) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -425,7 +425,7 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
                               source="bench")], bank)
     s = TrainSettings.from_preset(preset, str(folder), synthetic=True, quiet=True, batch_size=batch, steps=steps,
                                   log_every=1, ckpt_every=10**9, warmup_steps=0, max_frames=1 + 4 * (F - 1),
-                                  width=size, height=size, precision=precision)
+                                  width=size, height=size, precision=precision, compile=compile)
     t0 = time.perf_counter()
     run(s, data=data)
     total = time.perf_counter() - t0
@@ -444,8 +444,11 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
         loss.backward()
     flops = fc.get_total_flops()
     pt, ph, pw = cfg.patch
-    return {"preset": preset, "precision": precision, "batch": batch, "steps": steps,
-            "tokens": (F // pt) * (h // ph) * (h // pw),
+    from kinora.models.precision import train_dtype
+
+    ran = "bf16" if train_dtype(precision) == torch.bfloat16 else "fp32"  # what "auto" chose here
+    return {"preset": preset, "precision": ran, "compile": compile, "batch": batch, "steps": steps,
+            "tokens": (F // pt) * (h // ph) * (h // pw), "first_step_s": log[0]["sec_per_step"],
             "sec_per_step": round(sec, 4), "samples_per_s": round(batch / sec, 3),
             "flops_per_step": int(flops), "achieved_gflops": round(flops / sec / 1e9, 3),
             "run_s": round(total, 2)}
@@ -617,6 +620,14 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
             result["train_bf16"] = tb
             result["train_bf16_speedup"] = round(tb["samples_per_s"] / tr["samples_per_s"], 3)
             result["train_bf16_fraction_of_bf16_peak"] = round(tb["achieved_gflops"] / peak["bf16_gflops"], 4)
+        from kinora.models.dit import cxx_compiler
+
+        if mode != "tiny" and cxx_compiler():  # `kinora train --compile` (default precision): 20-35 s compiling
+            tc = bench_train(m["preset"], m["size"], m["realtime_s"], m["train_batch"], m["train_steps"],
+                             tmp / "train-compiled", precision="auto", compile=True)
+            result["train_compiled"] = tc
+            result["train_compiled_speedup"] = round(tc["samples_per_s"] / tr["samples_per_s"], 3)
+            result["train_compiled_fraction_of_bf16_peak"] = round(tc["achieved_gflops"] / peak["bf16_gflops"], 4)
         bar.update(1)
         bar.set_postfix_str("timeline")
         tl_shots, tl_seconds = (2, 1.0) if mode == "tiny" else (12, 5.0)
@@ -641,6 +652,7 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
                          "long_video_memory_ratio": "<= 1.15", "dit_step_ratio_vs_diffusers": "<= 0.8",
                          "dit_step_ratio_vs_diffusers_bf16": "<= 0.8",
                          "train_bf16_speedup": ">= 3 (or train_bf16_fraction_of_bf16_peak >= 0.25)",
+                         "train_compiled_speedup": ">= 3 (or train_compiled_fraction_of_bf16_peak >= 0.25)",
                          "world_clips_per_s": ">= 20", "edit_vs_fresh": "<= 1.5",
                          "render_and_otio_s": "<= 5 (60 s film of 12 shots)",
                          "film_plan_s": "< 1", "film_previs_storyboard_s": "< 10",

@@ -165,6 +165,12 @@ def bench_markdown(r: dict) -> str:
             lines.append(f"| training with --precision bf16: samples per second, FLOP/s vs bf16 peak | "
                          f"{tb['samples_per_s']} ({r['train_bf16_speedup']}x fp32), {tb['achieved_gflops']} GFLOP/s "
                          f"= {100 * r['train_bf16_fraction_of_bf16_peak']:.1f} % | >= 3x or >= 25 % |")
+        tc = r.get("train_compiled")
+        if tc:
+            lines.append(f"| training with --compile ({tc['precision']} precision): samples per second, FLOP/s vs "
+                         f"bf16 peak | {tc['samples_per_s']} ({r['train_compiled_speedup']}x fp32), "
+                         f"{tc['achieved_gflops']} GFLOP/s = {100 * r['train_compiled_fraction_of_bf16_peak']:.1f} %; "
+                         f"first step (compiling) {tc['first_step_s']} s | >= 3x or >= 25 % |")
         lines.append(f"| sampling (one guided DiT step) FLOP/s vs fp32 / bf16 peak | {d['ours_gflops']} GFLOP/s = "
                      f"{100 * r['sampling_fraction_of_fp32_peak']:.1f} % / "
                      f"{100 * r['sampling_fraction_of_bf16_peak']:.1f} % | |")

@@ -43,7 +43,7 @@ def bf16_units() -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def _warn_once(msg: str) -> None:
+def warn_once(msg: str) -> None:
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
@@ -57,7 +57,7 @@ def compute_dtype(precision: str) -> torch.dtype:
     if precision == "auto":
         return torch.bfloat16 if bf16_units() else torch.float32
     if not bf16_units():
-        _warn_once("this CPU has no bf16 matrix units (AMX or AVX-512 BF16); bf16 would be emulated and slower, "
+        warn_once("this CPU has no bf16 matrix units (AMX or AVX-512 BF16); bf16 would be emulated and slower, "
                    "so the DiT runs in fp32")
         return torch.float32
     return torch.bfloat16
@@ -84,5 +84,5 @@ def train_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dty
     if kind == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     if precision == "bf16":
-        _warn_once(f"bf16 training is not supported on {kind} here; the DiT trains in fp32")
+        warn_once(f"bf16 training is not supported on {kind} here; the DiT trains in fp32")
     return torch.float32

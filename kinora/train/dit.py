@@ -37,7 +37,8 @@ How it works, top to bottom:
    unknown positions. AdamW, linear warm-up, gradient clipping, EMA weights. With
    --precision bf16 the transformer blocks run under bf16 autocast (DiT.set_train_dtype:
    mixed precision as in Micikevicius et al., without loss scaling, which bf16's range
-   does not need); weights, gradients, AdamW, EMA and checkpoints stay fp32.
+   does not need); weights, gradients, AdamW, EMA and checkpoints stay fp32. --compile
+   compiles each block with torch.compile (DiT.compile_blocks).
 3. Every step's random draws come from a generator seeded by (seed, step): the whole
    batch is drawn the same way on every rank and each rank trains its slice of it, so a
    resumed run continues exactly as an uninterrupted one would, and N ranks see the
@@ -139,6 +140,7 @@ class TrainSettings:
     decay_steps: int = 0  # linear cool-down to lr * decay_to over the last this many steps (0: none)
     decay_to: float = 0.1
     precision: str = DEFAULT_TRAIN_PRECISION  # bf16: the blocks by autocast over fp32 weights (DiT.set_train_dtype)
+    compile: bool = False  # torch.compile each block (DiT.compile_blocks; needs a C++ compiler on CPU)
     # Filled from the preset, then from the flags:
     batch_size: int = 0
     lr: float = 0.0
@@ -195,6 +197,8 @@ class TrainSettings:
         check_number("--decay-to", self.decay_to, 0, 1)
         if self.precision not in TRAIN_PRECISIONS:
             raise KinoraError(f"--precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {self.precision!r}")
+        if self.compile and self.fsdp:
+            raise KinoraError("--compile with --fsdp is not supported yet; drop one of them")
         if (self.max_frames - 1) % 4:
             raise KinoraError(f"--max-frames must be 1 + 4k (the VAE's frame rule), got {self.max_frames}")
         unknown = set(self.task_probs or {}) - set(TASKS)
@@ -470,9 +474,11 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
         model.set_train_dtype(train_dtype(s.precision, device))
         # checkpoints record the format that ran, not "auto" (which differs between machines)
         s = dataclasses.replace(s, precision="bf16" if model.train_compute == torch.bfloat16 else "fp32")
+        compiled = s.compile and model.compile_blocks()
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}"
             + (" (FSDP)" if s.fsdp else "")
-            + (", bf16 blocks over fp32 weights" if model.train_compute == torch.bfloat16 else ""))
+            + (", bf16 blocks over fp32 weights" if model.train_compute == torch.bfloat16 else "")
+            + (", blocks compiled (the first step of each clip shape compiles: 20-35 s)" if compiled else ""))
         train_model = DDP(model, device_ids=[device.index] if use_cuda else None) if ddp else model
 
         log_path = out / "log.jsonl"

@@ -15,7 +15,7 @@ def test_auto_follows_the_units_and_bf16_falls_back_with_one_warning(monkeypatch
     monkeypatch.setattr(P, "bf16_units", lambda: True)
     assert P.compute_dtype("auto") == torch.bfloat16 and P.compute_dtype("bf16") == torch.bfloat16
     monkeypatch.setattr(P, "bf16_units", lambda: False)
-    P._warn_once.cache_clear()
+    P.warn_once.cache_clear()
     assert P.compute_dtype("auto") == torch.float32
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
@@ -80,14 +80,14 @@ def test_train_dtype_auto_follows_the_units_and_bf16_falls_back_with_one_warning
     monkeypatch.setattr(P, "bf16_units", lambda: True)
     assert P.train_dtype("fp32") == torch.float32 and P.train_dtype("bf16", "cpu") == torch.bfloat16
     monkeypatch.setattr(P, "bf16_units", lambda: False)
-    P._warn_once.cache_clear()
+    P.warn_once.cache_clear()
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         assert P.train_dtype("bf16", "cpu") == torch.float32
         assert P.train_dtype("bf16", "mps") == torch.float32
     assert len([x for x in w if "no bf16 matrix units" in str(x.message)]) == 1
     assert len([x for x in w if "not supported on mps" in str(x.message)]) == 1
-    P._warn_once.cache_clear()
+    P.warn_once.cache_clear()
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         assert P.train_dtype("auto", "cpu") == torch.float32  # auto falls back without a word

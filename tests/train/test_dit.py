@@ -1,6 +1,7 @@
 """DiT training (kinora.train.dit): synthetic smoke run, fitting a two-clip world, exact resume, warm
 starts, the learning-rate schedule of a run, its settings and one-line CLI errors, DDP on two CPU
-ranks. The data and its caches are tests/train/test_data.py; the boundary errors test_errors.py."""
+ranks, bf16 and compiled blocks. The data and its caches are tests/train/test_data.py; the boundary
+errors test_errors.py."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import torch
 import torch.multiprocessing as mp
 
 from kinora.errors import KinoraError
-from kinora.models.dit import load_dit, read_dit_metadata, save_dit
+from kinora.models.dit import cxx_compiler, load_dit, read_dit_metadata, save_dit
 from kinora.train.dit import TrainSettings, run
 
 
@@ -183,3 +184,38 @@ def test_bf16_training_run_trains_fp32_weights_and_records_its_precision(tmp_pat
     assert lb != la and all(abs(x - y) / x < 0.02 for x, y in zip(la, lb))  # same batches, bf16 rounding apart
     with pytest.raises(KinoraError, match="--precision must be one of auto, fp32, bf16"):
         settings(tmp_path / "c", precision="fp16")
+
+
+def losses_of(folder) -> list[float]:
+    return [json.loads(line)["loss"] for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.skipif(not cxx_compiler(), reason="torch.compile on CPU needs a C++ compiler")
+def test_compiled_blocks_train_like_eager_ones_and_keep_the_checkpoint_names(tmp_path):
+    eager = run(settings(tmp_path / "a", steps=3, precision="fp32"))
+    compiled = run(settings(tmp_path / "b", steps=3, precision="fp32", compile=True))
+    assert compiled.blocks[0]._compiled_call_impl is not None and eager.blocks[0]._compiled_call_impl is None
+    la, lb = losses_of(tmp_path / "a"), losses_of(tmp_path / "b")
+    assert len(la) == 3 and all(abs(x - y) / x < 1e-3 for x, y in zip(la, lb))  # the same run, fused kernels
+    sa = load_dit(tmp_path / "a" / "dit-tiny-ema.safetensors")[0].state_dict()
+    sb = load_dit(tmp_path / "b" / "dit-tiny-ema.safetensors")[0].state_dict()
+    assert sa.keys() == sb.keys()
+    assert max((sa[k].float() - sb[k].float()).abs().max().item() for k in sa) < 1e-3
+
+
+def test_compile_without_a_cxx_compiler_warns_once_and_trains_eagerly(tmp_path, monkeypatch):
+    import warnings
+
+    from kinora.models import dit as dit_module
+    from kinora.models.precision import warn_once
+
+    monkeypatch.setattr(dit_module, "cxx_compiler", lambda: None)
+    warn_once.cache_clear()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        model = run(settings(tmp_path / "a", steps=1, compile=True))
+    assert model.blocks[0]._compiled_call_impl is None
+    assert len([x for x in w if "needs a C++ compiler" in str(x.message)]) == 1
+    assert len(losses_of(tmp_path / "a")) == 1
+    with pytest.raises(KinoraError, match="--compile with --fsdp is not supported"):
+        settings(tmp_path / "c", compile=True, fsdp=True)
