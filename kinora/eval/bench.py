@@ -427,7 +427,7 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
                                   log_every=1, ckpt_every=10**9, warmup_steps=0, max_frames=1 + 4 * (F - 1),
                                   width=size, height=size, precision=precision, compile=compile)
     t0 = time.perf_counter()
-    run(s, data=data)
+    trained = run(s, data=data)
     total = time.perf_counter() - t0
     log = read_log(folder / "log.jsonl")
     per_step = sorted(r["sec_per_step"] for r in log[1:]) or [log[-1]["sec_per_step"]]
@@ -444,9 +444,7 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
         loss.backward()
     flops = fc.get_total_flops()
     pt, ph, pw = cfg.patch
-    from kinora.models.precision import train_dtype
-
-    ran = "bf16" if train_dtype(precision) == torch.bfloat16 else "fp32"  # what "auto" chose here
+    ran = "bf16" if trained.train_compute == torch.bfloat16 else "fp32"  # what "auto" chose here
     return {"preset": preset, "precision": ran, "compile": compile, "batch": batch, "steps": steps,
             "tokens": (F // pt) * (h // ph) * (h // pw), "first_step_s": log[0]["sec_per_step"],
             "sec_per_step": round(sec, 4), "samples_per_s": round(batch / sec, 3),

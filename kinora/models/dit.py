@@ -348,7 +348,7 @@ class DiT(nn.Module):
         warns once and returns False, and the blocks run eagerly."""
         if next(self.parameters()).device.type == "cpu" and not cxx_compiler():
             warn_once("--compile needs a C++ compiler on CPU (g++ or clang++; $CXX) and none was found, "
-                       "so the blocks run uncompiled")
+                      "so the blocks run uncompiled")
             return False
         for block in self.blocks:
             block.compile()

@@ -58,7 +58,7 @@ def compute_dtype(precision: str) -> torch.dtype:
         return torch.bfloat16 if bf16_units() else torch.float32
     if not bf16_units():
         warn_once("this CPU has no bf16 matrix units (AMX or AVX-512 BF16); bf16 would be emulated and slower, "
-                   "so the DiT runs in fp32")
+                  "so the DiT runs in fp32")
         return torch.float32
     return torch.bfloat16
 
