@@ -190,7 +190,8 @@ def add_distill_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", default=None, help="DiT checkpoint or folder to distil (default: the shipped model)")
     p.add_argument("--teacher-steps", type=int, default=D.teacher_steps, help=f"default {D.teacher_steps}")
     p.add_argument("--student-steps", type=int, default=D.student_steps,
-                   help=f"default {D.student_steps}; must divide --teacher-steps")
+                   help=f"default {D.student_steps}; must divide --teacher-steps (equal to it: guidance "
+                        "distillation alone, one pass per step instead of two)")
     p.add_argument("--guidance", type=float, default=None, help="the teacher's guidance (default: its own)")
     p.add_argument("--batch", type=int, default=D.batch, help=f"teacher rollouts per step (default {D.batch})")
     p.add_argument("--steps", type=int, default=D.steps, help=f"training steps (default {D.steps})")
@@ -200,6 +201,9 @@ def add_distill_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=D.seed)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--ckpt-every", type=int, default=D.ckpt_every, help=f"default {D.ckpt_every}")
+    p.add_argument("--precision", choices=TRAIN_PRECISIONS, default=D.precision,
+                   help="the student's blocks: bf16 autocast over fp32 weights where the CPU has bf16 units "
+                        f"(auto), or fp32 (default {D.precision})")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
 
 
@@ -207,7 +211,7 @@ def run_distill(args: argparse.Namespace) -> int:
     from kinora.train.distill import DistillSettings, run
 
     names = ("out", "teacher", "teacher_steps", "student_steps", "guidance", "batch", "steps", "lr", "extend_share",
-             "seed", "threads", "ckpt_every", "resume")
+             "seed", "threads", "ckpt_every", "resume", "precision")
     path = run(DistillSettings(**{k: getattr(args, k) for k in names}))
     print(f"wrote {path}")
     return 0

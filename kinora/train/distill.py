@@ -19,8 +19,13 @@ The schedule is the teacher's subsampled: linspace(1, 0, teacher_steps + 1)[::r]
 is exactly get_sigmas(student_steps, shift), so the student samples with the ordinary
 pipeline; its checkpoint records {"sample": {"steps", "guidance": 1.0}} and the pipeline
 uses that instead of the preset's 10 steps at guidance 3. The teacher's rollouts run with
-bf16 blocks where the CPU has the units (kinora.models.precision); the student trains in
-fp32 with an EMA, which is what is saved.
+bf16 blocks where the CPU has the units (kinora.models.precision); the student trains as
+`kinora train` does (--precision: bf16 blocks over fp32 weights where the units exist) with
+an fp32 EMA, which is what is saved.
+
+With --student-steps equal to --teacher-steps (r = 1) this is guidance distillation alone:
+the student keeps the teacher's grid and learns the guided velocity, so each step costs one
+pass instead of the conditional and unconditional pair.
 
 Outputs in --out: dit-PRESET-ema.safetensors (the student, EMA, float16), train_state.pt
 (for --resume), log.jsonl and loss.png.
@@ -42,6 +47,7 @@ from kinora.diffusion.sampling import CFG, get_sigmas, sample_euler
 from kinora.errors import KinoraError
 from kinora.io.atomic import atomic_path, make_folders
 from kinora.models.dit import save_dit
+from kinora.models.precision import DEFAULT_TRAIN_PRECISION, TRAIN_PRECISIONS, compute_dtype, train_dtype
 from kinora.train.common import (
     Panel,
     append_log,
@@ -64,7 +70,7 @@ class DistillSettings:
     out: str
     teacher: str | None = None  # a DiT checkpoint or folder (default: the shipped model)
     teacher_steps: int = 10
-    student_steps: int = 5  # must divide teacher_steps
+    student_steps: int = 5  # must divide teacher_steps; equal to it: guidance distillation only
     guidance: float | None = None  # the teacher's guidance (default: its preset's)
     batch: int = 4  # teacher rollouts per step; the student sees batch * student_steps pairs
     steps: int = 2000
@@ -79,6 +85,7 @@ class DistillSettings:
     log_every: int = 10
     ckpt_every: int = 100
     resume: bool = False
+    precision: str = DEFAULT_TRAIN_PRECISION  # the student's blocks: bf16 autocast where it pays (as kinora train)
 
     def validate(self) -> None:
         for name, lo in (("teacher_steps", 1), ("student_steps", 1), ("batch", 1), ("steps", 1),
@@ -89,8 +96,8 @@ class DistillSettings:
         if self.teacher_steps % self.student_steps:
             raise KinoraError(f"--student-steps {self.student_steps} must divide --teacher-steps "
                               f"{self.teacher_steps} (the student's grid is the teacher's, subsampled)")
-        if self.student_steps >= self.teacher_steps:
-            raise KinoraError("--student-steps must be fewer than --teacher-steps")
+        if self.precision not in TRAIN_PRECISIONS:
+            raise KinoraError(f"--precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {self.precision!r}")
         check_number("--lr", self.lr, 0.0, 1.0)
         check_number("--extend-share", self.extend_share, 0.0, 1.0)
         check_number("--ema-decay", self.ema_decay, 0.0, 1.0)
@@ -135,7 +142,6 @@ def _repeat(cond: dict, n: int) -> dict:
 
 def run(s: DistillSettings) -> Path:
     """Distil; returns the path of the student's EMA checkpoint."""
-    from kinora.models.precision import compute_dtype
     from kinora.pipelines.kinora import KinoraPipeline
 
     s.validate()
@@ -148,6 +154,9 @@ def run(s: DistillSettings) -> Path:
     if pipe.meta.get("distilled"):
         raise KinoraError("the teacher is itself a distilled student; distil from the model it came from")
     student = copy.deepcopy(pipe.dit).train()
+    student.set_train_dtype(train_dtype(s.precision))
+    # the checkpoint records the format that ran, not "auto"
+    s = dataclasses.replace(s, precision="bf16" if student.train_compute == torch.bfloat16 else "fp32")
     teacher_net = copy.deepcopy(pipe.dit).eval().set_compute_dtype(compute_dtype("auto"))
     teacher = CFG(teacher_net, scale)
     ema = copy.deepcopy(student).eval()

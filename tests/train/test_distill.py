@@ -7,7 +7,7 @@ from kinora.diffusion.flow import resolution_shift
 from kinora.diffusion.sampling import get_sigmas
 from kinora.errors import KinoraError
 from kinora.models.dit import read_dit_metadata
-from kinora.train.distill import DistillSettings, pairs, run
+from kinora.train.distill import DistillSettings, pairs, rollout, run
 
 
 def test_the_student_grid_is_the_teacher_grid_subsampled():
@@ -25,7 +25,8 @@ def test_pairs_target_the_velocity_between_grid_points():
 
 
 @pytest.mark.parametrize("kw, msg", [({"teacher_steps": 10, "student_steps": 3}, "must divide"),
-                                     ({"teacher_steps": 4, "student_steps": 4}, "fewer"),
+                                     ({"teacher_steps": 4, "student_steps": 5}, "must divide"),
+                                     ({"precision": "fp16"}, "--precision"),
                                      ({"batch": 0}, "--batch"), ({"lr": -1.0}, "--lr"),
                                      ({"frames": (6,)}, "1 \\+ 4k")])
 def test_bad_settings_are_refused_in_one_line(tmp_path, kw, msg):
@@ -73,3 +74,43 @@ def test_a_resume_with_other_settings_is_refused(tiny_weights, tmp_path):
     with pytest.raises(KinoraError, match="--batch differs"):
         run(DistillSettings(steps=2, resume=True, **{**base, "batch": 2}))
     run(DistillSettings(steps=2, resume=True, **base))  # the same settings, more steps: fine
+
+
+def test_with_equal_steps_the_target_is_the_guided_velocity_at_each_teacher_state():
+    # r = 1: guidance distillation alone; each pair's target is v_u + s (v_c - v_u) at that state.
+    from kinora.diffusion.sampling import CFG
+    from kinora.models.dit import DiT
+    from kinora.models.presets import get_preset
+
+    torch.manual_seed(0)
+    net = DiT(get_preset("tiny").dit).eval()
+    for p in net.final_proj.parameters():  # a non-zero output layer, so v_c and v_u differ
+        torch.nn.init.normal_(p, std=0.1)
+    teacher = CFG(net, 3.0)
+    cond = {"text": torch.randn(2, 4, 384), "text_mask": torch.ones(2, 4, dtype=torch.bool)}
+    uncond = {"text": torch.zeros(2, 4, 384), "text_mask": torch.tensor([[True, False, False, False]] * 2)}
+    sigmas = get_sigmas(3, resolution_shift(3, 4, 4))
+    with torch.no_grad():
+        states = rollout(teacher, cond, uncond, torch.randn(2, net.cfg.latent_channels, 3, 4, 4), sigmas)
+        x, t, v = pairs(states, sigmas, r=1)
+        assert x.shape[0] == 6 and t.tolist() == [float(s) for s in sigmas[:-1] for _ in range(2)]
+        for j in range(3):
+            tj = torch.full((2,), float(sigmas[j]))
+            guided = teacher(states[j], tj, cond, uncond)
+            assert torch.allclose(v[2 * j:2 * j + 2], guided, atol=1e-5)
+            assert not torch.allclose(guided, net(states[j], tj, cond), atol=1e-3)  # guidance matters here
+
+
+def test_a_guidance_distilled_student_keeps_the_teachers_steps_and_records_its_format(tiny_weights, tmp_path):
+    from kinora.models.precision import train_dtype
+
+    path = run(DistillSettings(out=str(tmp_path / "g"), teacher=str(tiny_weights), teacher_steps=2,
+                               student_steps=2, batch=1, steps=1, ckpt_every=1, frames=(5,), threads=1))
+    meta = read_dit_metadata(path)
+    assert meta["sample"] == {"sampler": "euler", "steps": 2, "guidance": 1.0}
+    ran = "bf16" if train_dtype("auto") == torch.bfloat16 else "fp32"
+    assert meta["distilled"]["settings"]["precision"] == ran  # what ran, never "auto"
+    path = run(DistillSettings(out=str(tmp_path / "f"), teacher=str(tiny_weights), teacher_steps=2,
+                               student_steps=1, batch=1, steps=1, ckpt_every=1, frames=(5,), threads=1,
+                               precision="fp32"))
+    assert read_dit_metadata(path)["distilled"]["settings"]["precision"] == "fp32"
