@@ -196,8 +196,11 @@ def add_distill_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=D.batch, help=f"teacher rollouts per step (default {D.batch})")
     p.add_argument("--steps", type=int, default=D.steps, help=f"training steps (default {D.steps})")
     p.add_argument("--lr", type=float, default=D.lr, help=f"default {D.lr:g}")
-    p.add_argument("--extend-share", type=float, default=D.extend_share,
-                   help=f"share of rollouts that extend known frames (default {D.extend_share:g})")
+    p.add_argument("--masked-share", type=float, default=D.masked_share,
+                   help=f"share of rollouts that know part of the clip (default {D.masked_share:g})")
+    p.add_argument("--masks", type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()), default=D.masks,
+                   help="the masked tasks drawn from: first (extension, image-to-video, long videos), last (backward "
+                        f"extension), both (bridge, loop), box (region edit) (default {','.join(D.masks)})")
     p.add_argument("--seed", type=int, default=D.seed)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--ckpt-every", type=int, default=D.ckpt_every, help=f"default {D.ckpt_every}")
@@ -210,8 +213,8 @@ def add_distill_arguments(p: argparse.ArgumentParser) -> None:
 def run_distill(args: argparse.Namespace) -> int:
     from kinora.train.distill import DistillSettings, run
 
-    names = ("out", "teacher", "teacher_steps", "student_steps", "guidance", "batch", "steps", "lr", "extend_share",
-             "seed", "threads", "ckpt_every", "resume", "precision")
+    names = ("out", "teacher", "teacher_steps", "student_steps", "guidance", "batch", "steps", "lr", "masked_share",
+             "masks", "seed", "threads", "ckpt_every", "resume", "precision")
     path = run(DistillSettings(**{k: getattr(args, k) for k in names}))
     print(f"wrote {path}")
     return 0

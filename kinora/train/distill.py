@@ -12,8 +12,10 @@ noise; for every student step j the student, started from the teacher's state at
 grid point j*r (r = teacher_steps / student_steps), must predict in ONE unguided pass the
 velocity that carries it to the teacher's state at (j+1)*r. No data is needed: captions
 are the canonical captions of random micro-world specs (what the pipeline feeds the DiT),
-and a share of the rollouts are extensions (the first latent frames known, as in long
-videos and continuations), so the student keeps the masked tasks.
+and a share of the rollouts are masked tasks (a second rollout that knows part of the first
+one's latents: its first frames as in extensions, image-to-video and long videos, its last
+frames as in backward extensions, both ends as in bridges and loops, or all but a box over a
+time span as in region edits), so the student keeps every task the pipeline offers.
 
 The schedule is the teacher's subsampled: linspace(1, 0, teacher_steps + 1)[::r] shifted
 is exactly get_sigmas(student_steps, shift), so the student samples with the ordinary
@@ -64,6 +66,42 @@ from kinora.train.common import (
     step_generator,
 )
 
+# The masked tasks a student is distilled on, as latent masks (1 = known): the first frames
+# (extension, image-to-video, the windows of a long video), the last frames (backward
+# extension), both ends (bridge, loop), everything but a box over a time span (region edit).
+MASK_KINDS = ("first", "last", "both", "box")
+
+
+def known_mask(kind: str, B: int, F: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
+    """(B, 1, F, h, w) float: the latent cells a masked task of `kind` knows; always some
+    known and some to sample."""
+    def draw(lo: int, hi: int) -> int:  # lo <= n < hi
+        return int(torch.randint(lo, max(lo + 1, hi), (1,), generator=gen))
+
+    mask = torch.zeros(B, 1, F, h, w)
+    if kind == "both" and F < 3:  # two latent frames have no middle to sample
+        kind = "first"
+    if kind == "first":
+        mask[:, :, :draw(1, F - 1)] = 1.0
+    elif kind == "last":
+        mask[:, :, F - draw(1, F - 1):] = 1.0
+    elif kind == "both":
+        a = draw(1, F - 1)
+        mask[:, :, :a] = 1.0
+        mask[:, :, F - draw(1, F - a):] = 1.0
+    elif kind == "box":
+        f0 = draw(0, F - 1)
+        f1 = draw(f0 + 1, F + 1)
+        r0, c0 = draw(0, h - 1), draw(0, w - 1)
+        r1, c1 = draw(r0 + 1, h + 1), draw(c0 + 1, w + 1)
+        if (r0, r1, c0, c1) == (0, h, 0, w):  # the whole frame: keep a column known
+            c1 = w - 1
+        mask[:] = 1.0
+        mask[:, :, f0:f1, r0:r1, c0:c1] = 0.0
+    else:
+        raise KinoraError(f"unknown mask kind {kind!r}; use one of {', '.join(MASK_KINDS)}")
+    return mask
+
 
 @dataclass
 class DistillSettings:
@@ -78,7 +116,8 @@ class DistillSettings:
     warmup_steps: int = 50
     ema_decay: float = 0.999
     grad_clip: float = 1.0
-    extend_share: float = 0.25  # rollouts that continue known first latent frames
+    masked_share: float = 0.25  # rollouts that know part of the clip (a masked task: `masks`)
+    masks: tuple[str, ...] = MASK_KINDS  # which masked tasks are drawn from, uniformly
     frames: tuple[int, ...] = (17, 33)  # clip lengths drawn from (pixels; 1 + 4k)
     seed: int = 0
     threads: int | None = None
@@ -99,7 +138,10 @@ class DistillSettings:
         if self.precision not in TRAIN_PRECISIONS:
             raise KinoraError(f"--precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {self.precision!r}")
         check_number("--lr", self.lr, 0.0, 1.0)
-        check_number("--extend-share", self.extend_share, 0.0, 1.0)
+        check_number("--masked-share", self.masked_share, 0.0, 1.0)
+        bad = [m for m in self.masks if m not in MASK_KINDS]
+        if bad or not self.masks:
+            raise KinoraError(f"--masks takes some of {','.join(MASK_KINDS)}, got {','.join(self.masks) or 'none'}")
         check_number("--ema-decay", self.ema_decay, 0.0, 1.0)
         if self.guidance is not None:
             check_number("--guidance", self.guidance, 0.0, 30.0)
@@ -168,7 +210,7 @@ def run(s: DistillSettings) -> Path:
         state = torch.load(out / "train_state.pt", map_location="cpu", weights_only=False)
         # A resumed run must be the same run: same teacher, same grid, same draws (only --steps may grow).
         was = state.get("settings", {})
-        same = ("teacher_steps", "student_steps", "batch", "frames", "seed", "extend_share", "guidance", "lr")
+        same = ("teacher_steps", "student_steps", "batch", "frames", "seed", "masked_share", "masks", "guidance", "lr")
         norm = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
         changed = [k for k in same if k in was and norm(was[k]) != norm(getattr(s, k))]
         if state.get("teacher_sha256", pipe.checkpoint_sha256) != pipe.checkpoint_sha256:
@@ -204,11 +246,11 @@ def run(s: DistillSettings) -> Path:
         noise = torch.randn(s.batch, C, F, h, w, generator=gen)  # (B, C, F, h, w)
         with torch.no_grad():
             states = rollout(teacher, cond, uncond, noise, sigmas)
-            if float(torch.rand(1, generator=gen)) < s.extend_share:
-                # An extension: the first latent frames of that clip known, the rest sampled again.
-                known_f = int(torch.randint(1, max(2, F - 1), (1,), generator=gen))
-                mask = torch.zeros(s.batch, 1, F, h, w)
-                mask[:, :, :known_f] = 1.0
+            if float(torch.rand(1, generator=gen)) < s.masked_share:
+                # A masked task: part of that clip known, the rest sampled again.
+                kind = s.masks[int(torch.randint(0, len(s.masks), (1,), generator=gen))] if len(s.masks) > 1 \
+                    else s.masks[0]
+                mask = known_mask(kind, s.batch, F, h, w, gen)
                 known = states[-1] * mask
                 cond = {**cond, "mask": mask, "known": known}
                 uncond = {**uncond, "mask": mask, "known": known}

@@ -7,7 +7,7 @@ from kinora.diffusion.flow import resolution_shift
 from kinora.diffusion.sampling import get_sigmas
 from kinora.errors import KinoraError
 from kinora.models.dit import read_dit_metadata
-from kinora.train.distill import DistillSettings, pairs, rollout, run
+from kinora.train.distill import MASK_KINDS, DistillSettings, known_mask, pairs, rollout, run
 
 
 def test_the_student_grid_is_the_teacher_grid_subsampled():
@@ -27,6 +27,8 @@ def test_pairs_target_the_velocity_between_grid_points():
 @pytest.mark.parametrize("kw, msg", [({"teacher_steps": 10, "student_steps": 3}, "must divide"),
                                      ({"teacher_steps": 4, "student_steps": 5}, "must divide"),
                                      ({"precision": "fp16"}, "--precision"),
+                                     ({"masks": ("first", "middle")}, "--masks takes"),
+                                     ({"masks": ()}, "--masks takes"),
                                      ({"batch": 0}, "--batch"), ({"lr": -1.0}, "--lr"),
                                      ({"frames": (6,)}, "1 \\+ 4k")])
 def test_bad_settings_are_refused_in_one_line(tmp_path, kw, msg):
@@ -58,7 +60,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tiny_weights, tmp_pa
     from safetensors.torch import load_file
 
     base = dict(teacher=str(tiny_weights), teacher_steps=2, student_steps=1, batch=1, frames=(5,), threads=1,
-                ckpt_every=2, extend_share=0.5)
+                ckpt_every=2, masked_share=0.5)
     run(DistillSettings(out=str(tmp_path / "a"), steps=4, **base))
     run(DistillSettings(out=str(tmp_path / "b"), steps=2, **base))
     run(DistillSettings(out=str(tmp_path / "b"), steps=4, resume=True, **base))
@@ -114,3 +116,29 @@ def test_a_guidance_distilled_student_keeps_the_teachers_steps_and_records_its_f
                                student_steps=1, batch=1, steps=1, ckpt_every=1, frames=(5,), threads=1,
                                precision="fp32"))
     assert read_dit_metadata(path)["distilled"]["settings"]["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("F", [2, 5, 9])
+def test_each_masked_task_knows_some_cells_and_samples_others_in_its_own_layout(F):
+    gen = torch.Generator().manual_seed(0)
+    for kind in MASK_KINDS:
+        for _ in range(50):
+            m = known_mask(kind, 2, F, 4, 4, gen)
+            assert m.shape == (2, 1, F, 4, 4) and torch.equal(m[0], m[1])
+            assert 0 < m.sum() < m.numel(), kind
+            per_frame = m[0, 0].flatten(1)  # (F, h*w)
+            full = per_frame.all(1).tolist()
+            if kind == "first":
+                k = full.index(False)
+                assert all(full[:k]) and not any(full[k:]) and not per_frame[k:].any()
+            elif kind == "last":
+                k = full.index(True)
+                assert not any(full[:k]) and all(full[k:]) and not per_frame[:k].any()
+            elif kind == "both" and F >= 3:
+                assert full[0] and full[-1] and not all(full)
+                assert ((per_frame.sum(1) == 0) | (per_frame.sum(1) == 16)).all()  # whole frames only
+            elif kind == "box":
+                hole = m[0, 0] == 0  # (F, h, w): one box over a span of frames
+                f, r, c = (hole.any(dim=d) for d in ((1, 2), (0, 2), (0, 1)))
+                box = f[:, None, None] & r[None, :, None] & c[None, None, :]
+                assert torch.equal(hole, box) and not hole[f].all()
