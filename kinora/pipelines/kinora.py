@@ -105,6 +105,14 @@ def find_dit(path: Path) -> Path:
     return found[0]
 
 
+def sample_defaults(meta: dict, preset):
+    """How a checkpoint samples by default: a distilled student records its own (its steps,
+    guidance folded in: kinora.train.distill), any other samples as its preset says."""
+    from kinora.models.presets import SampleDefaults
+
+    return SampleDefaults(**meta["sample"]) if isinstance(meta.get("sample"), dict) else preset.sample
+
+
 def find_vae(dit_path: Path, meta: dict) -> Path:
     """The VAE next to the DiT (vae-NAME.safetensors, as in kinora/weights), else the one
     the DiT was trained with (its recorded path, e.g. a training run's checkpoint), else the
@@ -179,7 +187,7 @@ class KinoraPipeline:
 
     def __init__(self, dit, vae, text_encoder, meta: dict, dit_path: Path | None = None,
                  vae_path: Path | None = None):
-        from kinora.models.presets import SampleDefaults, get_preset
+        from kinora.models.presets import get_preset
 
         self.dit = dit.eval()
         self.vae = vae.eval()
@@ -187,8 +195,7 @@ class KinoraPipeline:
         self.meta = meta
         self.vae_path = vae_path  # the VAE file it decodes with (a distilled student records it)
         self.preset = get_preset(meta.get("preset", "small"))
-        # A distilled student records its own sampling (fewer steps, no guidance: kinora.train.distill).
-        self.sample = SampleDefaults(**meta["sample"]) if isinstance(meta.get("sample"), dict) else self.preset.sample
+        self.sample = sample_defaults(meta, self.preset)
         self.model_name = f"kinora-{self.preset.name}"
         self.checkpoint_sha256 = sha256_file(dit_path) if dit_path else "0" * 64
         train = meta.get("train_args", {})
@@ -200,6 +207,7 @@ class KinoraPipeline:
         self.signal_guidance = True  # physics=True: guidance on the signal too (False: on the prompt alone)
         self.physics_path: Path | None = None  # a companion checkpoint that reads the physics signal
         self._physics_model = None  # (its DiT, its SHA-256), once loaded
+        self.physics_sample = self.sample  # the companion's own sampling, once loaded (it may not be distilled)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
@@ -248,15 +256,18 @@ class KinoraPipeline:
                                   f"or another VAE's latents)")
             dit.set_compute_dtype(self.dit.compute)
             self._physics_model = (dit.eval(), sha256_file(self.physics_path))
+            self.physics_sample = sample_defaults(meta, self.preset)
         return self._physics_model
 
     # --- the steps of a call ------------------------------------------------------------
     def check_inputs(self, prompt, output_type, video, image, edit_mask, height, width, num_frames,
                      num_inference_steps, guidance_scale, sampler, extend, context_frames, raw_prompt=False,
-                     strict=False):
-        """Refuse what cannot be generated; return (height, width, num_frames, steps, scale, sample_fn)."""
+                     strict=False, sample=None):
+        """Refuse what cannot be generated; return (height, width, num_frames, steps, scale, sample_fn).
+        `sample`: the defaults of the DiT that will run (default this pipeline's own)."""
         from kinora.diffusion.sampling import SAMPLERS
 
+        sample = sample or self.sample
         if not isinstance(prompt, str) or not prompt.strip():
             raise KinoraError("the prompt is empty; describe the shot, e.g. \"a red ball bounces on the floor\"")
         if output_type not in ("np", "pt"):
@@ -280,13 +291,13 @@ class KinoraPipeline:
         max_frames = int(MAX_SECONDS * 60)
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or not 1 <= num_frames <= max_frames:
             raise KinoraError(f"num_frames {num_frames!r} is out of range; use 1 to {max_frames}")
-        steps = num_inference_steps or self.sample.steps
+        steps = num_inference_steps or sample.steps
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
             raise KinoraError(f"num_inference_steps {steps!r} is out of range; use 1 to {MAX_STEPS}")
-        scale = self.sample.guidance if guidance_scale is None else float(guidance_scale)
+        scale = sample.guidance if guidance_scale is None else float(guidance_scale)
         if not 0.0 <= scale <= MAX_GUIDANCE:  # also refuses NaN
             raise KinoraError(f"guidance_scale {scale!r} is out of range; use 0 to {MAX_GUIDANCE:g}")
-        sample_fn = SAMPLERS.get(sampler or self.sample.sampler)
+        sample_fn = SAMPLERS.get(sampler or sample.sampler)
         if sample_fn is None:
             raise KinoraError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
         if isinstance(context_frames, bool) or not isinstance(context_frames, int) or context_frames < 1:
@@ -464,7 +475,8 @@ class KinoraPipeline:
             num_frames = len(video)  # a restyle keeps the video's length
         height, width, num_frames, steps, scale, sample_fn = self.check_inputs(
             prompt, output_type, video, image, edit_mask, height, width, num_frames, num_inference_steps,
-            guidance_scale, sampler, extend, context_frames, raw_prompt, strict)
+            guidance_scale, sampler, extend, context_frames, raw_prompt, strict,
+            sample=self.physics_sample if physics else self.sample)
 
         # 2. Plan: the prompt -> a ShotSpec and the canonical English caption the DiT was trained on.
         seconds = min(num_frames / self.default_fps, MAX_SECONDS)

@@ -281,3 +281,30 @@ def test_a_free_model_with_a_physics_companion(tmp_path):
     from kinora.pipelines.generate import provenance_of
 
     assert provenance_of(out, pipe, 8).checkpoint_sha256 == out.settings["checkpoint_sha256"]
+
+
+def test_a_distilled_free_model_leaves_the_companion_its_own_sampling(tmp_path):
+    # The student folds guidance into one pass; the physics companion beside it was not distilled
+    # and samples as its preset says (guidance included).
+    import shutil
+
+    from kinora.defaults import physics_filename
+    from kinora.models.dit import load_dit, save_dit
+    from kinora.models.presets import get_preset
+
+    (tmp_path / "free").mkdir()
+    free = _weights(tmp_path / "free", signal=False)
+    model, meta = load_dit(free / "dit-tiny-ema.safetensors")
+    meta = {k: v for k, v in meta.items() if k != "dit_config"}
+    save_dit(free / "dit-tiny-ema.safetensors", model,
+             {**meta, "sample": {"sampler": "euler", "steps": 2, "guidance": 1.0}, "distilled": {"teacher_steps": 2}})
+    (tmp_path / "phys").mkdir()
+    _weights(tmp_path / "phys", signal=True)
+    shutil.copy(tmp_path / "phys" / "dit-tiny-ema.safetensors", free / physics_filename("tiny"))
+    pipe = KinoraPipeline.from_pretrained(free)
+    free_out = gen(pipe, num_frames=5, num_inference_steps=None)
+    assert (free_out.settings["steps"], free_out.settings["guidance"]) == (2, 1.0)
+    tiny = get_preset("tiny").sample
+    out = gen(pipe, num_frames=5, num_inference_steps=None, physics=True)
+    assert (out.settings["steps"], out.settings["guidance"]) == (tiny.steps, tiny.guidance) != (2, 1.0)
+    assert gen(pipe, num_frames=5, num_inference_steps=None).settings["guidance"] == 1.0  # the free path: its own
