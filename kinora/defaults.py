@@ -51,3 +51,6 @@ def physics_filename(preset: str) -> str:
 
 SHIPPED_DIT = WEIGHTS_DIR / dit_filename(DEFAULT_PRESET)  # the EMA weights generation loads by default
 SHIPPED_VAE = WEIGHTS_DIR / vae_filename(DEFAULT_PRESET)  # the VAE the shipped DiT decodes with
+# The guided 10-step model the shipped one was distilled from (kinora distill's default teacher,
+# the base for fine-tunes); `--model kinora/weights/teacher` samples with it.
+SHIPPED_TEACHER = WEIGHTS_DIR / "teacher" / dit_filename(DEFAULT_PRESET)

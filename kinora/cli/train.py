@@ -187,7 +187,8 @@ def add_distill_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--out", required=True,
                    help="folder for the student (dit-PRESET-ema.safetensors), its state and log")
-    p.add_argument("--teacher", default=None, help="DiT checkpoint or folder to distil (default: the shipped model)")
+    p.add_argument("--teacher", default=None, help="DiT checkpoint or folder to distil (default: the shipped guided "
+                        "teacher, kinora/weights/teacher)")
     p.add_argument("--teacher-steps", type=int, default=D.teacher_steps, help=f"default {D.teacher_steps}")
     p.add_argument("--student-steps", type=int, default=D.student_steps,
                    help=f"default {D.student_steps}; must divide --teacher-steps (equal to it: guidance "

@@ -229,6 +229,17 @@ def generation_runs(cfg: dict) -> dict:
         rt.update(fp32_wall_s=round(fp_s, 3), fp32_realtime_factor=round(cfg["realtime_s"] / fp_s, 3))
     else:
         rt.update(fp32_wall_s=None, fp32_realtime_factor=None)
+    # A distilled default: the guided teacher it came from, timed beside it on the same clips.
+    rt.update(teacher_wall_s=None, teacher_realtime_factor=None, teacher_long_wall_s=None)
+    if pipe.meta.get("distilled") and cfg.get("teacher"):
+        student, pipe = pipe, KinoraPipeline.from_pretrained(cfg["teacher"])  # `gen` calls `pipe`
+        gen(cfg["realtime_s"], None)
+        t_s = min(gen(cfg["realtime_s"], None)[0] for _ in range(WARM_CALLS))
+        longest = max(cfg["long_s"])
+        rt.update(teacher_wall_s=round(t_s, 3), teacher_realtime_factor=round(cfg["realtime_s"] / t_s, 3),
+                  teacher_steps=pipe.sample.steps, teacher_guidance=pipe.sample.guidance, teacher_long_s=longest,
+                  teacher_long_wall_s=round(gen(float(longest), cfg["long_steps"])[0], 3),
+                  student_steps=student.sample.steps, student_guidance=student.sample.guidance)
     return {"realtime": rt, "long_video": long, "rss_after_load_mb": base_rss, "memory_isolated": isolated}
 
 
@@ -563,8 +574,11 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
         tmp = Path(tmp)
         weights, what = prepare_model(m["preset"], model, tmp / "weights")
         result["model"] = {"name": f"kinora-{m['preset']}", "weights": what}
+        from kinora.defaults import SHIPPED_TEACHER
+
         cfg = {"model": str(weights), "threads": threads, "size": m["size"], "realtime_s": m["realtime_s"],
-               "long_s": list(m["long_s"]), "long_steps": m["long_steps"]}
+               "long_s": list(m["long_s"]), "long_steps": m["long_steps"],
+               "teacher": str(SHIPPED_TEACHER) if what == "shipped" and SHIPPED_TEACHER.exists() else None}
         bar.set_postfix_str("generation")
         if mode == "tiny":
             gen = generation_runs(cfg)  # seconds matter more than isolation here

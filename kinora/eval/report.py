@@ -98,6 +98,10 @@ def bench_markdown(r: dict) -> str:
     if rt.get("fp32_wall_s") is not None:
         lines.append(f"| the same clip on the fp32 path (`--precision fp32`) | {rt['fp32_wall_s']} s = "
                      f"{rt['fp32_realtime_factor']} x real time | |")
+    if rt.get("teacher_wall_s") is not None:
+        lines.append(f"| the same clip with the guided teacher it was distilled from ({rt['teacher_steps']} steps, "
+                     f"guidance {rt['teacher_guidance']:g}; `--model kinora/weights/teacher`) | "
+                     f"{rt['teacher_wall_s']} s = {rt['teacher_realtime_factor']} x real time | |")
     if rt.get("guided_wall_s") is not None:
         lines.append(f"| the same clip guided by the simulator (`--physics`; simulation {rt['guided_simulation_s']} s "
                      f"of it) | {rt['guided_wall_s']} s = {rt['guided_realtime_factor']} x real time | >= 8 x |")
@@ -134,7 +138,10 @@ def bench_markdown(r: dict) -> str:
         v = lv[k]
         lines.append(f"| {k} s of video ({v['frames']} frames, {v.get('windows', '?')} windows, {v['steps']} steps) | "
                      f"{v['wall_s']} s, peak RSS "
-                     f"{v['peak_rss_mb']} MB (+{v['rss_growth_mb']} MB over the loaded model) | |")
+                     f"{v['peak_rss_mb']} MB (+{v['rss_growth_mb']} MB over the loaded model) | "
+                     f"{'issue 17: < 3 s' if int(k) == 60 and v['steps'] == rt['steps'] else ''} |")
+    if rt.get("teacher_long_wall_s") is not None:
+        lines.append(f"| the same {rt['teacher_long_s']} s with the guided teacher | {rt['teacher_long_wall_s']} s | |")
     if base and "time_ratio" in lv:
         lines.append(f"| long video: time {lv['longest']} s / {lv['shortest']} s | {lv['time_ratio']} | "
                      f"<= {lv['time_ratio_target']} |")

@@ -1,7 +1,7 @@
 """Distil the guided sampler into fewer, unguided steps: a student DiT that does in one
 pass what the teacher does in several guided ones.
 
-    kinora distill --out checkpoints/distill --student-steps 5 --steps 2000   # from the shipped model
+    kinora distill --out checkpoints/distill --student-steps 5 --steps 2000   # from the shipped teacher
     kinora distill --out checkpoints/distill --steps 3000 --resume          # go on
     kinora generate "a red ball rolls left" --model checkpoints/distill     # 5 steps, one pass each
 
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from kinora.defaults import dit_filename
+from kinora.defaults import SHIPPED_TEACHER, dit_filename
 from kinora.diffusion.flow import resolution_shift
 from kinora.diffusion.sampling import CFG, get_sigmas, sample_euler
 from kinora.errors import KinoraError
@@ -106,7 +106,7 @@ def known_mask(kind: str, B: int, F: int, h: int, w: int, gen: torch.Generator) 
 @dataclass
 class DistillSettings:
     out: str
-    teacher: str | None = None  # a DiT checkpoint or folder (default: the shipped model)
+    teacher: str | None = None  # a DiT checkpoint or folder (default: the shipped teacher, SHIPPED_TEACHER)
     teacher_steps: int = 10
     student_steps: int = 5  # must divide teacher_steps; equal to it: guidance distillation only
     guidance: float | None = None  # the teacher's guidance (default: its preset's)
@@ -191,7 +191,7 @@ def run(s: DistillSettings) -> Path:
     check_out(out, s.resume, products=("dit-*.safetensors",))
     if s.threads:
         torch.set_num_threads(s.threads)
-    pipe = KinoraPipeline.from_pretrained(s.teacher, precision="fp32")
+    pipe = KinoraPipeline.from_pretrained(s.teacher or SHIPPED_TEACHER, precision="fp32")
     scale = pipe.sample.guidance if s.guidance is None else s.guidance
     if pipe.meta.get("distilled"):
         raise KinoraError("the teacher is itself a distilled student; distil from the model it came from")

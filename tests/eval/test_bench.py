@@ -3,6 +3,8 @@
 import importlib.util
 import json
 
+import pytest
+
 from kinora.cli import main
 
 
@@ -65,3 +67,29 @@ def test_bench_tiny_has_every_field(tmp_path, capsys):
 def test_bench_bad_threads(capsys):
     assert main(["bench", "--tiny", "--threads", "0"]) == 2
     assert "--threads" in capsys.readouterr().err
+
+
+def test_a_distilled_model_is_timed_beside_the_teacher_it_came_from(tmp_path):
+    import shutil
+
+    from kinora.eval.bench import generation_runs, prepare_model
+    from kinora.models.dit import load_dit, save_dit
+    from kinora.models.presets import get_preset
+
+    teacher, _ = prepare_model("tiny", None, tmp_path / "teacher")
+    student = tmp_path / "student"
+    shutil.copytree(teacher, student)
+    model, meta = load_dit(student / "dit-tiny-ema.safetensors")
+    meta = {k: v for k, v in meta.items() if k != "dit_config"}
+    save_dit(student / "dit-tiny-ema.safetensors", model,
+             {**meta, "sample": {"sampler": "euler", "steps": 1, "guidance": 1.0}, "distilled": {"teacher_steps": 1}})
+    cfg = {"model": str(student), "teacher": str(teacher), "threads": 1, "size": 32, "realtime_s": 1.0,
+           "long_s": [1, 2], "long_steps": 1}
+    rt = generation_runs(cfg)["realtime"]
+    tiny = get_preset("tiny").sample
+    assert (rt["steps"], rt["student_steps"], rt["student_guidance"]) == (1, 1, 1.0)
+    assert (rt["teacher_steps"], rt["teacher_guidance"]) == (tiny.steps, tiny.guidance)
+    assert rt["teacher_wall_s"] > 0 and rt["teacher_realtime_factor"] == pytest.approx(1.0 / rt["teacher_wall_s"], rel=0.05)
+    assert rt["teacher_long_s"] == 2 and rt["teacher_long_wall_s"] > 0
+    rt = generation_runs({**cfg, "teacher": None})["realtime"]  # no teacher given: nothing timed for it
+    assert rt["teacher_wall_s"] is None and rt["teacher_long_wall_s"] is None
