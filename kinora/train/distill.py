@@ -191,7 +191,8 @@ def run(s: DistillSettings) -> Path:
     check_out(out, s.resume, products=("dit-*.safetensors",))
     if s.threads:
         torch.set_num_threads(s.threads)
-    pipe = KinoraPipeline.from_pretrained(s.teacher or SHIPPED_TEACHER, precision="fp32")
+    default = SHIPPED_TEACHER if SHIPPED_TEACHER.exists() else None  # else the shipped model itself
+    pipe = KinoraPipeline.from_pretrained(s.teacher or default, precision="fp32")
     scale = pipe.sample.guidance if s.guidance is None else s.guidance
     if pipe.meta.get("distilled"):
         raise KinoraError("the teacher is itself a distilled student; distil from the model it came from")
