@@ -47,6 +47,7 @@ from kinora.defaults import (
     MAX_STEPS,
     MIN_WINDOW,
     SHIPPED_DIT,
+    SHIPPED_TEACHER,
     SHIPPED_VAE,
     physics_filename,
     vae_filename,
@@ -230,6 +231,8 @@ class KinoraPipeline:
         vae.set_decode_dtype(dtype)
         pipe = cls(dit, vae, TextEncoder(device=device), meta, dit_path=path, vae_path=vae_path.resolve())
         companion = path.parent / physics_filename(meta.get("preset", "small"))
+        if path.resolve() == SHIPPED_TEACHER.resolve():  # the shipped teacher shares the shipped companion
+            companion = SHIPPED_DIT.parent / companion.name
         if not dit.cfg.signal_channels and companion.exists():
             pipe.physics_path = companion  # loaded the first time physics=True asks for it
         return pipe

@@ -1,6 +1,6 @@
-"""The shipped model makes the same frames for the same seed as before the architecture
-move: every task, recorded at commit 387a04a (one torch thread) into
-tests/data/frames-before-move.npz.
+"""The model shipped then (now the guided teacher in kinora/weights/teacher, the same file)
+makes the same frames for the same seed as before the architecture move: every task,
+recorded at commit 387a04a (one torch thread) into tests/data/frames-before-move.npz.
 
 Another CPU (an AMD EPYC against the Intel machine that recorded them) rounds a few fp32 sums
 differently, which turns a handful of uint8 values over by one: up to 9 of 589,824 in `long`.
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from kinora.defaults import SHIPPED_DIT
+from kinora.defaults import SHIPPED_TEACHER
 
 RECORDED = Path(__file__).resolve().parent.parent / "data" / "frames-before-move.npz"
-pytestmark = pytest.mark.skipif(not SHIPPED_DIT.exists(), reason="no shipped weights")
+pytestmark = pytest.mark.skipif(not SHIPPED_TEACHER.exists(), reason="no shipped weights")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def runs():
     # A module fixture is set up before the function-scoped one-thread fixture: set it here
     # (the frames were recorded on one thread; other thread counts round differently).
     torch.set_num_threads(1)
-    pipe = KinoraPipeline.from_pretrained(precision="fp32")  # the fp32 path, bit for bit
+    pipe = KinoraPipeline.from_pretrained(SHIPPED_TEACHER, precision="fp32")  # the fp32 path, bit for bit
 
     def g(seed):
         return torch.Generator().manual_seed(seed)

@@ -46,3 +46,18 @@ def test_same_seed_same_frames(pipe):
     a = pipe("a green cylinder rolls left", num_frames=8, generator=torch.Generator().manual_seed(3)).frames[0]
     b = pipe("a green cylinder rolls left", num_frames=8, generator=torch.Generator().manual_seed(3)).frames[0]
     assert np.array_equal(a, b)
+
+
+def test_the_default_is_the_guidance_distilled_student_of_the_shipped_teacher(pipe):
+    from kinora.defaults import SHIPPED_TEACHER
+    from kinora.io.hashing import sha256_file
+    from kinora.models.presets import get_preset
+
+    assert pipe.meta["distilled"]["teacher_sha256"] == sha256_file(SHIPPED_TEACHER)
+    assert (pipe.sample.steps, pipe.sample.guidance) == (10, 1.0)  # the teacher's steps, one pass each
+    teacher = KinoraPipeline.from_pretrained(SHIPPED_TEACHER)
+    assert (teacher.sample.steps, teacher.sample.guidance) == (10, get_preset("small").sample.guidance) != (10, 1.0)
+    assert pipe.physics_path == teacher.physics_path == WEIGHTS_DIR / "dit-small-physics-ema.safetensors"
+    out = pipe("a red ball rolls left", num_frames=8, num_inference_steps=1, physics=True,
+               generator=torch.Generator().manual_seed(0))
+    assert out.settings["guidance"] == get_preset("small").sample.guidance  # the companion samples guided
