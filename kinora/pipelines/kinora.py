@@ -539,6 +539,11 @@ class KinoraPipeline:
         if negative_prompt and scale == 1.0:
             warnings.append("guidance is 1 (a distilled model samples without guidance): the negative prompt has "
                             "no effect")
+        folded = self.meta.get("distilled", {}).get("guidance")
+        if folded and not physics and scale != 1.0:
+            warnings.append(f"this model has its teacher's guidance ({folded:g}) folded in: guidance {scale:g} "
+                            f"applies on top of it; for guided sampling use the teacher (--model kinora/weights/"
+                            f"teacher)")
         return GenerationOutput(frames=[frames if output_type == "np" else torch.from_numpy(frames)], prompt=prompt,
                                 canonical=canonical, warnings=warnings,
                                 spec=plan.spec if plan else None, task=task.name, seed=g.initial_seed(),

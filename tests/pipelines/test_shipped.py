@@ -61,3 +61,14 @@ def test_the_default_is_the_guidance_distilled_student_of_the_shipped_teacher(pi
     out = pipe("a red ball rolls left", num_frames=8, num_inference_steps=1, physics=True,
                generator=torch.Generator().manual_seed(0))
     assert out.settings["guidance"] == get_preset("small").sample.guidance  # the companion samples guided
+
+
+def test_guidance_asked_of_the_distilled_default_says_it_comes_on_top(pipe):
+    kw = dict(num_frames=8, num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    assert not any("folded in" in w for w in pipe("a red ball rolls left", **kw).warnings)
+    kw["generator"] = torch.Generator().manual_seed(0)
+    out = pipe("a red ball rolls left", guidance_scale=2.0, **kw)
+    assert out.settings["guidance"] == 2.0
+    assert [w for w in out.warnings if "folded in" in w] == [
+        "this model has its teacher's guidance (3) folded in: guidance 2 applies on top of it; for guided "
+        "sampling use the teacher (--model kinora/weights/teacher)"]
