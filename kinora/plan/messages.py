@@ -168,6 +168,13 @@ _TEMPLATES: list[tuple[str, object]] = [
      lambda m: f"运动与物理引擎对该镜头的模拟平均相差 {m[1]} 像素（容差 {m[2]}）"),
     (r"failed verification after (\d+) take\(s\): (.+)",
      lambda m: f"{m[1]} 个版本均未通过验证：" + "；".join(say(x, "zh") for x in m[2].split("; "))),
+    # -- the pipeline's sampling notes (kinora/pipelines/kinora.py) --
+    (r"guidance is 1 \(a distilled model samples without guidance\): the negative prompt has no effect",
+     lambda m: "引导强度为 1（蒸馏模型不使用引导采样）：反向提示词不起作用"),
+    (r"this model has its teacher's guidance \(([\d.]+)\) folded in: guidance ([\d.]+) applies on top of it; "
+     r"for guided sampling use the teacher \(--model kinora/weights/teacher\)",
+     lambda m: f"这个模型已把教师模型的引导（{m[1]}）蒸馏进权重：引导强度 {m[2]} 会叠加在其上；"
+     "要用引导采样，请换用教师模型（--model kinora/weights/teacher）"),
     # -- the label check (kinora/label/inspect.py) --
     (r"the visible label is missing from the first frame \(first seen in frame (\d+)\)",
      lambda m: f"第一帧没有显式标识（从第 {m[1]} 帧才出现）"),

@@ -125,3 +125,19 @@ def test_the_label_checks_findings_in_chinese(tmp_path):
     problems = inspect_video(path)["problems"]
     assert "文件里没有 AIGC 隐式标识（GB 45438）" in [say(p, "zh") for p in problems]
     assert all(in_chinese(p) is not None for p in problems), problems
+
+
+def test_the_pipelines_sampling_notes_in_chinese():
+    # Made for real by the shipped (distilled) model: guidance asked on top, a negative prompt without guidance.
+    import torch
+
+    from kinora.pipelines.kinora import KinoraPipeline
+
+    pipe = KinoraPipeline.from_pretrained()
+    kw = dict(num_frames=5, num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    on_top = pipe("a red ball rolls left", guidance_scale=2.0, **kw).warnings
+    kw["generator"] = torch.Generator().manual_seed(0)
+    negative = pipe("a red ball rolls left", negative_prompt="a blue cube", **kw).warnings
+    assert [say(w, "zh") for w in on_top] == ["这个模型已把教师模型的引导（3）蒸馏进权重：引导强度 2 会叠加在其上；"
+                                              "要用引导采样，请换用教师模型（--model kinora/weights/teacher）"]
+    assert [say(w, "zh") for w in negative] == ["引导强度为 1（蒸馏模型不使用引导采样）：反向提示词不起作用"]
