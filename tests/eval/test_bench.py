@@ -94,3 +94,20 @@ def test_a_distilled_model_is_timed_beside_the_teacher_it_came_from(tmp_path):
     assert rt["teacher_long_s"] == 2 and rt["teacher_long_wall_s"] > 0
     rt = generation_runs({**cfg, "teacher": None})["realtime"]  # no teacher given: nothing timed for it
     assert rt["teacher_wall_s"] is None and rt["teacher_long_wall_s"] is None
+
+
+def test_compiled_sampling_is_timed_after_its_first_call(tmp_path, monkeypatch):
+    # The bookkeeping only (tests do not wait for Inductor): compile_blocks is a no-op that says it compiled.
+    from kinora.eval.bench import generation_runs, prepare_model
+    from kinora.models.dit import DiT
+
+    folder, _ = prepare_model("tiny", None, tmp_path / "w")
+    cfg = {"model": str(folder), "threads": 1, "size": 32, "realtime_s": 1.0, "long_s": [1, 2], "long_steps": 1}
+    rt = generation_runs(cfg)["realtime"]
+    assert rt["compiled_wall_s"] is None and rt["compiled_long_wall_s"] is None  # not asked
+    asked = []
+    monkeypatch.setattr(DiT, "compile_blocks", lambda self: asked.append(self) or True)
+    rt = generation_runs({**cfg, "compile": True})["realtime"]
+    assert len(asked) == 1 and rt["compiled_first_call_s"] > 0 and rt["compiled_wall_s"] > 0
+    assert rt["compiled_realtime_factor"] == pytest.approx(1.0 / rt["compiled_wall_s"], rel=0.05)
+    assert rt["compiled_long_s"] == 2 and rt["compiled_long_first_s"] > 0 and rt["compiled_long_wall_s"] > 0
