@@ -470,8 +470,8 @@ def bench_train(preset: str, size: int, seconds: float, batch: int, steps: int, 
         loss.backward()
     flops = fc.get_total_flops()
     pt, ph, pw = cfg.patch
-    ran = "bf16" if trained.train_compute == torch.bfloat16 else "fp32"  # what "auto" chose here
-    return {"preset": preset, "precision": ran, "compile": compile, "batch": batch, "steps": steps,
+    return {"preset": preset, "precision": trained.train_precision,  # what "auto" chose here
+            "compile": compile, "batch": batch, "steps": steps,
             "tokens": (F // pt) * (h // ph) * (h // pw), "first_step_s": log[0]["sec_per_step"],
             "sec_per_step": round(sec, 4), "samples_per_s": round(batch / sec, 3),
             "flops_per_step": int(flops), "achieved_gflops": round(flops / sec / 1e9, 3),
@@ -643,26 +643,19 @@ def run_bench(mode: str = "full", model: str | None = None, threads: int | None 
         result["sampling_fraction_of_bf16_peak"] = round(d["ours_gflops"] / peak["bf16_gflops"], 4)
         from kinora.models.precision import bf16_units
 
+        def beside_fp32(name: str, batch: int, **kw) -> None:
+            """Training timed again another way, with its speed-up over fp32 and its share of the bf16 peak."""
+            run = bench_train(m["preset"], m["size"], m["realtime_s"], batch, m["train_steps"], tmp / name, **kw)
+            result[name] = run
+            result[f"{name}_speedup"] = round(run["samples_per_s"] / tr["samples_per_s"], 3)
+            result[f"{name}_fraction_of_bf16_peak"] = round(run["achieved_gflops"] / peak["bf16_gflops"], 4)
+
         if bf16_units():  # the same run with `kinora train --precision bf16`, beside fp32
-            tb = bench_train(m["preset"], m["size"], m["realtime_s"], m["train_batch"], m["train_steps"],
-                             tmp / "train-bf16", precision="bf16")
-            result["train_bf16"] = tb
-            result["train_bf16_speedup"] = round(tb["samples_per_s"] / tr["samples_per_s"], 3)
-            result["train_bf16_fraction_of_bf16_peak"] = round(tb["achieved_gflops"] / peak["bf16_gflops"], 4)
+            beside_fp32("train_bf16", m["train_batch"], precision="bf16")
         if mode != "tiny" and cxx_compiler():  # `kinora train --compile` (default precision): 20-35 s compiling
-            tc = bench_train(m["preset"], m["size"], m["realtime_s"], m["train_batch"], m["train_steps"],
-                             tmp / "train-compiled", precision="auto", compile=True)
-            result["train_compiled"] = tc
-            result["train_compiled_speedup"] = round(tc["samples_per_s"] / tr["samples_per_s"], 3)
-            result["train_compiled_fraction_of_bf16_peak"] = round(tc["achieved_gflops"] / peak["bf16_gflops"], 4)
+            beside_fp32("train_compiled", m["train_batch"], precision="auto", compile=True)
             # a larger batch per step: where the matrix units pay most (quality: docs/MODEL.md)
-            big = 4 * m["train_batch"]
-            tl = bench_train(m["preset"], m["size"], m["realtime_s"], big, m["train_steps"],
-                             tmp / "train-compiled-large", precision="auto", compile=True)
-            result["train_compiled_large"] = tl
-            result["train_compiled_large_speedup"] = round(tl["samples_per_s"] / tr["samples_per_s"], 3)
-            result["train_compiled_large_fraction_of_bf16_peak"] = round(tl["achieved_gflops"] / peak["bf16_gflops"],
-                                                                         4)
+            beside_fp32("train_compiled_large", 4 * m["train_batch"], precision="auto", compile=True)
         bar.update(1)
         bar.set_postfix_str("timeline")
         tl_shots, tl_seconds = (2, 1.0) if mode == "tiny" else (12, 5.0)

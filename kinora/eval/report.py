@@ -175,23 +175,18 @@ def bench_markdown(r: dict) -> str:
         lines.append(f"| training FLOP/s vs fp32 / bf16 peak | {t['achieved_gflops']} GFLOP/s = "
                      f"{100 * r['train_fraction_of_matmul_peak']:.1f} % / "
                      f"{100 * r['train_fraction_of_bf16_peak']:.1f} % | bf16: >= 25 % |")
-        tb = r.get("train_bf16")
-        if tb:
-            lines.append(f"| training with --precision bf16: samples per second, FLOP/s vs bf16 peak | "
-                         f"{tb['samples_per_s']} ({r['train_bf16_speedup']}x fp32), {tb['achieved_gflops']} GFLOP/s "
-                         f"= {100 * r['train_bf16_fraction_of_bf16_peak']:.1f} % | >= 3x or >= 25 % |")
-        tc = r.get("train_compiled")
-        if tc:
-            lines.append(f"| training with --compile ({tc['precision']} precision): samples per second, FLOP/s vs "
-                         f"bf16 peak | {tc['samples_per_s']} ({r['train_compiled_speedup']}x fp32), "
-                         f"{tc['achieved_gflops']} GFLOP/s = {100 * r['train_compiled_fraction_of_bf16_peak']:.1f} %; "
-                         f"first step (compiling) {tc['first_step_s']} s | >= 3x or >= 25 % |")
-        tl = r.get("train_compiled_large")
-        if tl:
-            lines.append(f"| the same with --compile at batch {tl['batch']} (`--batch-size {tl['batch']}`) | "
-                         f"{tl['samples_per_s']} ({r['train_compiled_large_speedup']}x fp32 at batch {t['batch']}), "
-                         f"{tl['achieved_gflops']} GFLOP/s = "
-                         f"{100 * r['train_compiled_large_fraction_of_bf16_peak']:.1f} % | >= 3x or >= 25 % |")
+        rows = (("train_bf16", "training with --precision bf16: samples per second, FLOP/s vs bf16 peak", "x fp32"),
+                ("train_compiled", "training with --compile ({precision} precision): samples per second, FLOP/s "
+                 "vs bf16 peak", "x fp32"),
+                ("train_compiled_large", "the same with --compile at batch {batch} (`--batch-size {batch}`)",
+                 f"x fp32 at batch {t['batch']}"))
+        for name, label, against in rows:
+            run = r.get(name)
+            if run:
+                first = f"; first step (compiling) {run['first_step_s']} s" if name == "train_compiled" else ""
+                lines.append(f"| {label.format(**run)} | {run['samples_per_s']} ({r[f'{name}_speedup']}{against}), "
+                             f"{run['achieved_gflops']} GFLOP/s = {100 * r[f'{name}_fraction_of_bf16_peak']:.1f} %"
+                             f"{first} | >= 3x or >= 25 % |")
         lines.append(f"| sampling (one guided DiT step) FLOP/s vs fp32 / bf16 peak | {d['ours_gflops']} GFLOP/s = "
                      f"{100 * r['sampling_fraction_of_fp32_peak']:.1f} % / "
                      f"{100 * r['sampling_fraction_of_bf16_peak']:.1f} % | |")
