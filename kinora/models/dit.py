@@ -339,6 +339,11 @@ class DiT(nn.Module):
         self.train_compute = dtype
         return self
 
+    @property
+    def train_precision(self) -> str:
+        """The training format set_train_dtype chose, as checkpoints record it: "bf16" or "fp32"."""
+        return "bf16" if self.train_compute == torch.bfloat16 else "fp32"
+
     def compile_blocks(self) -> bool:
         """torch.compile each transformer block in place (`kinora train --compile`): Inductor
         fuses the blocks' elementwise work (modulation, rotation, GELU, the residual adds) that

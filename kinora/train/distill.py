@@ -199,7 +199,7 @@ def run(s: DistillSettings) -> Path:
     student = copy.deepcopy(pipe.dit).train()
     student.set_train_dtype(train_dtype(s.precision))
     # the checkpoint records the format that ran, not "auto"
-    s = dataclasses.replace(s, precision="bf16" if student.train_compute == torch.bfloat16 else "fp32")
+    s = dataclasses.replace(s, precision=student.train_precision)
     teacher_net = copy.deepcopy(pipe.dit).eval().set_compute_dtype(compute_dtype("auto"))
     teacher = CFG(teacher_net, scale)
     ema = copy.deepcopy(student).eval()
@@ -248,7 +248,8 @@ def run(s: DistillSettings) -> Path:
         with torch.no_grad():
             states = rollout(teacher, cond, uncond, noise, sigmas)
             if float(torch.rand(1, generator=gen)) < s.masked_share:
-                # A masked task: part of that clip known, the rest sampled again.
+                # A masked task: part of that clip known, the rest sampled again. With one kind no
+                # draw is made, so `--masks first` repeats the draws of runs made before --masks.
                 kind = s.masks[int(torch.randint(0, len(s.masks), (1,), generator=gen))] if len(s.masks) > 1 \
                     else s.masks[0]
                 mask = known_mask(kind, s.batch, F, h, w, gen)

@@ -473,7 +473,7 @@ def run(s: TrainSettings, data: LatentData | None = None) -> DiT:
             say(f"resumed at step {step}")
         model.set_train_dtype(train_dtype(s.precision, device))
         # checkpoints record the format that ran, not "auto" (which differs between machines)
-        s = dataclasses.replace(s, precision="bf16" if model.train_compute == torch.bfloat16 else "fp32")
+        s = dataclasses.replace(s, precision=model.train_precision)
         compiled = s.compile and model.compile_blocks()
         say(f"model: {preset.name}, {model.num_params() / 1e6:.2f} M parameters, {world} rank(s) on {device}"
             + (" (FSDP)" if s.fsdp else "")
