@@ -49,6 +49,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from kinora.errors import KinoraError
+from kinora.models.onednn import Linear
 from kinora.models.precision import warn_once
 
 CHECKPOINT_FORMAT = "kinora-dit-1"
@@ -156,8 +157,9 @@ def rope_3d(f: int, h: int, w: int, head_dim: int, theta: float, device=None) ->
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (B, heads, N, hd) by the angles; pairs are (i, i + hd/2) ("rotate half")."""
-    x1, x2 = x.chunk(2, dim=-1)  # 2 x (B, heads, N, hd/2)
+    """Rotate (..., hd) by the angles, cos and sin broadcastable to (..., hd/2), e.g. (B, heads,
+    N, hd) by (N, hd/2); pairs are (i, i + hd/2) ("rotate half")."""
+    x1, x2 = x.chunk(2, dim=-1)  # 2 x (..., hd/2)
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
@@ -181,7 +183,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torc
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale[:, None]) + shift[:, None]  # x (B, N, D), shift/scale (B, D)
+    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])  # x (B, N, D), shift/scale (B, D)
 
 
 # ---------------------------------------------------------------------------------
@@ -198,6 +200,14 @@ class QKNorm(nn.RMSNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
+
+
+def rms_norm_pair(x: torch.Tensor, first: QKNorm, second: QKNorm) -> torch.Tensor:
+    """RMS-normalise (2, B, H, N, hd) over hd, x[0] with `first`'s weight and x[1] with
+    `second`'s: one call for q and k, since at 144 tokens a call costs about the same for
+    one of them as for both (the statistics as in QKNorm; the weights multiply the result)."""
+    w = torch.stack([first.weight, second.weight]).to(x.dtype)[:, None, None, None]  # (2, 1, 1, 1, hd)
+    return F.rms_norm(x, first.normalized_shape, None, first.eps) * w
 
 
 def cxx_compiler() -> str | None:
@@ -223,19 +233,18 @@ class SelfAttention(nn.Module):
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         self.heads = cfg.heads
-        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
+        self.qkv = Linear(cfg.width, 3 * cfg.width)
         # QK-norm (Open-Sora, Wan, SD3) keeps attention logits bounded as training runs long.
         self.q_norm = QKNorm(cfg.head_dim, eps=1e-6)
         self.k_norm = QKNorm(cfg.head_dim, eps=1e-6)
-        self.proj = nn.Linear(cfg.width, cfg.width)
+        self.proj = Linear(cfg.width, cfg.width)
 
     def forward(self, x, cos, sin):
         B, N, D = x.shape
-        qkv = self.qkv(x).view(B, N, 3, self.heads, D // self.heads)  # (B, N, 3, H, hd)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, N, hd)
-        q = apply_rope(self.q_norm(q), cos, sin)
-        k = apply_rope(self.k_norm(k), cos, sin)
-        out = attention(q, k, v)  # (B, H, N, hd)
+        qkv = self.qkv(x).view(B, N, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)  # (3, B, H, N, hd)
+        # q and k normalised and rotated together: half the small ops of doing them apart
+        q, k = apply_rope(rms_norm_pair(qkv[:2], self.q_norm, self.k_norm), cos, sin).unbind(0)  # 2 x (B, H, N, hd)
+        out = attention(q, k, qkv[2])  # (B, H, N, hd)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
 
 
@@ -243,20 +252,24 @@ class CrossAttention(nn.Module):
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         self.heads = cfg.heads
-        self.q = nn.Linear(cfg.width, cfg.width)
-        self.kv = nn.Linear(cfg.width, 2 * cfg.width)
+        self.q = Linear(cfg.width, cfg.width)
+        self.kv = Linear(cfg.width, 2 * cfg.width)
         self.q_norm = QKNorm(cfg.head_dim, eps=1e-6)
         self.k_norm = QKNorm(cfg.head_dim, eps=1e-6)
-        self.proj = nn.Linear(cfg.width, cfg.width)
+        self.proj = Linear(cfg.width, cfg.width)
 
-    def forward(self, x, y, y_mask):
-        B, N, D = x.shape
-        L = y.shape[1]
-        q = self.q(x).view(B, N, self.heads, D // self.heads).transpose(1, 2)  # (B, H, N, hd)
+    def text_kv(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The projected text (B, L, D) -> this layer's normalised keys and values, 2 x (B, H, L, hd)."""
+        B, L, D = y.shape
         kv = self.kv(y).view(B, L, 2, self.heads, D // self.heads)  # (B, L, 2, H, hd)
         k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, H, L, hd)
-        attn_mask = y_mask[:, None, None, :]  # (B, 1, 1, L) True = attend
-        out = attention(self.q_norm(q), self.k_norm(k), v, attn_mask=attn_mask)
+        return self.k_norm(k), v
+
+    def forward(self, x, kv, attn_mask):
+        # kv: text_kv's keys and values; attn_mask (B, 1, 1, L), True = attend, or None for all
+        B, N, D = x.shape
+        q = self.q(x).view(B, N, self.heads, D // self.heads).transpose(1, 2)  # (B, H, N, hd)
+        out = attention(self.q_norm(q), *kv, attn_mask=attn_mask)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
 
 
@@ -272,22 +285,34 @@ class Block(nn.Module):
         self.cross = CrossAttention(cfg)
         self.norm3 = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
         hidden = int(D * cfg.mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(D, hidden), BlockGELU(), nn.Linear(hidden, D))
+        self.mlp = nn.Sequential(Linear(D, hidden), BlockGELU(), Linear(hidden, D))
         # This block's offset to the shared modulation; zero so the block starts as identity.
         self.mod_table = nn.Parameter(torch.zeros(6, D))
 
-    def forward(self, x, mod, y, y_mask, cos, sin):
-        # x (B, N, D); mod (B, 6, D) shared modulation; y (B, L, D) projected text
+    def forward(self, x, mod, text, attn_mask, cos, sin):
+        # x (B, N, D); mod (B, 6, D) shared modulation; text the projected prompt (B, L, D), or
+        # this block's cross-attention keys and values made from it (DiT.prompt)
+        kv = self.cross.text_kv(text) if torch.is_tensor(text) else text
         shift1, scale1, gate1, shift2, scale2, gate2 = (mod + self.mod_table).unbind(1)  # 6 x (B, D)
-        x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1), cos, sin)
-        x = x + self.cross(self.norm2(x), y, y_mask)
-        x = x + gate2[:, None] * self.mlp(modulate(self.norm3(x), shift2, scale2))
+        # (addcmul: one op for x + gate * f(x); at 144 tokens each op's fixed cost counts)
+        x = torch.addcmul(x, gate1[:, None], self.attn(modulate(self.norm1(x), shift1, scale1), cos, sin))
+        x = x + self.cross(self.norm2(x), kv, attn_mask)
+        x = torch.addcmul(x, gate2[:, None], self.mlp(modulate(self.norm3(x), shift2, scale2)))
         return x
 
 
 # ---------------------------------------------------------------------------------
 # The model
 # ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PromptStates:
+    """What the blocks read of the prompt (DiT.prompt), the same at every step of a sampling call."""
+
+    pooled: torch.Tensor  # (B, D) the pooled prompt's part of the modulation input
+    text: list  # per block: the projected prompt (B, L, D), or its keys and values 2 x (B, H, L, hd)
+    attn_mask: torch.Tensor | None  # (B, 1, 1, L), True = attend; None when no token is padding
 
 
 class DiT(nn.Module):
@@ -311,6 +336,7 @@ class DiT(nn.Module):
         self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
         self.final_proj = nn.Linear(D, cfg.latent_channels * pt * ph * pw)
         self._rope_cache: dict = {}
+        self._prompt_memo: tuple | None = None  # (weights key, text, mask, PromptStates): see prompt()
         self.compute = torch.float32  # the blocks' number format (set_compute_dtype); the rest is fp32
         self.train_compute = torch.float32  # the blocks' format in training (set_train_dtype): autocast
         self.initialize_weights()
@@ -385,6 +411,52 @@ class DiT(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @property
+    def _mixed(self) -> bool:
+        return self.training and self.train_compute != torch.float32
+
+    def _block_autocast(self, device_type: str):
+        """bf16 training's autocast around the blocks' work (set_train_dtype); nothing otherwise."""
+        if self._mixed:
+            return torch.autocast(device_type, dtype=self.train_compute)
+        return contextlib.nullcontext()
+
+    def prompt(self, text: torch.Tensor, text_mask: torch.Tensor) -> PromptStates:
+        """The prompt's states for the blocks, from the text (B, L, 384) and its mask (B, L).
+
+        A sampling call asks for the same prompt at every step and window, and in inference
+        (eval mode, no gradients) each block's cross-attention keys and values are made once
+        from it: the last prompt's states are given again while the prompt (compared by
+        value) and the weights that made them (by storage and version) are unchanged. In
+        training each block makes its own inside its forward, where FSDP has its weights."""
+        if self.training or torch.is_grad_enabled():
+            return self._prompt_states(text, text_mask, per_block=False)
+        weights = (self.compute, tuple((p.data_ptr(), p._version) for p in self._prompt_weights()))
+        memo = self._prompt_memo
+        if memo is not None and memo[0] == weights and torch.equal(memo[1], text) and torch.equal(memo[2], text_mask):
+            return memo[3]
+        states = self._prompt_states(text, text_mask, per_block=True)
+        self._prompt_memo = (weights, text.clone(), text_mask.clone(), states)
+        return states
+
+    def _prompt_weights(self):
+        yield from self.text_pool.parameters()
+        yield from self.text_proj.parameters()
+        for block in self.blocks:
+            yield from block.cross.kv.parameters()
+            yield from block.cross.k_norm.parameters()
+
+    def _prompt_states(self, text, text_mask, per_block: bool) -> PromptStates:
+        m = text_mask[..., None].to(text.dtype)  # (B, L, 1)
+        pooled = (text * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, 384) masked mean
+        y = self.text_proj(text).to(self.compute)  # (B, L, D)
+        if per_block:
+            texts = [block.cross.text_kv(y) for block in self.blocks]
+        else:
+            texts = [y] * len(self.blocks)
+        attn_mask = None if bool(text_mask.all()) else text_mask[:, None, None, :]  # (B, 1, 1, L)
+        return PromptStates(self.text_pool(pooled), texts, attn_mask)
+
     def _rope(self, f, h, w, device):
         key = (f, h, w, str(device))
         if key not in self._rope_cache:
@@ -444,27 +516,23 @@ class DiT(nn.Module):
         if cond.get("signal") is not None:
             tokens = tokens + self.embed_signal(cond["signal"], B, Fr, H, W)
 
-        text, text_mask = cond["text"].to(x.dtype), cond["text_mask"].bool()  # (B, L, 384), (B, L)
-        m = text_mask[..., None].to(x.dtype)  # (B, L, 1)
-        pooled = (text * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, 384) masked mean
-        c = self.t_embed(t) + self.text_pool(pooled)  # (B, D)
+        prompt = self.prompt(cond["text"].to(x.dtype), cond["text_mask"].bool())  # (B, L, 384), (B, L)
+        c = self.t_embed(t) + prompt.pooled  # (B, D)
         mod = self.t_mod(c).view(B, 6, -1)  # (B, 6, D)
-        y = self.text_proj(text)  # (B, L, D)
         cos, sin = self._rope(f, h, w, x.device)  # (N, hd/2) each
         if self.compute != tokens.dtype:  # bf16 blocks: cast their inputs once, the output back below
             dt = self.compute
-            tokens, mod, y, cos, sin = tokens.to(dt), mod.to(dt), y.to(dt), cos.to(dt), sin.to(dt)
+            tokens, mod, cos, sin = tokens.to(dt), mod.to(dt), cos.to(dt), sin.to(dt)
 
-        mixed = self.training and self.train_compute != torch.float32
-        if mixed:  # the rotation in the blocks' format, as in bf16 sampling (no fp32 promotion of q, k)
+        if self._mixed:  # the rotation in the blocks' format, as in bf16 sampling (no fp32 promotion of q, k)
             cos, sin = cos.to(self.train_compute), sin.to(self.train_compute)
-        with torch.autocast(x.device.type, dtype=self.train_compute) if mixed else contextlib.nullcontext():
-            for block in self.blocks:
+        with self._block_autocast(x.device.type):
+            for block, text in zip(self.blocks, prompt.text):
                 if self.cfg.grad_checkpoint and self.training:
-                    tokens = torch.utils.checkpoint.checkpoint(block, tokens, mod, y, text_mask, cos, sin,
+                    tokens = torch.utils.checkpoint.checkpoint(block, tokens, mod, text, prompt.attn_mask, cos, sin,
                                                                use_reentrant=False)
                 else:
-                    tokens = block(tokens, mod, y, text_mask, cos, sin)  # (B, N, D)
+                    tokens = block(tokens, mod, text, prompt.attn_mask, cos, sin)  # (B, N, D)
 
         tokens = tokens.to(x.dtype)
         shift, scale = self.final_mod(c).chunk(2, dim=-1)  # 2 x (B, D)

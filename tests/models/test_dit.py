@@ -7,9 +7,11 @@ from kinora.errors import KinoraError
 from kinora.models.dit import (
     DiT,
     DiTConfig,
+    QKNorm,
     apply_rope,
     load_dit,
     read_dit_metadata,
+    rms_norm_pair,
     rope_3d,
     rope_axis_split,
     save_dit,
@@ -101,6 +103,39 @@ def test_text_matters_and_padding_does_not():
         v_pad = m(x, t, padded)
     assert (v - other).abs().max() > 1e-3
     torch.testing.assert_close(v, v_pad, atol=1e-5, rtol=1e-5)
+
+
+def test_prompt_states_are_made_once_per_prompt_and_weights():
+    m = perturbed(tiny_cfg())
+    x, c = torch.randn(1, 4, 3, 4, 4), cond_for(1, L=4)
+    with torch.enable_grad():  # gradients on: every call makes its own states
+        ref = m(x, torch.tensor([0.7]), c).detach()
+        assert m._prompt_memo is None
+    with torch.no_grad():
+        v = m(x, torch.tensor([0.7]), c)
+        states = m._prompt_memo[3]
+        m(x, torch.tensor([0.2]), {k: t.clone() for k, t in c.items()})  # another step, an equal prompt
+        assert m._prompt_memo[3] is states
+        changed = {k: t.clone() for k, t in c.items()}
+        changed["text"][0, 0, 0] += 1.0  # the same shape, another prompt
+        v_changed = m(x, torch.tensor([0.7]), changed)
+        assert m._prompt_memo[3] is not states
+        other = perturbed(tiny_cfg(), seed=5)
+        m.load_state_dict(other.state_dict())  # new weights in place: the kept states are stale
+        v_other = m(x, torch.tensor([0.7]), c)
+        expected_other = other(x, torch.tensor([0.7]), c)
+    assert torch.equal(v, ref)
+    assert (v_changed - v).abs().max() > 1e-4
+    assert torch.equal(v_other, expected_other)
+
+
+def test_rms_norm_pair_is_the_q_and_k_norms():
+    torch.manual_seed(0)
+    qn, kn = QKNorm(8, eps=1e-6), QKNorm(8, eps=1e-6)
+    torch.nn.init.normal_(qn.weight, 1.0, 0.3)
+    torch.nn.init.normal_(kn.weight, 1.0, 0.3)
+    x = torch.randn(2, 3, 2, 5, 8)  # (2, B, H, N, hd)
+    torch.testing.assert_close(rms_norm_pair(x, qn, kn), torch.stack([qn(x[0]), kn(x[1])]), atol=1e-6, rtol=1e-6)
 
 
 def test_batch_items_are_independent():
