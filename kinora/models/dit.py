@@ -29,7 +29,11 @@ with the video changes of Open-Sora and Wan 2.1:
   initial weights, so a model warm-started from one without it is unchanged until it
   learns to read it, and "no signal" (zeros, what signal dropout trains) is the free model.
 Attention is `torch.nn.functional.scaled_dot_product_attention`; fp32 on CPU by default,
-bf16 blocks with `set_compute_dtype` (kinora.models.precision decides where that pays).
+bf16 blocks with `set_compute_dtype` (kinora.models.precision decides where that pays). A
+sampling pass at this size is mostly per-call cost, so in inference the blocks' bf16 linear
+layers run through oneDNN with weights reordered once (kinora.models.onednn), each block's
+cross-attention keys and values are made once per prompt (DiT.prompt), and q and k are
+normalised and rotated in one go.
 Size presets live in kinora/models/presets.py; checkpoints are safetensors with the config inside.
 """
 

@@ -331,6 +331,12 @@ class KinoraPipeline:
         height, width = s.height, s.width
         Tp = 1 + 4 * math.ceil((T - 1) / 4)  # the VAE's valid length, 1 + 4k
         F, h, w = latent_frames(T), height // 8, width // 8
+        if known_mask is not None and known_mask[:T].all():
+            # Nothing to make (a window of an edit outside its region): every pixel would be
+            # pasted back as it is. The window's noise is still drawn, so the windows after it
+            # get the noise they would have had and the result is the same as sampling it.
+            torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)
+            return known_pixels[:T].copy()
         cond, uncond = dict(s.cond), dict(s.uncond)
         if s.features is not None:
             from kinora.world.signal import latent_signal

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from kinora.diffusion.tasks import window_spans
 from kinora.errors import KinoraError
 from kinora.pipelines.kinora import KinoraPipeline, latent_known_mask
 
@@ -69,6 +70,28 @@ def test_inpaint_leaves_outside_untouched(pipe):
     out = gen(pipe, video=video, edit_mask=mask)
     assert np.array_equal(out[~mask], video[~mask])
     assert not np.array_equal(out[mask], video[mask])
+
+
+def test_an_edit_samples_only_the_windows_it_touches(pipe, monkeypatch):
+    # 20 frames take several windows of 9; the edit is in the first one only
+    windows = len(window_spans(20, pipe.window))
+    assert windows >= 3
+    video = np.random.default_rng(4).integers(0, 255, (20, 32, 32, 3), dtype=np.uint8)
+    first, every = np.zeros(video.shape[:3], bool), np.zeros(video.shape[:3], bool)
+    first[2:5, 8:24, 8:24] = True
+    every[:, 8:24, 8:24] = True
+    calls = []
+    forward = pipe.dit.forward
+    monkeypatch.setattr(pipe.dit, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    ga, gb = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    out = pipe("a red ball rolls left", video=video, edit_mask=first, num_inference_steps=2, generator=ga).frames[0]
+    assert len(calls) == 2  # two steps of one window; the two windows with nothing to make are not sampled
+    assert np.array_equal(out[~first], video[~first]) and not np.array_equal(out[first], video[first])
+    calls.clear()
+    pipe("a red ball rolls left", video=video, edit_mask=every, num_inference_steps=2, generator=gb)
+    assert len(calls) == 2 * windows
+    # the skipped windows drew their noise all the same: what comes after them is unchanged
+    assert torch.equal(ga.get_state(), gb.get_state())
 
 
 def test_long_clip_by_windows_is_continuous(pipe):
