@@ -45,6 +45,10 @@ def register(sub) -> None:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="the DiT's number format (default auto: bf16 on a CPU with bf16 units, AMX or AVX-512 "
                         "BF16, else fp32; fp32 for the exact fp32 path)")
+    p.add_argument("--compile", action="store_true",
+                   help="compile the DiT's blocks with torch.compile (needs a C++ compiler): 3-10 s of compiling "
+                        "per process and clip shape, then about 1.2x faster sampling; pays for a long shot or a batch, "
+                        "not one short clip")
     p.add_argument("--strict", action="store_true",
                    help="refuse a prompt that asks for what the micro-world lacks (an orange ball, a dog) instead of "
                         "using the nearest thing it has with a warning")
@@ -69,7 +73,8 @@ def run(args) -> int:
         guidance=args.guidance, seed=args.seed, negative=args.negative, sampler=args.sampler, image=args.image,
         last_image=args.last_image, loop=args.loop, video=args.video, backward=args.backward,
         edit=edit_region(args.edit_region, args.edit_time), model=args.model, backend=args.backend,
-        truth_mode=args.truth_mode, strict=args.strict, precision=args.precision, physics=args.physics,
+        truth_mode=args.truth_mode, strict=args.strict, precision=args.precision, compile=args.compile,
+        physics=args.physics,
         spec=args.spec, resume=args.resume, threads=args.threads, force=args.force)
     with StepBar("sampling") as bar:
         result = generate(req, progress=bar)

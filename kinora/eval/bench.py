@@ -243,7 +243,7 @@ def generation_runs(cfg: dict) -> dict:
                   teacher_long_wall_s=round(gen(float(longest), cfg["long_steps"])[0], 3),
                   student_steps=student.sample.steps, student_guidance=student.sample.guidance)
         pipe = student
-    # The blocks compiled (DiT.compile_blocks, torch.compile): the first call compiles (Inductor
+    # The blocks compiled (DiT.compile_blocks, as `kinora generate --compile` does): the first call compiles (Inductor
     # keeps what it built on disk, so a later process compiles faster), the timings after it.
     rt.update(compiled_wall_s=None, compiled_realtime_factor=None, compiled_long_wall_s=None)
     if cfg.get("compile") and pipe.dit.compile_blocks():

@@ -103,7 +103,7 @@ def bench_markdown(r: dict) -> str:
                      f"guidance {rt['teacher_guidance']:g}; `--model kinora/weights/teacher`) | "
                      f"{rt['teacher_wall_s']} s = {rt['teacher_realtime_factor']} x real time | |")
     if rt.get("compiled_wall_s") is not None:
-        lines.append(f"| the same clip with the blocks compiled (torch.compile; the first call compiles: "
+        lines.append(f"| the same clip with the blocks compiled (`--compile`, torch.compile; the first call compiles: "
                      f"{rt['compiled_first_call_s']} s) | {rt['compiled_wall_s']} s = {rt['compiled_realtime_factor']}"
                      f" x real time | issue 17: 30 x |")
     if rt.get("guided_wall_s") is not None:

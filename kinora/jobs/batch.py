@@ -432,16 +432,17 @@ def execute(task: Task, runner: Callable[[Task], dict]) -> Outcome:
                        seconds=time.perf_counter() - t0, worker=os.getpid())
 
 
-def warm(backend: str, model, precision: str, threads: int) -> None:
+def warm(backend: str, model, precision: str, compile: bool, threads: int) -> None:
     """What a worker does once: its torch threads, and the model loaded (cached for the process:
-    kinora.pipelines.kinora.load_pipeline, or another backend's adapter)."""
+    kinora.pipelines.kinora.load_pipeline, or another backend's adapter); with `compile` its
+    first job compiles the blocks for its shape, and the jobs after it run compiled."""
     import torch
 
     torch.set_num_threads(threads)
     try:
         from kinora.pipelines.base import load_generator
 
-        load_generator(backend, model, precision=precision)
+        load_generator(backend, model, precision=precision, compile=compile)
     except Exception:
         pass  # no weights here, or a bad model: the jobs that need it say so in their own errors
 
@@ -455,13 +456,13 @@ def _stop(signum, frame):
     raise KeyboardInterrupt  # unwinds the job: its temporary files and its output's lock are removed
 
 
-def _local_worker(conn, backend, model, precision, threads, runner) -> None:
+def _local_worker(conn, backend, model, precision, compile, threads, runner) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle: it stops the workers
     signal.signal(signal.SIGTERM, _stop)
     try:
-        warm(backend, model, precision, threads)
+        warm(backend, model, precision, compile, threads)
         while True:
             try:
                 task = conn.recv()
@@ -552,8 +553,8 @@ class LocalPool:
 class _Actor:
     """A Ray actor: one per worker, the model loaded once in its own process."""
 
-    def __init__(self, backend, model, precision, threads):
-        warm(backend, model, precision, threads)
+    def __init__(self, backend, model, precision, compile, threads):
+        warm(backend, model, precision, compile, threads)
 
     def run(self, task: Task, runner) -> Outcome:
         return execute(task, runner)
@@ -748,10 +749,11 @@ def run_batch(jobs_file: str | os.PathLike, out: str | os.PathLike, *, ray: str 
                               f"skip finished jobs, --force to replace them, or choose another folder")
 
         # 2. Start the workers, warm with the model most jobs use.
-        models = [(getattr(j.args, "backend", "kinora"), j.args.model, j.args.precision) if j.kind == "shot" else
-                  (j.args.get("backend", "kinora"), j.args.get("model"), j.args.get("precision", "auto"))
+        models = [(getattr(j.args, "backend", "kinora"), j.args.model, j.args.precision, j.args.compile)
+                  if j.kind == "shot" else
+                  (j.args.get("backend", "kinora"), j.args.get("model"), j.args.get("precision", "auto"), False)
                   for j in todo]
-        warm_with = max(set(models), key=models.count) if models else ("kinora", None, "auto")
+        warm_with = max(set(models), key=models.count) if models else ("kinora", None, "auto", False)
         t0 = time.perf_counter()
         pool = None
         if todo and ray is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from kinora.errors import KinoraError
 from kinora.pipelines.output import GenerationOutput
 
 
@@ -42,14 +43,18 @@ def backend_names() -> list[str]:
     return [KINORA, *BACKENDS]
 
 
-def load_generator(backend: str = KINORA, model: str | Path | None = None, precision: str = "auto") -> Generator:
+def load_generator(backend: str = KINORA, model: str | Path | None = None, precision: str = "auto",
+                   compile: bool = False) -> Generator:
     """The generator `backend` names over the weights `model` (Kinora's: a DiT checkpoint or
     folder, default the shipped one; an adapter's: a diffusers model folder), loaded once
-    per process."""
+    per process. `compile`: Kinora's DiT blocks through torch.compile (load_pipeline)."""
     if backend in (None, KINORA):
         from kinora.pipelines.kinora import load_pipeline
 
-        return load_pipeline(model, precision=precision)
+        return load_pipeline(model, precision=precision, compile=compile)
+    if compile:
+        raise KinoraError(f"--compile is for the kinora backend's DiT; the {backend} adapter runs diffusers as it is "
+                          f"(drop --compile)")
     from kinora.pipelines.adapters import load
 
     return load(backend, model, precision)
@@ -63,6 +68,4 @@ def require_task(gen: Generator, task: str) -> None:
     check = getattr(gen, "check_task", None)
     if check is not None:
         check(task)  # the generator's own message: what it does instead
-    from kinora.errors import KinoraError
-
     raise KinoraError(f"{gen.model_name} does not do {task}; it does {', '.join(sorted(gen.supported_tasks))}")

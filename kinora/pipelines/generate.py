@@ -67,6 +67,7 @@ class GenerateRequest:
     backend: str = "kinora"  # kinora (our model) or an open-weight one: wan, cogvideox, ltx (kinora.pipelines.adapters)
     truth_mode: str = "story"
     precision: str = "auto"  # the DiT's number format: auto (bf16 where the CPU has bf16 units), fp32, bf16
+    compile: bool = False  # torch.compile the DiT's blocks: seconds of compiling, then faster sampling
     strict: bool = False  # refuse a prompt that asks for what the micro-world lacks, instead of the nearest thing
     physics: bool = False  # simulator in the loop: the physics engine runs the shot and guides the model
     spec: str | Path | None = None  # a ShotSpec JSON file to make instead of reading the prompt (prompt may be "")
@@ -95,6 +96,9 @@ def check_request(req: GenerateRequest) -> None:
 
     if req.precision not in PRECISIONS:
         raise KinoraError(f"unknown precision {req.precision!r}; use one of {', '.join(PRECISIONS)}")
+    if req.compile and req.backend != "kinora":
+        raise KinoraError(f"--compile is for the kinora backend's DiT; the {req.backend} adapter runs diffusers as it "
+                          f"is (drop --compile)")
     if req.strict:
         from kinora.plan.parse import parse
 
@@ -214,7 +218,7 @@ def _generate(req: GenerateRequest, image, last_image, video, video_fps, progres
 
     from kinora.pipelines.base import load_generator
 
-    pipe = load_generator(req.backend, req.model, precision=req.precision)
+    pipe = load_generator(req.backend, req.model, precision=req.precision, compile=req.compile)
     width, height = req.size or (pipe.default_width, pipe.default_height)
     # An extended or edited video keeps its own frame rate, so its seconds stay seconds
     # (and --edit-time is read in them); a new clip plays at the model's.

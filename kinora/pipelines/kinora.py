@@ -169,15 +169,16 @@ class _Sampling:
 _LOADED: dict[tuple, "KinoraPipeline"] = {}  # the last pipeline loaded in this process, by what it was loaded from
 
 
-def load_pipeline(path: str | Path | None = None, precision: str = "auto") -> "KinoraPipeline":
-    """`KinoraPipeline.from_pretrained(path, precision=...)`, loaded once per process: a
-    long-lived caller (the studio's workers, a project's edits) pays the load once, not per
-    call. One model is kept at a time; weights replaced on disk are loaded afresh."""
+def load_pipeline(path: str | Path | None = None, precision: str = "auto", compile: bool = False) -> "KinoraPipeline":
+    """`KinoraPipeline.from_pretrained(path, precision=..., compile=...)`, loaded once per
+    process: a long-lived caller (the studio's workers, a project's edits) pays the load (and
+    the compilation) once, not per call. One model is kept at a time; weights replaced on
+    disk are loaded afresh."""
     dit = find_dit(Path(path) if path else SHIPPED_DIT)
-    key = (str(dit.resolve()), dit.stat().st_mtime_ns, precision)
+    key = (str(dit.resolve()), dit.stat().st_mtime_ns, precision, bool(compile))
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = KinoraPipeline.from_pretrained(path, precision=precision)
+        _LOADED[key] = KinoraPipeline.from_pretrained(path, precision=precision, compile=compile)
     return _LOADED[key]
 
 
@@ -209,13 +210,18 @@ class KinoraPipeline:
         self.physics_path: Path | None = None  # a companion checkpoint that reads the physics signal
         self._physics_model = None  # (its DiT, its SHA-256), once loaded
         self.physics_sample = self.sample  # the companion's own sampling, once loaded (it may not be distilled)
+        self.compiled = False  # the DiT's blocks (and the companion's) run compiled: from_pretrained(compile=True)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, vae_path: str | Path | None = None,
-                        device: str = "cpu", precision: str = "auto") -> "KinoraPipeline":
+                        device: str = "cpu", precision: str = "auto", compile: bool = False) -> "KinoraPipeline":
         """Load a DiT checkpoint or weights folder (default: the shipped one) and the VAE it was trained with.
         precision "auto" (the default) runs the DiT's blocks in bf16 where the CPU has units for
-        it and fp32 elsewhere; "fp32" always fp32; "bf16" warns once where it cannot (kinora.models.precision)."""
+        it and fp32 elsewhere; "fp32" always fp32; "bf16" warns once where it cannot (kinora.models.precision).
+        compile: torch.compile the DiT's blocks (DiT.compile_blocks; the physics companion's too
+        when it loads). Each new clip shape then compiles on its first call (3-10 s on 2 cores,
+        less once Inductor's disk cache holds the kernels) and samples faster afterwards, so it
+        pays in long-lived processes and long shots, not in one short clip (docs/MODEL.md)."""
         from kinora.models.dit import load_dit
         from kinora.models.precision import compute_dtype
         from kinora.models.text import TextEncoder
@@ -230,6 +236,7 @@ class KinoraPipeline:
         dit.set_compute_dtype(dtype)
         vae.set_decode_dtype(dtype)
         pipe = cls(dit, vae, TextEncoder(device=device), meta, dit_path=path, vae_path=vae_path.resolve())
+        pipe.compiled = bool(compile) and dit.compile_blocks()  # False (warned) without a C++ compiler
         companion = path.parent / physics_filename(meta.get("preset", "small"))
         if path.resolve() == SHIPPED_TEACHER.resolve():  # the shipped teacher shares the shipped companion
             companion = SHIPPED_DIT.parent / companion.name
@@ -258,6 +265,8 @@ class KinoraPipeline:
                 raise KinoraError(f"{self.physics_path} is not a physics companion of {self.model_name} (no signal, "
                                   f"or another VAE's latents)")
             dit.set_compute_dtype(self.dit.compute)
+            if self.compiled:
+                dit.compile_blocks()
             self._physics_model = (dit.eval(), sha256_file(self.physics_path))
             self.physics_sample = sample_defaults(meta, self.preset)
         return self._physics_model
@@ -510,7 +519,8 @@ class KinoraPipeline:
             s.progress = Path(progress_file)
             s.fingerprint = json.dumps([canonical, negative_prompt, num_frames, height, width, steps, scale,
                                         sample_fn.__name__, g.initial_seed(), task.name, context_frames, physics,
-                                        self.checkpoint_sha256, str(self.dit.compute), torch.get_num_threads()])
+                                        self.checkpoint_sha256, str(self.dit.compute), torch.get_num_threads()]
+                                       + (["compiled"] if self.compiled else []))  # compiled kernels round apart
 
         # 4. The task's known pixels, at the output size.
         if video is not None:
@@ -538,6 +548,8 @@ class KinoraPipeline:
                     else "fp32", "sampler": sample_fn.__name__.removeprefix("sample_"),
                     "height": height, "width": width, "frames": int(frames.shape[0]),
                     "threads": torch.get_num_threads(), "physics": bool(physics)}
+        if self.compiled:
+            settings["compiled"] = True
         if physics:
             settings.update(simulation_s=round(s.simulation_s, 4), signal_guidance=self.signal_guidance,
                             checkpoint_sha256=checkpoint)

@@ -112,6 +112,8 @@ def test_a_field_added_to_the_request_is_a_key(monkeypatch):
 
     [job] = parse_jobs('{"prompt": "a red ball", "backend": "kinora", "model-dir": null}')
     assert (job.args.backend, job.args.model) == ("kinora", None)
+    [job] = parse_jobs('{"prompt": "a red ball", "compile": true}')  # the workers then load a compiled model
+    assert job.args.compile is True
     with pytest.raises(KinoraError, match="line 1: the wan backend needs its weights"):
         parse_jobs('{"prompt": "a red ball", "backend": "wan"}')
 
