@@ -156,8 +156,10 @@ def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return frames
     t, h, w, _ = frames.shape
-    size = (w * factor, h * factor)
-    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BICUBIC)) for f in frames])
+    out = np.empty((t, h * factor, w * factor, 3), np.uint8)  # filled in place: no list of frames to stack
+    for i, f in enumerate(frames):
+        out[i] = np.asarray(Image.fromarray(f).resize((w * factor, h * factor), Image.BICUBIC))
+    return out
 
 
 NOTICE_TEXT, NOTICE_ENGLISH = "未通过核实", "NOT VERIFIED"
