@@ -435,7 +435,7 @@ class DiT(nn.Module):
         training each block makes its own inside its forward, where FSDP has its weights."""
         if self.training or torch.is_grad_enabled():
             return self._prompt_states(text, text_mask, per_block=False)
-        weights = (self.compute, tuple((p.data_ptr(), p._version) for p in self._prompt_weights()))
+        weights = (self.compute, text.dtype, tuple((p.data_ptr(), p._version) for p in self._prompt_weights()))
         memo = self._prompt_memo
         if memo is not None and memo[0] == weights and torch.equal(memo[1], text) and torch.equal(memo[2], text_mask):
             return memo[3]

@@ -54,7 +54,10 @@ def test_the_default_is_the_guidance_distilled_student_of_the_shipped_teacher(pi
     from kinora.models.presets import get_preset
 
     assert pipe.meta["distilled"]["teacher_sha256"] == sha256_file(SHIPPED_TEACHER)
-    assert (pipe.sample.steps, pipe.sample.guidance) == (10, 1.0)  # the teacher's steps, one pass each
+    # distilled on the teacher's 10 steps, sampled with 8 (docs/MODEL.md), one pass each
+    assert (pipe.sample.steps, pipe.sample.guidance) == (8, 1.0)
+    assert pipe.meta["distilled"]["settings"]["student_steps"] == 10
+    assert pipe.meta["sample_set"]["before"]["steps"] == 10
     teacher = KinoraPipeline.from_pretrained(SHIPPED_TEACHER)
     assert (teacher.sample.steps, teacher.sample.guidance) == (10, get_preset("small").sample.guidance) != (10, 1.0)
     assert pipe.physics_path == teacher.physics_path == WEIGHTS_DIR / "dit-small-physics-ema.safetensors"

@@ -1,5 +1,7 @@
 """Distillation into fewer unguided steps (kinora.train.distill), on the tiny random model."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -142,3 +144,32 @@ def test_each_masked_task_knows_some_cells_and_samples_others_in_its_own_layout(
                 f, r, c = (hole.any(dim=d) for d in ((1, 2), (0, 2), (0, 1)))
                 box = f[:, None, None] & r[None, :, None] & c[None, None, :]
                 assert torch.equal(hole, box) and not hole[f].all()
+
+
+def test_set_sample_rewrites_only_the_sampling_of_a_student(tmp_path):
+    import importlib.util
+
+    from safetensors.torch import load_file
+
+    from kinora.models.dit import DiT, save_dit
+    from kinora.models.presets import get_preset
+
+    spec = importlib.util.spec_from_file_location("set_sample", Path(__file__).parents[2] / "scripts/set_sample.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    torch.manual_seed(0)
+    student, plain = tmp_path / "student.safetensors", tmp_path / "plain.safetensors"
+    save_dit(student, DiT(get_preset("tiny").dit), {"preset": "tiny", "sample": {"sampler": "euler", "steps": 10,
+                                                                                  "guidance": 1.0}},
+             dtype=torch.float16)
+    save_dit(plain, DiT(get_preset("tiny").dit), {"preset": "tiny"})
+    before = load_file(str(student))
+    assert script.set_sample(student, 8) == {"sampler": "euler", "steps": 8, "guidance": 1.0}
+    meta, after = read_dit_metadata(student), load_file(str(student))
+    assert meta["sample"]["steps"] == 8 and meta["sample_set"]["before"]["steps"] == 10 and meta["preset"] == "tiny"
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) and after[k].dtype == torch.float16
+                                                 for k in before)
+    with pytest.raises(KinoraError, match="not a distilled student"):
+        script.set_sample(plain, 8)
+    with pytest.raises(KinoraError, match="at least 1"):
+        script.set_sample(student, 0)
