@@ -5,9 +5,9 @@
 A distilled student records {"sampler", "steps", "guidance"} in its checkpoint
 (kinora.train.distill) and the pipeline samples with it (kinora.pipelines.kinora.sample_defaults).
 This rewrites that entry only: the tensors are copied byte for byte, every other metadata
-entry is kept, the change is recorded under "sample_set" (the previous entry and this
-command), and the file is replaced atomically. docs/MODEL.md says why the shipped student
-samples with fewer steps than it was distilled with.
+entry is kept, the change is recorded under "sample_set" (the sampling the student was made
+with, kept across reruns, and the last command), and the file is replaced atomically.
+docs/MODEL.md says why the shipped student samples with fewer steps than it was distilled with.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kinora.defaults import MAX_STEPS  # noqa: E402
 from kinora.errors import KinoraError  # noqa: E402
 
 
@@ -33,13 +34,14 @@ def set_sample(path: Path, steps: int) -> dict:
     if not isinstance(meta.get("sample"), dict):
         raise KinoraError(f"{path} records no sampling of its own (not a distilled student): its preset "
                           f"decides; pass --steps when generating")
-    if steps < 1:
-        raise KinoraError(f"--steps must be at least 1, got {steps}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise KinoraError(f"--steps {steps} is out of range; use 1 to {MAX_STEPS}")
     with safe_open(str(path), framework="pt") as f:
         raw = dict(f.metadata())
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    before = json.loads(raw["sample"])
-    after = {**before, "steps": steps}
+    # "before" stays what the student was made with, however often this runs
+    before = json.loads(raw["sample_set"])["before"] if "sample_set" in raw else json.loads(raw["sample"])
+    after = {**json.loads(raw["sample"]), "steps": steps}
     raw["sample"] = json.dumps(after)
     command = f"python scripts/set_sample.py {path} --steps {steps}"
     raw["sample_set"] = json.dumps({"before": before, "command": command})

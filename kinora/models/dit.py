@@ -340,7 +340,7 @@ class DiT(nn.Module):
         self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
         self.final_proj = nn.Linear(D, cfg.latent_channels * pt * ph * pw)
         self._rope_cache: dict = {}
-        self._prompt_memo: tuple | None = None  # (weights key, text, mask, PromptStates): see prompt()
+        self._prompt_memo: tuple | None = None  # (weights key, text, mask, PromptStates, the weights held): prompt()
         self.compute = torch.float32  # the blocks' number format (set_compute_dtype); the rest is fp32
         self.train_compute = torch.float32  # the blocks' format in training (set_train_dtype): autocast
         self.initialize_weights()
@@ -431,17 +431,31 @@ class DiT(nn.Module):
         A sampling call asks for the same prompt at every step and window, and in inference
         (eval mode, no gradients) each block's cross-attention keys and values are made once
         from it: the last prompt's states are given again while the prompt (compared by
-        value) and the weights that made them (by storage and version) are unchanged. In
-        training each block makes its own inside its forward, where FSDP has its weights."""
-        if self.training or torch.is_grad_enabled():
-            return self._prompt_states(text, text_mask, per_block=False)
-        weights = (self.compute, text.dtype, tuple((p.data_ptr(), p._version) for p in self._prompt_weights()))
+        value) and the weights that made them (by storage, held so its address cannot come
+        back, and version) are unchanged. `train()` and `eval()` drop them, so a training
+        step in between is never missed; a write that bypasses both (`p.data.copy_(...)` in
+        eval mode) needs `forget_prompt()`. Inference-mode weights keep no version: no memo.
+        In training each block makes its own inside its forward, where FSDP has its weights
+        (a sharded model is only called in training)."""
+        weights = list(self._prompt_weights())
+        inference = not self.training and not torch.is_grad_enabled()
+        if not inference or any(p.is_inference() for p in weights):
+            return self._prompt_states(text, text_mask, per_block=inference)
+        key = (self.compute, text.dtype, tuple((p.data_ptr(), p._version) for p in weights))
         memo = self._prompt_memo
-        if memo is not None and memo[0] == weights and torch.equal(memo[1], text) and torch.equal(memo[2], text_mask):
+        if memo is not None and memo[0] == key and torch.equal(memo[1], text) and torch.equal(memo[2], text_mask):
             return memo[3]
         states = self._prompt_states(text, text_mask, per_block=True)
-        self._prompt_memo = (weights, text.clone(), text_mask.clone(), states)
+        self._prompt_memo = (key, text.clone(), text_mask.clone(), states, [p.detach() for p in weights])
         return states
+
+    def forget_prompt(self) -> None:
+        """Drop the kept prompt states (after a weight write that bypasses the version counter)."""
+        self._prompt_memo = None
+
+    def train(self, mode: bool = True) -> "DiT":
+        self._prompt_memo = None  # a training step may follow: never give states from before it
+        return super().train(mode)
 
     def _prompt_weights(self):
         yield from self.text_pool.parameters()

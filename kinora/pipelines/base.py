@@ -53,8 +53,8 @@ def load_generator(backend: str = KINORA, model: str | Path | None = None, preci
 
         return load_pipeline(model, precision=precision, compile=compile)
     if compile:
-        raise KinoraError(f"--compile is for the kinora backend's DiT; the {backend} adapter runs diffusers as it is "
-                          f"(drop --compile)")
+        raise KinoraError(f"compiling (--compile) is for the kinora backend's DiT; the {backend} adapter runs "
+                          f"diffusers as it is: drop it")
     from kinora.pipelines.adapters import load
 
     return load(backend, model, precision)

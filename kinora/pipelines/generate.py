@@ -97,8 +97,8 @@ def check_request(req: GenerateRequest) -> None:
     if req.precision not in PRECISIONS:
         raise KinoraError(f"unknown precision {req.precision!r}; use one of {', '.join(PRECISIONS)}")
     if req.compile and req.backend != "kinora":
-        raise KinoraError(f"--compile is for the kinora backend's DiT; the {req.backend} adapter runs diffusers as it "
-                          f"is (drop --compile)")
+        raise KinoraError(f"compiling (--compile) is for the kinora backend's DiT; the {req.backend} adapter runs "
+                          f"diffusers as it is: drop it")
     if req.strict:
         from kinora.plan.parse import parse
 

@@ -345,6 +345,7 @@ class KinoraPipeline:
             # pasted back as it is. The window's noise is still drawn, so the windows after it
             # get the noise they would have had and the result is the same as sampling it.
             torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)
+            report(1.0, "sampling")  # done: a watching caller's progress still reaches the window's end
             return known_pixels[:T].copy()
         cond, uncond = dict(s.cond), dict(s.uncond)
         if s.features is not None:

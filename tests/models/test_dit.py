@@ -129,6 +129,30 @@ def test_prompt_states_are_made_once_per_prompt_and_weights():
     assert torch.equal(v_other, expected_other)
 
 
+def test_kept_prompt_states_go_with_train_and_with_new_weight_storage_and_inference_mode_runs():
+    m = perturbed(tiny_cfg())
+    x, t, c = torch.randn(1, 4, 3, 4, 4), torch.tensor([0.5]), cond_for(1, L=4)
+    with torch.no_grad():
+        m(x, t, c)
+        assert m._prompt_memo is not None
+        m.train()
+        m.eval()
+        assert m._prompt_memo is None  # a training step may have happened in between
+        m(x, t, c)
+        other = perturbed(tiny_cfg(), seed=7)
+        for p, q in zip(m.parameters(), other.parameters()):
+            p.data = q.data.clone()  # new storage, version 0: seen by storage
+        assert torch.equal(m(x, t, c), other(x, t, c))
+        for p, q in zip(m.parameters(), perturbed(tiny_cfg(), seed=8).parameters()):
+            p.data.copy_(q.data)  # neither storage nor version moves: forget_prompt() is the way
+        m.forget_prompt()
+        assert torch.equal(m(x, t, c), perturbed(tiny_cfg(), seed=8)(x, t, c))
+    with torch.inference_mode():  # inference tensors keep no version: it runs without the memo
+        fresh = perturbed(tiny_cfg(), seed=9)
+        v = fresh(x, t, c)
+    assert torch.isfinite(v).all() and fresh._prompt_memo is None
+
+
 def test_rms_norm_pair_is_the_q_and_k_norms():
     torch.manual_seed(0)
     qn, kn = QKNorm(8, eps=1e-6), QKNorm(8, eps=1e-6)

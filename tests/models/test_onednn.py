@@ -70,3 +70,34 @@ def test_a_used_layer_still_copies_pickles_and_saves_only_its_weights():
         back = pickle.loads(pickle.dumps(layer))
         assert torch.equal(twin(x), y) and torch.equal(back(x), y)
     assert set(layer.state_dict()) == {"weight", "bias"}
+
+
+@needs_onednn
+def test_train_eval_and_forget_drop_the_reordered_weight_and_writes_it_cannot_see_need_forget():
+    from kinora.models.onednn import forget
+
+    layer = bf16_layer()
+    x = torch.randn(5, 32, dtype=torch.bfloat16)
+    with torch.no_grad():
+        layer(x)
+        layer.train()  # a training step may follow (a fused optimizer keeps the weight's version)
+        assert layer not in _REORDERED
+        layer.eval()
+        layer(x)
+        layer.weight.data.copy_(torch.randn(48, 32))  # through .data: no new storage, no new version
+        forget(layer)
+        assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias))
+        layer.weight.data = torch.randn(48, 32, dtype=torch.bfloat16)  # new storage: seen without forget
+        assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias))
+
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # mkldnn.flags() says it on a CPU build
+def test_inference_mode_weights_and_a_disabled_onednn_take_f_linear():
+    with torch.inference_mode():
+        layer = bf16_layer()  # inference tensors keep no version: nothing to key a copy on
+        x = torch.randn(3, 32, dtype=torch.bfloat16)
+        assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias)) and layer not in _REORDERED
+    other = bf16_layer(1)
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        assert torch.equal(other(x.clone()), F.linear(x.clone(), other.weight, other.bias))
+        assert other not in _REORDERED

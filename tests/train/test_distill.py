@@ -171,5 +171,8 @@ def test_set_sample_rewrites_only_the_sampling_of_a_student(tmp_path):
                                                  for k in before)
     with pytest.raises(KinoraError, match="not a distilled student"):
         script.set_sample(plain, 8)
-    with pytest.raises(KinoraError, match="at least 1"):
-        script.set_sample(student, 0)
+    script.set_sample(student, 6)  # again: "before" is still what the student was made with
+    assert read_dit_metadata(student)["sample_set"]["before"]["steps"] == 10
+    for bad in (0, 100000):
+        with pytest.raises(KinoraError, match="out of range; use 1 to 1000"):
+            script.set_sample(student, bad)
