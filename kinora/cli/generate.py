@@ -47,8 +47,8 @@ def register(sub) -> None:
                         "BF16, else fp32; fp32 for the exact fp32 path)")
     p.add_argument("--compile", action="store_true",
                    help="compile the DiT's blocks with torch.compile (needs a C++ compiler): 3-10 s of compiling "
-                        "per process and clip shape, then about 1.2x faster sampling; pays for a long shot or a batch, "
-                        "not one short clip")
+                        "per process and clip shape, then about 1.2x faster sampling; it pays when one process makes "
+                        "many clips (a batch line's \"compile\": true), not for one clip, even a 60 s one")
     p.add_argument("--strict", action="store_true",
                    help="refuse a prompt that asks for what the micro-world lacks (an orange ball, a dog) instead of "
                         "using the nearest thing it has with a warning")

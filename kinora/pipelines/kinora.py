@@ -221,7 +221,7 @@ class KinoraPipeline:
         compile: torch.compile the DiT's blocks (DiT.compile_blocks; the physics companion's too
         when it loads). Each new clip shape then compiles on its first call (3-10 s on 2 cores,
         less once Inductor's disk cache holds the kernels) and samples faster afterwards, so it
-        pays in long-lived processes and long shots, not in one short clip (docs/MODEL.md)."""
+        pays in long-lived processes that make many clips, not for one clip (docs/MODEL.md)."""
         from kinora.models.dit import load_dit
         from kinora.models.precision import compute_dtype
         from kinora.models.text import TextEncoder
