@@ -419,12 +419,6 @@ class DiT(nn.Module):
     def _mixed(self) -> bool:
         return self.training and self.train_compute != torch.float32
 
-    def _block_autocast(self, device_type: str):
-        """bf16 training's autocast around the blocks' work (set_train_dtype); nothing otherwise."""
-        if self._mixed:
-            return torch.autocast(device_type, dtype=self.train_compute)
-        return contextlib.nullcontext()
-
     def prompt(self, text: torch.Tensor, text_mask: torch.Tensor) -> PromptStates:
         """The prompt's states for the blocks, from the text (B, L, 384) and its mask (B, L).
 
@@ -544,7 +538,7 @@ class DiT(nn.Module):
 
         if self._mixed:  # the rotation in the blocks' format, as in bf16 sampling (no fp32 promotion of q, k)
             cos, sin = cos.to(self.train_compute), sin.to(self.train_compute)
-        with self._block_autocast(x.device.type):
+        with torch.autocast(x.device.type, dtype=self.train_compute) if self._mixed else contextlib.nullcontext():
             for block, text in zip(self.blocks, prompt.text):
                 if self.cfg.grad_checkpoint and self.training:
                     tokens = torch.utils.checkpoint.checkpoint(block, tokens, mod, text, prompt.attn_mask, cos, sin,

@@ -52,12 +52,17 @@ def load_generator(backend: str = KINORA, model: str | Path | None = None, preci
         from kinora.pipelines.kinora import load_pipeline
 
         return load_pipeline(model, precision=precision, compile=compile)
-    if compile:
-        raise KinoraError(f"compiling (--compile) is for the kinora backend's DiT; the {backend} adapter runs "
-                          f"diffusers as it is: drop it")
+    check_compile(backend, compile)
     from kinora.pipelines.adapters import load
 
     return load(backend, model, precision)
+
+
+def check_compile(backend: str | None, compile: bool) -> None:
+    """Refuse, in one line, compiling asked of a backend other than Kinora's own."""
+    if compile and backend not in (None, KINORA):
+        raise KinoraError(f"compiling (--compile) is for the kinora backend's DiT; the {backend} adapter runs "
+                          f"diffusers as it is: drop it")
 
 
 def require_task(gen: Generator, task: str) -> None:

@@ -96,9 +96,9 @@ def check_request(req: GenerateRequest) -> None:
 
     if req.precision not in PRECISIONS:
         raise KinoraError(f"unknown precision {req.precision!r}; use one of {', '.join(PRECISIONS)}")
-    if req.compile and req.backend != "kinora":
-        raise KinoraError(f"compiling (--compile) is for the kinora backend's DiT; the {req.backend} adapter runs "
-                          f"diffusers as it is: drop it")
+    from kinora.pipelines.base import check_compile
+
+    check_compile(req.backend, req.compile)
     if req.strict:
         from kinora.plan.parse import parse
 

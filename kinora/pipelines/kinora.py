@@ -340,11 +340,11 @@ class KinoraPipeline:
         height, width = s.height, s.width
         Tp = 1 + 4 * math.ceil((T - 1) / 4)  # the VAE's valid length, 1 + 4k
         F, h, w = latent_frames(T), height // 8, width // 8
+        x = torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)  # (1, C, F, h, w)
         if known_mask is not None and known_mask[:T].all():
             # Nothing to make (a window of an edit outside its region): every pixel would be
-            # pasted back as it is. The window's noise is still drawn, so the windows after it
-            # get the noise they would have had and the result is the same as sampling it.
-            torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)
+            # pasted back as it is. Its noise is drawn above all the same, so the windows after
+            # it get the noise they would have had and the result is the same as sampling it.
             report(1.0, "sampling")  # done: a watching caller's progress still reaches the window's end
             return known_pixels[:T].copy()
         cond, uncond = dict(s.cond), dict(s.uncond)
@@ -374,7 +374,6 @@ class KinoraPipeline:
             cond.update(mask=lmask, known=known_lat * lmask)
             uncond.update(mask=lmask, known=known_lat * lmask)
             pix_mask = pmask
-        x = torch.randn(1, self.dit.cfg.latent_channels, F, h, w, generator=s.generator)  # (1, C, F, h, w)
         sigmas = get_sigmas(s.steps, shift=resolution_shift(F, h, w, scale=self.shift_scale))
         if s.init is not None:  # SDEdit: the window's own video noised to `strength`, then denoised from there
             init = s.init[start:start + T]
